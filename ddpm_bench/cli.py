@@ -1,0 +1,119 @@
+"""The ``ddpm-bench`` command. Thin: parses arguments, calls the library, prints.
+
+Every BenchError becomes one line on stderr and exit status 2; nothing already written is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Optional, Sequence
+
+from ddpm_bench.errors import BenchError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def decorate(function):
+        COMMANDS[name] = function
+        return function
+
+    return decorate
+
+
+def _csv_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddpm-bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("schedulers", help="list the registered schedulers with their plugin and version")
+    sub.add_parser("plugins", help="list loaded plugins and those that failed, with the reason")
+
+    train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
+    train.add_argument("--data", help="embedded:mnist (default) or a folder of images")
+    train.add_argument("--out", required=True, help="run folder: checkpoint, log, and the final model/")
+    train.add_argument("--steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--channels", type=int)
+    train.add_argument("--block-out-channels", type=_csv_ints)
+    train.add_argument("--layers-per-block", type=int)
+    train.add_argument("--precision", choices=("fp32", "bf16"))
+    train.add_argument("--checkpoint-every", type=int)
+    train.add_argument("--seed", type=int)
+    return parser
+
+
+@command("schedulers")
+def _schedulers(args: argparse.Namespace) -> int:
+    from ddpm_bench.api import list_schedulers
+
+    rows = [(s.name, f"{s.plugin} ({s.package} {s.version})", s.description) for s in list_schedulers()]
+    print_table(("name", "plugin", "description"), rows)
+    return 0
+
+
+@command("plugins")
+def _plugins(args: argparse.Namespace) -> int:
+    from ddpm_bench.plugins import get_registry
+
+    registry = get_registry()
+    rows = [(p.name, p.package, p.version, p.module, "ok") for p in registry.plugins]
+    rows += [(f.plugin, f.package, f.version, "", f"FAILED: {f.error}") for f in registry.failures]
+    print_table(("plugin", "package", "version", "module", "status"), rows)
+    return 1 if registry.failures else 0
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> int:
+    from ddpm_bench.training import config_from_options, train
+
+    config = config_from_options(
+        data=args.data,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        image_size=args.image_size,
+        channels=args.channels,
+        block_out_channels=args.block_out_channels,
+        layers_per_block=args.layers_per_block,
+        precision=args.precision,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
+    folder = train(config, args.out, log=lambda line: print(line, flush=True))
+    print(f"model saved to {folder}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except BenchError as error:
+        print(f"ddpm-bench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ddpm-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

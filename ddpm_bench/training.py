@@ -1,0 +1,180 @@
+"""Training a diffusers ``UNet2DModel`` as a DDPM (Ho et al. 2020, Algorithm 1): how the embedded default was made.
+
+Each step draws x_0 from the data, t ~ U{0..T-1} and eps ~ N(0, I), and takes a gradient step on
+||eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t)||^2 (the simplified loss, eq. 14).
+
+Resumable: every ``checkpoint_every`` steps the model, its EMA, the optimiser, the learning-rate schedule and the
+random-number state are written atomically to ``OUT/checkpoint.pt``; running the same command again continues from it.
+At the end the EMA weights are saved as a diffusers folder ``OUT/model`` with a ``scheduler_config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ddpm_bench.data import EMBEDDED_MNIST, load_images, to_model_range
+from ddpm_bench.errors import BenchError
+from ddpm_bench.schedulers.ddpm import DDPMScheduler
+
+
+@dataclass
+class TrainConfig:
+    """The full recipe; stored in every checkpoint so that a resumed run cannot silently change it."""
+
+    data: str = EMBEDDED_MNIST
+    image_size: int = 28
+    channels: int = 1
+    steps: int = 10000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup_steps: int = 500
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    block_out_channels: tuple = (32, 64, 64)
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.0001
+    beta_end: float = 0.02
+    precision: str = "bf16"
+    checkpoint_every: int = 250
+    seed: int = 0
+
+
+def build_unet(config: TrainConfig):
+    """A UNet2DModel without attention: three resolutions (28, 14, 7 for MNIST)."""
+    from diffusers import UNet2DModel
+
+    levels = len(config.block_out_channels)
+    return UNet2DModel(
+        sample_size=config.image_size,
+        in_channels=config.channels,
+        out_channels=config.channels,
+        block_out_channels=tuple(config.block_out_channels),
+        layers_per_block=config.layers_per_block,
+        down_block_types=("DownBlock2D",) * levels,
+        up_block_types=("UpBlock2D",) * levels,
+        norm_num_groups=config.norm_num_groups,
+    )
+
+
+def scheduler_config(config: TrainConfig) -> dict:
+    """The training schedule as a diffusers ``scheduler_config.json`` (what samplers of this model must use)."""
+    return {
+        "_class_name": "DDPMScheduler",
+        "num_train_timesteps": config.num_train_timesteps,
+        "beta_start": config.beta_start,
+        "beta_end": config.beta_end,
+        "beta_schedule": "linear",
+        "prediction_type": "epsilon",
+        "variance_type": "fixed_small",
+        "clip_sample": True,
+        "clip_sample_range": 1.0,
+    }
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def train(config: TrainConfig, out: str | Path, log=print) -> Path:
+    """Train (or resume) into ``out``; returns the diffusers model folder."""
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+    from diffusers.training_utils import EMAModel
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out / "checkpoint.pt"
+    torch.manual_seed(config.seed)
+    model = build_unet(config)
+    ema = EMAModel(model.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    step, elapsed = 0, 0.0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=True)
+        if state["config"] != _jsonable(config):
+            raise BenchError(f"{checkpoint_path} was written with another recipe; use a new --out or the same options")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        lr_schedule.load_state_dict(state["lr_schedule"])
+        generator.set_state(state["generator"])
+        step, elapsed = state["step"], state["elapsed"]
+        log(f"resumed from {checkpoint_path} at step {step}")
+
+    images = to_model_range(load_images(config.data, config.image_size, config.channels))
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=config.num_train_timesteps, beta_start=config.beta_start, beta_end=config.beta_end
+    )
+    use_bf16 = config.precision == "bf16"
+    log_path = out / "train_log.jsonl"
+    running, count, started = 0.0, 0, time.perf_counter() - elapsed
+    model.train()
+    while step < config.steps:
+        index = torch.randint(0, len(images), (config.batch_size,), generator=generator)
+        x0 = images[index]
+        noise = torch.randn(x0.shape, generator=generator)
+        t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=generator)
+        noisy = noise_scheduler.add_noise(x0, noise, t)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+            prediction = model(noisy, t).sample
+        loss = torch.nn.functional.mse_loss(prediction.float(), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        lr_schedule.step()
+        ema.step(model.parameters())
+        step += 1
+        running, count = running + loss.item(), count + 1
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            elapsed = time.perf_counter() - started
+            record = {"step": step, "loss": running / count, "lr": lr_schedule.get_last_lr()[0], "seconds": elapsed}
+            with open(log_path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} {elapsed:.0f}s")
+            running, count = 0.0, 0
+            state = {
+                "config": _jsonable(config),
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "lr_schedule": lr_schedule.state_dict(),
+                "generator": generator.get_state(),
+                "step": step,
+                "elapsed": elapsed,
+            }
+            _atomic_torch_save(state, checkpoint_path)
+    return export(config, model, ema, out / "model")
+
+
+def export(config: TrainConfig, model, ema, folder: Path) -> Path:
+    """Save the EMA weights as a diffusers folder with the training schedule beside them."""
+    ema.copy_to(model.parameters())
+    model.eval()
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "scheduler_config.json").write_text(json.dumps(scheduler_config(config), indent=2) + "\n")
+    return folder
+
+
+def _jsonable(config: TrainConfig) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_options(**options: Optional[object]) -> TrainConfig:
+    """A TrainConfig from CLI options, ignoring those left unset."""
+    return TrainConfig(**{k: v for k, v in options.items() if v is not None})
