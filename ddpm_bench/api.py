@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.plugins import Registration, get_registry
+from ddpm_bench.schedulers.config import option_types, parse_option_value
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,73 @@ def list_schedulers() -> list[SchedulerInfo]:
         SchedulerInfo(r.name, r.description, r.plugin, r.package, r.version)
         for r in sorted(get_registry().schedulers.values(), key=lambda r: r.name)
     ]
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """A scheduler and the options a user gave it, written ``name[:key=value[:key=value...]]`` (``ddim:eta=1.0``)."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return ":".join([self.name, *(f"{k}={v}" for k, v in self.options)])
+
+
+def _literal(text: str) -> Any:
+    """A value of an option whose type is not declared: bool, None, int, float, else the text."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_scheduler_spec(text: str) -> SchedulerSpec:
+    """Parse ``name[:key=value...]``; segments without ``=`` belong to the name (``diffusers:DDIMScheduler``)."""
+    text = text.strip()
+    segments = text.split(":")
+    split = next((i for i, s in enumerate(segments) if "=" in s), len(segments))
+    name = ":".join(segments[:split])
+    if not name:
+        raise ConfigError(f"scheduler {text!r} has no name; write NAME or NAME:option=value")
+    factory = scheduler_registration(name).factory
+    config_class = getattr(factory, "config_class", None)
+    options = []
+    for segment in segments[split:]:
+        key, sep, value = segment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"scheduler {text!r}: expected option=value after the name, got {segment!r}")
+        if config_class is not None:
+            options.append((key, parse_option_value(config_class, key, value, name)))
+        else:
+            options.append((key, _literal(value)))
+    return SchedulerSpec(name, tuple(options))
+
+
+def accepted_options(factory) -> Optional[set[str]]:
+    """Option names a factory declares (its ``config_class`` fields or keyword parameters); None if it takes any."""
+    config_class = getattr(factory, "config_class", None)
+    if config_class is not None:
+        return set(option_types(config_class))
+    parameters = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters}
+
+
+def build_scheduler(spec: SchedulerSpec, model_schedule: Optional[dict] = None):
+    """A scheduler for a model: the model's training schedule (those entries the scheduler knows), then the user's
+    options on top."""
+    factory = scheduler_registration(spec.name).factory
+    accepted = accepted_options(factory)
+    config = {k: v for k, v in (model_schedule or {}).items() if accepted is None or k in accepted}
+    config.update(dict(spec.options))
+    return factory(**config)

@@ -39,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schedulers", help="list the registered schedulers with their plugin and version")
     sub.add_parser("plugins", help="list loaded plugins and those that failed, with the reason")
 
+    sample = sub.add_parser("sample", help="sample N images with one scheduler: grid PNG, timings, provenance")
+    sample.add_argument("--model", default="embedded:mnist", help="diffusers folder, hub id, or embedded:mnist (default)")
+    sample.add_argument("--scheduler", required=True, help="NAME[:option=value...], e.g. ddim:eta=1.0")
+    sample.add_argument("--steps", type=int, required=True)
+    sample.add_argument("-n", "--num-samples", type=int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="output folder")
+    sample.add_argument("--save-images", action="store_true", help="also write each image as OUT/images/NNNNNN.png")
+    add_runtime_options(sample)
+
     train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
     train.add_argument("--data", help="embedded:mnist (default) or a folder of images")
     train.add_argument("--out", required=True, help="run folder: checkpoint, log, and the final model/")
@@ -53,6 +63,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--seed", type=int)
     return parser
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="UNet autocast dtype")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+@command("sample")
+def _sample(args: argparse.Namespace) -> int:
+    from ddpm_bench.sampling import Precision
+    from ddpm_bench.sample_run import run_sample
+
+    precision = Precision(args.precision, args.channels_last, args.compile)
+    result = run_sample(
+        args.model, args.scheduler, args.steps, args.num_samples, args.seed, args.out,
+        batch_size=args.batch_size, device=args.device, precision=precision,
+        progress=False if args.no_progress else None, save_images=args.save_images,
+    )
+    timing = result["timing"]
+    print(
+        f"{result['scheduler']}: {args.num_samples} samples, NFE {timing['nfe']}, "
+        f"{timing['seconds_per_image'] * 1000:.1f} ms/image (median of {timing['timed_batches']} batches) -> {args.out}"
+    )
+    return 0
 
 
 @command("schedulers")
