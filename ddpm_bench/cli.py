@@ -47,7 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="output folder")
     sample.add_argument("--save-images", action="store_true", help="also write each image as OUT/images/NNNNNN.png")
+    sample.add_argument("--reference", help="score FID/KID against this data set (embedded:mnist, folder, .npz, imported name)")
+    sample.add_argument("--backbone", default="mnist-cnn", help="feature network for FID/KID (default mnist-cnn)")
     add_runtime_options(sample)
+
+    stats = sub.add_parser("stats", help="precompute and cache reference statistics, or import published ones")
+    stats.add_argument("--dataset", default="embedded:mnist", help="embedded:mnist, a folder of images, or an .npz of images")
+    stats.add_argument("--backbone", default="mnist-cnn")
+    stats.add_argument("--image-size", type=int, default=28, help="size folder images are resized to")
+    stats.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    stats.add_argument("--import", dest="import_file", help="a published mu/sigma .npz (pytorch-fid, torch-fidelity)")
+    stats.add_argument("--name", help="the name an imported file is stored under (use it as --reference)")
+
+    classifier = sub.add_parser("train-classifier", help="train the embedded mnist-cnn feature network")
+    classifier.add_argument("--out", required=True)
+    classifier.add_argument("--epochs", type=int, default=15)
+    classifier.add_argument("--seed", type=int, default=0)
 
     train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
     train.add_argument("--data", help="embedded:mnist (default) or a folder of images")
@@ -84,12 +99,33 @@ def _sample(args: argparse.Namespace) -> int:
         args.model, args.scheduler, args.steps, args.num_samples, args.seed, args.out,
         batch_size=args.batch_size, device=args.device, precision=precision,
         progress=False if args.no_progress else None, save_images=args.save_images,
+        reference=args.reference, backbone=args.backbone,
     )
     timing = result["timing"]
     print(
         f"{result['scheduler']}: {args.num_samples} samples, NFE {timing['nfe']}, "
         f"{timing['seconds_per_image'] * 1000:.1f} ms/image (median of {timing['timed_batches']} batches) -> {args.out}"
     )
+    if result.get("metrics"):
+        m = result["metrics"]
+        kid = f", KID {m['kid']:.4f} +- {m['kid_std']:.4f}" if m["kid"] is not None else ""
+        print(f"FID {m['fid']:.3f}{kid} (N={m['n']}, backbone {m['backbone']}, reference {m['reference']})")
+    return 0
+
+
+@command("stats")
+def _stats(args: argparse.Namespace) -> int:
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import import_published_stats, reference_stats
+
+    if args.import_file:
+        if not args.name:
+            raise BenchError("--import needs --name, the reference name to store it under")
+        path = import_published_stats(args.import_file, args.name, args.backbone)
+        print(f"imported {args.import_file} as reference {args.name!r} for backbone {args.backbone} -> {path}")
+        return 0
+    stats = reference_stats(args.dataset, get_backbone(args.backbone), args.image_size, args.channels)
+    print(f"{args.dataset}: {stats.n} images, backbone {args.backbone}, {len(stats.mu)}-d features (cached)")
     return 0
 
 
@@ -117,6 +153,17 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@command("train-classifier")
+def _train_classifier(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ddpm_bench.metrics.mnist_cnn import train_classifier
+
+    result = train_classifier(Path(args.out), epochs=args.epochs, seed=args.seed, log=lambda s: print(s, flush=True))
+    print(f"held-out accuracy {result['held_out_accuracy']:.4f} on {result['held_out_images']} digits -> {args.out}")
+    return 0
 
 
 @command("train")

@@ -43,14 +43,19 @@ def run_sample(
     precision: Precision = Precision(),
     progress: Optional[bool] = None,
     save_images: bool = False,
+    reference: Optional[str] = None,
+    backbone: str = "mnist-cnn",
 ) -> dict:
     spec = parse_scheduler_spec(scheduler_text)
     out = prepare_output(out)
     model = load_model(model_source, device)
     scheduler = build_scheduler(spec, model.schedule)
     sampler = Sampler(model, scheduler, steps, batch_size=batch_size, precision=precision, progress=progress, label=spec.label)
+    scorer = make_scorer(backbone, reference, model.sample_shape) if reference else None
     grid_images = []
     for batch in sampler.stream(n, seed):
+        if scorer is not None:
+            scorer.update(batch.images)
         if save_images:
             save_pngs(batch.images, batch.indices, out / "images")
         grid_images.append(batch.images[: max(0, GRID_LIMIT - sum(len(g) for g in grid_images))])
@@ -72,8 +77,21 @@ def run_sample(
         "device": device_description(sampler.device),
         "versions": library_versions(),
     }
+    if scorer is not None:
+        result["metrics"] = {**scorer.compute(), "backbone": backbone, "reference": scorer.reference.description,
+                             "preprocessing": scorer.backbone.preprocessing}
     (out / "sample.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def make_scorer(backbone_name: str, reference_name: str, sample_shape: tuple[int, int, int]):
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import resolve_reference
+    from ddpm_bench.metrics.scoring import Scorer
+
+    backbone = get_backbone(backbone_name)
+    channels, height, _ = sample_shape
+    return Scorer(backbone, resolve_reference(reference_name, backbone, height, channels))
 
 
 def _jsonable(config) -> dict:

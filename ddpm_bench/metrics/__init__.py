@@ -1,0 +1,1 @@
+"""Feature networks (backbones), reference statistics and their cache, FID and KID."""

@@ -1,0 +1,176 @@
+"""Reference statistics of a real data set under a backbone, computed once and cached on disk.
+
+The cache key holds everything that determines the value: the data set's identity (its source and a hash of its
+pixels) and size, the backbone and its weights, the image resolution and the backbone's preprocessing. Files are
+written atomically and carry a checksum; a truncated or corrupt file is detected, reported and rebuilt.
+
+A reference keeps the mean and covariance (for FID) and, when it was computed here, the features (for KID).
+Published ``mu``/``sigma`` files (pytorch-fid, torch-fidelity) can be imported; they give FID only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ddpm_bench.data import EMBEDDED_MNIST, image_folder, mnist_digits
+from ddpm_bench.errors import BenchError
+from ddpm_bench.metrics.backbones import Backbone, batched_features
+
+CACHE_ENV = "DDPM_BENCH_CACHE"
+FORMAT = 1
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ddpm-bench") / "stats"
+
+
+@dataclass
+class ReferenceStats:
+    name: str
+    key: str
+    n: int
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: Optional[np.ndarray] = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({self.n} images)"
+
+
+def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
+    """uint8 images (N, C, H, W) of a data set source: embedded:mnist, a folder of images, or an .npz of images."""
+    if source == EMBEDDED_MNIST:
+        return mnist_digits()[0]
+    path = Path(source)
+    if path.is_dir():
+        return image_folder(path, size, channels)
+    if path.suffix == ".npz" and path.is_file():
+        with np.load(path) as archive:
+            array = archive["images"] if "images" in archive else archive[archive.files[0]]
+        if array.dtype != np.uint8 or array.ndim != 4:
+            raise BenchError(f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), got {array.dtype} {array.shape}")
+        if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
+            array = array.transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(array))
+    raise BenchError(f"data set {source!r} is not {EMBEDDED_MNIST}, a folder of images, or an .npz of images")
+
+
+def cache_key(source: str, images: torch.Tensor, backbone: Backbone) -> str:
+    pixels = hashlib.sha256(images.numpy().tobytes()).hexdigest()[:16]
+    parts = {
+        "source": source if source == EMBEDDED_MNIST else str(Path(source).resolve()),
+        "pixels_sha256": pixels,
+        "n": len(images),
+        "shape": list(images.shape[1:]),
+        "backbone": backbone.identity(),
+        "preprocessing": backbone.preprocessing,
+        "format": FORMAT,
+    }
+    return json.dumps(parts, sort_keys=True)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")[-60:]
+
+
+def cache_path(name: str, backbone_name: str, resolution: str, key: str) -> Path:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / f"{_slug(name)}-{backbone_name}-{resolution}-{digest}.npz"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.hexdigest()
+
+
+def write_stats(path: Path, stats: ReferenceStats) -> None:
+    """Atomic write: a temporary file in the same folder, fsync, then rename over the target."""
+    arrays = {"mu": stats.mu, "sigma": stats.sigma}
+    if stats.features is not None:
+        arrays["features"] = stats.features
+    meta = json.dumps({"name": stats.name, "key": stats.key, "n": stats.n, "checksum": _checksum(arrays)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.savez(handle, meta=np.array(meta), **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_stats(path: Path, key: Optional[str] = None) -> Optional[ReferenceStats]:
+    """The cached statistics at ``path``, or None (with a warning) when missing, corrupt or for another key."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            arrays = {name: archive[name] for name in archive.files if name != "meta"}
+        if _checksum(arrays) != meta["checksum"]:
+            raise ValueError("checksum mismatch")
+    except Exception as error:
+        print(f"ddpm-bench: warning: cached statistics {path} are unreadable ({error}); rebuilding", file=sys.stderr)
+        return None
+    if key is not None and meta["key"] != key:
+        return None
+    return ReferenceStats(meta["name"], meta["key"], meta["n"], arrays["mu"], arrays["sigma"], arrays.get("features"))
+
+
+def stats_from_features(name: str, key: str, features: np.ndarray) -> ReferenceStats:
+    features = features.astype(np.float64)
+    return ReferenceStats(name, key, len(features), features.mean(0), np.cov(features, rowvar=False), features)
+
+
+def reference_stats(source: str, backbone: Backbone, size: int = 28, channels: int = 1) -> ReferenceStats:
+    """Statistics of ``source`` under ``backbone``: from the cache when present and intact, else computed and cached."""
+    images = load_dataset(source, size, channels)
+    key = cache_key(source, images, backbone)
+    path = cache_path(source, backbone.name, "x".join(map(str, images.shape[2:])), key)
+    cached = read_stats(path, key)
+    if cached is not None:
+        return cached
+    stats = stats_from_features(source, key, batched_features(backbone, images).double().numpy())
+    write_stats(path, stats)
+    return stats
+
+
+def import_published_stats(file: str | Path, name: str, backbone_name: str) -> Path:
+    """Store a published ``mu``/``sigma`` .npz (pytorch-fid / torch-fidelity format) as reference ``name``."""
+    file = Path(file)
+    try:
+        with np.load(file) as archive:
+            mu, sigma = archive["mu"].astype(np.float64), archive["sigma"].astype(np.float64)
+    except Exception as error:
+        raise BenchError(f"{file} is not a statistics file with 'mu' and 'sigma' arrays: {error}") from error
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise BenchError(f"{file}: mu {mu.shape} and sigma {sigma.shape} do not fit together")
+    key = json.dumps({"imported": str(file.name), "sha256": _checksum({"mu": mu, "sigma": sigma}), "backbone": backbone_name})
+    path = imported_path(name, backbone_name)
+    write_stats(path, ReferenceStats(name, key, 0, mu, sigma))
+    return path
+
+
+def imported_path(name: str, backbone_name: str) -> Path:
+    return cache_dir() / f"imported-{_slug(name)}-{backbone_name}.npz"
+
+
+def resolve_reference(name: str, backbone: Backbone, size: int, channels: int) -> ReferenceStats:
+    """An imported reference called ``name`` if there is one, else the statistics of the data set source ``name``."""
+    imported = read_stats(imported_path(name, backbone.name))
+    if imported is not None:
+        return imported
+    return reference_stats(name, backbone, size, channels)
