@@ -22,9 +22,9 @@ def command(name: str):
     return decorate
 
 
-def _csv_ints(text: str) -> tuple[int, ...]:
+def _csv_ints(text: str) -> list[int]:
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values:
@@ -32,9 +32,23 @@ def _csv_ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _csv_strings(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one name")
+    return values
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (and exit status 2), pointing at --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ddpm-bench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="ddpm-bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     sub.add_parser("schedulers", help="list the registered schedulers with their plugin and version")
     sub.add_parser("plugins", help="list loaded plugins and those that failed, with the reason")
@@ -58,6 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--channels", type=int, default=1, choices=(1, 3))
     stats.add_argument("--import", dest="import_file", help="a published mu/sigma .npz (pytorch-fid, torch-fidelity)")
     stats.add_argument("--name", help="the name an imported file is stored under (use it as --reference)")
+
+    sweep = sub.add_parser("sweep", help="schedulers x steps on one model: timed, scored, recorded, reported")
+    sweep.add_argument("--schedulers", type=_csv_strings, help="comma-separated, each NAME[:option=value...] (default ddpm,ddim,pndm)")
+    sweep.add_argument("--steps", type=_csv_ints, help="comma-separated step counts (default 10,20,50)")
+    sweep.add_argument("-n", "--num-samples", type=int, dest="n", help="samples per point (default 200)")
+    sweep.add_argument("--seed", type=int)
+    sweep.add_argument("--model", help="diffusers folder, hub id, or embedded:mnist (default)")
+    sweep.add_argument("--backbone", help="feature network for FID/KID (default mnist-cnn)")
+    sweep.add_argument("--reference", help="reference data set or imported statistics (default embedded:mnist)")
+    sweep.add_argument("--config", help="a sweep TOML; options given here override it")
+    sweep.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
+    sweep.add_argument("--force", action="store_true", help="recompute points already recorded in --out")
+    sweep.add_argument("--batch-size", type=int)
+    sweep.add_argument("--device")
+    sweep.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    sweep.add_argument("--channels-last", action="store_true", default=None)
+    sweep.add_argument("--compile", action="store_true", default=None)
+    sweep.add_argument("--no-progress", action="store_true")
+
+    report = sub.add_parser("report", help="rebuild report.md and report.html of a sweep folder from its records")
+    report.add_argument("folder")
 
     classifier = sub.add_parser("train-classifier", help="train the embedded mnist-cnn feature network")
     classifier.add_argument("--out", required=True)
@@ -110,6 +145,36 @@ def _sample(args: argparse.Namespace) -> int:
         m = result["metrics"]
         kid = f", KID {m['kid']:.4f} +- {m['kid_std']:.4f}" if m["kid"] is not None else ""
         print(f"FID {m['fid']:.3f}{kid} (N={m['n']}, backbone {m['backbone']}, reference {m['reference']})")
+    return 0
+
+
+@command("sweep")
+def _sweep(args: argparse.Namespace) -> int:
+    from ddpm_bench.report import write_report
+    from ddpm_bench.sweep import config_from, load_config, run_sweep
+
+    overrides = {
+        "schedulers": args.schedulers, "steps": args.steps, "n": args.n, "seed": args.seed, "model": args.model,
+        "backbone": args.backbone, "reference": args.reference, "batch_size": args.batch_size, "device": args.device,
+        "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
+    }
+    if args.config:
+        config = load_config(args.config, **overrides)
+    else:
+        config = config_from(**{k: v for k, v in overrides.items() if v is not None})
+    frame = run_sweep(config, args.out, force=args.force, progress=False if args.no_progress else None,
+                      log=lambda line: print(line, flush=True))
+    report = write_report(args.out)
+    failed = int((frame["status"] != "ok").sum()) if "status" in frame else 0
+    print(f"{len(frame)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")
+    return 0
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from ddpm_bench.report import write_report
+
+    print(f"report: {write_report(args.folder)}")
     return 0
 
 

@@ -1,0 +1,227 @@
+"""The comparison report of a sweep: tables, FID-versus-time and FID-versus-NFE charts, sample grids, the Pareto
+front with a plain-language recommendation, and provenance. Written as ``report.md`` and a self-contained
+``report.html`` (images embedded); ``ddpm-bench report DIR`` rebuilds both from ``records.jsonl``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ddpm_bench.errors import BenchError
+from ddpm_bench.sweep import RECORDS
+
+TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid", "kid_std", "status"]
+
+
+def load_records(folder: Path) -> pd.DataFrame:
+    path = folder / RECORDS
+    if not path.exists():
+        raise BenchError(f"{folder} has no {RECORDS}; run a sweep into it first")
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    try:
+        frame = pd.DataFrame([json.loads(line) for line in lines])
+    except ValueError as error:
+        raise BenchError(f"{path} is not valid JSONL: {error}") from error
+    if frame.empty:
+        raise BenchError(f"{path} holds no records")
+    frame = frame.sort_values(["scheduler", "steps"]).reset_index(drop=True)
+    if "seconds_per_image" in frame:
+        frame["ms_per_image"] = frame["seconds_per_image"] * 1000
+    return frame
+
+
+def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "ok"].copy() if "status" in frame else frame.iloc[0:0]
+
+
+def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
+    """Points that no other point beats on both time per image and FID: the best choice for each time budget."""
+    points = ok_points(frame).sort_values(["seconds_per_image", "fid"])
+    front, best = [], float("inf")
+    for _, row in points.iterrows():
+        if row["fid"] < best:
+            front.append(row)
+            best = row["fid"]
+    return pd.DataFrame(front)
+
+
+def recommendation(front: pd.DataFrame) -> list[str]:
+    if front.empty:
+        return ["No point finished, so there is nothing to recommend."]
+    lines = []
+    for i, (_, row) in enumerate(front.iterrows()):
+        upper = front.iloc[i + 1]["ms_per_image"] if i + 1 < len(front) else None
+        budget = f"from {row['ms_per_image']:.1f} ms per image" + (f" up to {upper:.1f} ms" if upper else " upward")
+        lines.append(f"With a budget {budget}: **{row['scheduler']} at {int(row['steps'])} steps** "
+                     f"(NFE {int(row['nfe'])}, FID {row['fid']:.2f}).")
+    best = front.iloc[-1]
+    lines.append(f"The best quality measured is {best['scheduler']} at {int(best['steps'])} steps (FID {best['fid']:.2f}); "
+                 "points off this front are slower for worse quality than some point on it.")
+    return lines
+
+
+def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = ok_points(frame)
+    fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for label, group in points.groupby("scheduler"):
+        group = group.sort_values(x)
+        ax_fid.plot(group[x], group["fid"], marker="o", label=label)
+        for _, row in group.iterrows():
+            ax_fid.annotate(str(int(row["steps"])), (row[x], row["fid"]), textcoords="offset points", xytext=(3, 4), fontsize=7)
+        ax_kid.errorbar(group[x], group["kid"], yerr=group["kid_std"], marker="o", capsize=3, label=label)
+    for axis, metric in ((ax_fid, "FID (labels: steps)"), (ax_kid, "KID (bars: std over subsets)")):
+        axis.set_xscale("log")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(metric)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8)
+    sample = points.iloc[0] if len(points) else {}
+    fig.suptitle(f"N={sample.get('n', '?')}, backbone {sample.get('backbone', '?')}, reference {sample.get('reference', '?')}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _markdown_table(frame: pd.DataFrame, columns: list[str]) -> str:
+    def cell(value):
+        if isinstance(value, float):
+            return "" if value != value else f"{value:.4g}"
+        return str(value)
+
+    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    rows += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for _, row in frame.iterrows()]
+    return "\n".join(rows)
+
+
+def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
+    """For each scheduler, the grids at its smallest, a middle and its largest step count."""
+    chosen = []
+    for label, group in ok_points(frame).groupby("scheduler"):
+        group = group.sort_values("steps")
+        picks = sorted({0, len(group) // 2, len(group) - 1})[:per_scheduler]
+        chosen.append((label, [(int(group.iloc[i]["steps"]), group.iloc[i]["grid"]) for i in picks]))
+    return chosen
+
+
+def expectations(frame: pd.DataFrame) -> list[str]:
+    """What the papers lead one to expect, checked against this sweep's numbers."""
+    points = ok_points(frame)
+    lines = [
+        "The papers lead one to expect: DDIM (eta = 0) better than DDPM at few steps, the gap closing as steps grow "
+        "(DDIM paper, Table 1); PNDM better than DDIM at equal model calls in the low range (PNDM paper, Table 1).",
+    ]
+    by = {label: group.set_index("steps") for label, group in points.groupby("scheduler")}
+    if "ddpm" in by and "ddim" in by:
+        common = sorted(set(by["ddpm"].index) & set(by["ddim"].index))
+        if common:
+            gaps = [(s, by["ddpm"].loc[s, "fid"] - by["ddim"].loc[s, "fid"]) for s in common]
+            text = ", ".join(f"{s} steps: DDPM {by['ddpm'].loc[s, 'fid']:.2f} vs DDIM {by['ddim'].loc[s, 'fid']:.2f}" for s in common)
+            verdict = "shows it" if gaps[0][1] > 0 and abs(gaps[-1][1]) < abs(gaps[0][1]) else "does not show it cleanly"
+            lines.append(f"DDPM against DDIM at equal steps ({text}): this sweep {verdict}.")
+    if "pndm" in by and "ddim" in by:
+        pairs = []
+        for steps, row in by["pndm"].iterrows():
+            ddim_at = by["ddim"][by["ddim"]["nfe"] >= row["nfe"]]
+            if len(ddim_at):
+                nearest = ddim_at.sort_values("nfe").iloc[0]
+                pairs.append((int(row["nfe"]), row["fid"], int(nearest["nfe"]), nearest["fid"]))
+        if pairs:
+            text = "; ".join(f"PNDM NFE {a} FID {b:.2f} vs DDIM NFE {c} FID {d:.2f}" for a, b, c, d in pairs)
+            wins = sum(b < d for _, b, _, d in pairs)
+            lines.append(f"PNDM against DDIM with at least as many model calls ({text}): PNDM is better in {wins} of {len(pairs)}.")
+    return lines
+
+
+def write_report(folder: str | Path) -> Path:
+    folder = Path(folder)
+    frame = load_records(folder)
+    points = ok_points(frame)
+    charts = []
+    if len(points):
+        charts = [
+            _chart(frame, "seconds_per_image", "seconds per image (log)", folder / "fid_vs_time.png"),
+            _chart(frame, "nfe", "model calls per image, NFE (log)", folder / "fid_vs_nfe.png"),
+        ]
+    front = pareto_front(frame)
+    first = frame.iloc[0]
+    sections = [
+        "# ddpm-bench sweep report",
+        f"Model `{first.get('model')}` (weights sha256 `{str(first.get('model_sha256'))[:16]}`), "
+        f"N = {first.get('n')} samples per point, seed {first.get('seed')}, batch size {first.get('batch_size')}, "
+        f"precision {first.get('precision')}, device {points.iloc[0]['device'] if len(points) else '?'}.",
+        f"Metric: FID and KID with backbone `{first.get('backbone')}` against {first.get('reference')}. "
+        f"Images meet the backbone as follows: {first.get('preprocessing')}. FID is biased upward at small N; "
+        "KID is unbiased, shown with its standard deviation over subsets.",
+        "Time is the median over batches of the sampling loop's wall time per image (initial noise, model calls, "
+        "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
+        "## Results",
+        _markdown_table(frame, [c for c in TABLE_COLUMNS if c in frame] + (["error"] if "error" in frame else [])),
+        "## Pareto front: the best choice for each time budget",
+        _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
+        *recommendation(front),
+        "## What the papers lead one to expect",
+        *expectations(frame),
+        "## Charts",
+        *[f"![{c.stem}]({c.name})" for c in charts],
+        "## Samples",
+    ]
+    for label, grids in grid_selection(frame):
+        sections.append(f"**{label}**: " + " ".join(f"![{label} {steps} steps]({path}) {steps} steps" for steps, path in grids))
+    versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
+    sections += [
+        "## Provenance",
+        "Schedulers: " + "; ".join(
+            f"`{r['scheduler']}` from plugin {r.get('plugin')} ({r.get('plugin_package')} {r.get('plugin_version')})"
+            for _, r in frame.drop_duplicates("scheduler").iterrows()
+        ),
+        "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",
+    ]
+    markdown = "\n\n".join(str(s) for s in sections) + "\n"
+    (folder / "report.md").write_text(markdown)
+    (folder / "report.html").write_text(to_html(markdown, folder))
+    return folder / "report.md"
+
+
+def to_html(markdown: str, folder: Path) -> str:
+    """A self-contained HTML page from the report's markdown: tables, headings, paragraphs, images inlined."""
+    def image(match):
+        path = folder / match.group(2)
+        data = base64.b64encode(path.read_bytes()).decode() if path.exists() else ""
+        return f'<img alt="{html.escape(match.group(1))}" src="data:image/png;base64,{data}" style="max-width:100%">'
+
+    def inline(text):
+        text = html.escape(text)
+        text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", lambda m: image(m), text)
+        text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+    body = []
+    for block in markdown.split("\n\n"):
+        lines = block.strip().splitlines()
+        if not lines:
+            continue
+        if lines[0].startswith("#"):
+            level = len(lines[0]) - len(lines[0].lstrip("#"))
+            body.append(f"<h{level}>{inline(lines[0].lstrip('# '))}</h{level}>")
+        elif lines[0].startswith("|"):
+            rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if not line.startswith("|---")]
+            head = "".join(f"<th>{inline(c)}</th>" for c in rows[0])
+            cells = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
+            body.append(f"<table><tr>{head}</tr>{cells}</table>")
+        else:
+            body.append(f"<p>{inline(' '.join(lines))}</p>")
+    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>ddpm-bench report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"

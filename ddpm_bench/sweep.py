@@ -1,0 +1,244 @@
+"""The sweep: schedulers x step counts on one model, each point sampled, timed and scored, recorded as it finishes.
+
+Records go to ``OUT/records.jsonl``, one JSON object per point, each appended with flush and fsync: a sweep that is
+killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes them).
+A point that fails (a scheduler raising, non-finite samples) is recorded as failed with its reason and the sweep goes
+on. ``OUT/sweep.toml`` holds the fully resolved config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_registration
+from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.images import save_grid
+from ddpm_bench.models import load_model
+from ddpm_bench.provenance import device_description, library_versions
+from ddpm_bench.sample_run import prepare_output
+from ddpm_bench.sampling import Precision, Sampler
+from ddpm_bench.schedulers.config import unknown_option_message
+
+RECORDS = "records.jsonl"
+CONFIG = "sweep.toml"
+GRIDS = "grids"
+
+
+@dataclass
+class SweepConfig:
+    """Everything a sweep needs. The defaults are the main job: about 5 minutes on a 2-core CPU."""
+
+    schedulers: list[str] = field(default_factory=lambda: ["ddpm", "ddim", "pndm"])
+    steps: list[int] = field(default_factory=lambda: [10, 20, 50])
+    n: int = 200
+    seed: int = 0
+    model: str = "embedded:mnist"
+    backbone: str = "mnist-cnn"
+    reference: str = "embedded:mnist"
+    batch_size: int = 200
+    device: Optional[str] = None
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    grid_samples: int = 36
+
+    def validate(self) -> "SweepConfig":
+        if not self.schedulers:
+            raise ConfigError("no schedulers given; e.g. --schedulers ddpm,ddim,pndm")
+        if not self.steps or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.steps):
+            raise ConfigError(f"steps must be positive integers, got {self.steps!r}")
+        for name in ("n", "batch_size", "grid_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.n < 2:
+            raise ConfigError("n must be at least 2 to compute FID")
+        Precision(self.precision, self.channels_last, self.compile)
+        for text in self.schedulers:
+            parse_scheduler_spec(text)
+        return self
+
+    def results_key(self) -> dict:
+        """The settings that determine every point's numbers (not which points there are)."""
+        fields = dataclasses.asdict(self)
+        return {k: fields[k] for k in ("n", "seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")}
+
+    def results_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.results_key(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return "# ddpm-bench sweep config; reproduce with: ddpm-bench sweep --config THIS_FILE\n" + tomli_w.dumps({"sweep": values})
+
+
+def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
+    """A SweepConfig from a TOML file (table ``[sweep]``), with command-line overrides on top."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise BenchError(f"cannot read config {path}: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise BenchError(f"config {path} is not valid TOML: {error}") from error
+    table = data.get("sweep", data)
+    known = {f.name: f for f in dataclasses.fields(SweepConfig)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(unknown_option_message(f"config {path}", key, known))
+    return config_from(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def config_from(**values: Any) -> SweepConfig:
+    types = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
+             "channels_last": bool, "compile": bool, "model": str, "backbone": str, "reference": str, "precision": str}
+    for key, value in values.items():
+        expected = types.get(key)
+        if expected is not None and not isinstance(value, expected):
+            raise ConfigError(f"sweep option {key}={value!r} should be a {expected.__name__}")
+    return SweepConfig(**values).validate()
+
+
+# -- the record store ------------------------------------------------------------------------------------------------
+class RecordStore:
+    """``records.jsonl``: read tolerantly (a torn last line from a kill is cut off), appended durably."""
+
+    def __init__(self, folder: Path, results_hash: str):
+        self.path = folder / RECORDS
+        self.results_hash = results_hash
+
+    def load(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            with open(self.path, "r+b") as handle:  # a point torn by a kill: drop its partial line
+                handle.truncate(len(complete))
+        records = []
+        for number, line in enumerate(complete.decode().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                raise BenchError(f"{self.path} line {number} is not valid JSON; move the file away to start over") from None
+        foreign = {r.get("results_hash") for r in records} - {self.results_hash}
+        if foreign:
+            raise BenchError(
+                f"{self.path} holds records of another sweep config (n, seed, model, backbone, reference, batch size or "
+                "precision differ); use another --out, or --force to replace them"
+            )
+        return records
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record, sort_keys=True) + "\n"
+        with open(self.path, "a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def reset(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+
+
+def point_id(label: str, steps: int) -> str:
+    return f"{label}@{steps}"
+
+
+def grid_file(label: str, steps: int) -> str:
+    return f"{GRIDS}/{re.sub(r'[^A-Za-z0-9_.=-]+', '_', label)}-{steps}.png"
+
+
+# -- running -----------------------------------------------------------------------------------------------------------
+def run_sweep(
+    config: SweepConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: Optional[bool] = None,
+    log: Callable[[str], None] = lambda line: None,
+):
+    """Run every point not yet recorded in ``out``; returns all records as a pandas DataFrame."""
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import resolve_reference
+    from ddpm_bench.metrics.scoring import Scorer
+
+    config.validate()
+    specs = [parse_scheduler_spec(text) for text in config.schedulers]
+    folder = prepare_output(out)
+    store = RecordStore(folder, config.results_hash())
+    if force:
+        store.reset()
+    done = {r["point"] for r in store.load()}
+    (folder / CONFIG).write_text(config.to_toml())
+    pending = [(spec, steps) for spec in specs for steps in config.steps if point_id(spec.label, steps) not in done]
+    if pending:
+        model = load_model(config.model, config.device)
+        backbone = get_backbone(config.backbone)
+        channels, height, _ = model.sample_shape
+        reference = resolve_reference(config.reference, backbone, height, channels)
+        precision = Precision(config.precision, config.channels_last, config.compile)
+        context = {
+            "model": config.model, "model_sha256": model.weights_sha256, "backbone": config.backbone,
+            "preprocessing": backbone.preprocessing, "reference": reference.description, "n": config.n,
+            "seed": config.seed, "batch_size": config.batch_size, "precision": config.precision,
+            "channels_last": config.channels_last, "compile": config.compile, "versions": library_versions(),
+            "results_hash": config.results_hash(),
+        }
+    for number, (spec, steps) in enumerate(pending, 1):
+        log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps")
+        registration = scheduler_registration(spec.name)
+        record = {
+            **context, "point": point_id(spec.label, steps), "scheduler": spec.label, "scheduler_name": spec.name,
+            "steps": steps, "plugin": registration.plugin, "plugin_package": registration.package,
+            "plugin_version": registration.version, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        try:
+            scheduler = build_scheduler(spec, model.schedule)
+            record["scheduler_config"] = _config_dict(scheduler)
+            sampler = Sampler(model, scheduler, steps, batch_size=config.batch_size, precision=precision, progress=progress, label=spec.label)
+            record["device"] = device_description(sampler.device)
+            scorer = Scorer(backbone, reference)
+            kept = []
+            for batch in sampler.stream(config.n, config.seed):
+                scorer.update(batch.images)
+                kept.append(batch.images[: config.grid_samples - sum(len(k) for k in kept)])
+            save_grid(torch.cat(kept), folder / grid_file(spec.label, steps))
+            record.update(status="ok", grid=grid_file(spec.label, steps), **sampler.stats.to_dict(), **scorer.compute())
+        except Exception as error:  # a failing point is recorded and the sweep goes on
+            record.update(status="failed", error=f"{type(error).__name__}: {error}")
+            log(f"    failed: {record['error']}")
+        store.append(record)
+        if record["status"] == "ok":
+            log(f"    NFE {record['nfe']}, {record['seconds_per_image'] * 1000:.1f} ms/image, FID {record['fid']:.3f}, "
+                f"KID {record['kid']:.4f} +- {record['kid_std']:.4f}")
+    return records_frame(store.load())
+
+
+def _config_dict(scheduler) -> dict:
+    config = getattr(scheduler, "config", {})
+    as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    return json.loads(json.dumps(as_dict, default=str))
+
+
+def records_frame(records: list[dict]):
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    if not frame.empty:
+        frame = frame.sort_values(["scheduler", "steps"]).reset_index(drop=True)
+    return frame

@@ -1,0 +1,159 @@
+"""The sweep: records, resume after SIGKILL, failures recorded, bad input, config round trip, the report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.sweep import RECORDS, config_from, load_config, run_sweep
+from conftest import make_tiny_unet
+
+RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_std", "status"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A tiny 28x28 model (so that mnist-cnn can score it) and a stats cache shared by this module's tests."""
+    root = tmp_path_factory.mktemp("sweep")
+    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
+    os.environ["DDPM_BENCH_CACHE"] = str(root / "cache")
+    yield root
+    del os.environ["DDPM_BENCH_CACHE"]
+
+
+def small(env, **overrides):
+    values = dict(schedulers=["ddim", "pndm:skip_prk_steps=true"], steps=[2, 4], n=6, batch_size=3, model=str(env / "model"), grid_samples=4)
+    values.update(overrides)
+    return config_from(**values)
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "ddpm_bench", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
+    frame = run_sweep(small(env), tmp_path / "out", progress=False)
+    assert len(frame) == 4 and (frame["status"] == "ok").all()
+    assert frame.set_index(["scheduler", "steps"])["nfe"].to_dict() == {
+        ("ddim", 2): 2, ("ddim", 4): 4, ("pndm:skip_prk_steps=True", 2): 3, ("pndm:skip_prk_steps=True", 4): 5,
+    }
+    record = json.loads((tmp_path / "out" / RECORDS).read_text().splitlines()[0])
+    for key in ("scheduler_config", "plugin", "plugin_version", "nfe", "seconds_per_image", "seconds_per_image_min",
+                "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_std", "n", "seed", "backbone", "reference",
+                "model", "model_sha256", "device", "precision", "versions"):
+        assert key in record, key
+    from ddpm_bench.report import write_report
+
+    report = write_report(tmp_path / "out").read_text()
+    assert "Pareto front" in report and "With a budget" in report and "mnist-cnn" in report
+    for name in ("fid_vs_time.png", "fid_vs_nfe.png", "report.html", "sweep.toml"):
+        assert (tmp_path / "out" / name).exists()
+    assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_failing_point_is_recorded_and_the_sweep_goes_on(env, tmp_path):
+    frame = run_sweep(small(env, schedulers=["pndm", "ddim"], steps=[2, 5]), tmp_path / "out", progress=False)
+    failed = frame[frame["status"] == "failed"]
+    assert list(zip(failed["scheduler"], failed["steps"])) == [("pndm", 2)]
+    assert "at least 4 steps" in failed.iloc[0]["error"]
+    assert (frame[frame["status"] == "ok"]["scheduler"] + "").tolist().count("ddim") == 2
+
+
+def test_resume_skips_finished_points_and_force_recomputes(env, tmp_path):
+    run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False)
+    before = (tmp_path / "out" / RECORDS).read_text()
+    frame = run_sweep(small(env, steps=[2, 4]), tmp_path / "out", progress=False)
+    after = (tmp_path / "out" / RECORDS).read_text()
+    assert after.startswith(before) and len(after.splitlines()) == 4 and len(frame) == 4
+    run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False, force=True)
+    assert len((tmp_path / "out" / RECORDS).read_text().splitlines()) == 2
+
+
+def test_records_of_another_config_are_refused(env, tmp_path):
+    run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False)
+    with pytest.raises(BenchError, match="records of another sweep config"):
+        run_sweep(small(env, steps=[2], n=8), tmp_path / "out", progress=False)
+
+
+def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path):
+    args = ["sweep", "--schedulers", "ddim,ddpm,pndm:skip_prk_steps=true", "--steps", "3,6,9", "-n", "6",
+            "--batch-size", "3", "--model", str(env / "model"), "--no-progress"]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "ddpm_bench", *args, "--out", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = killed / RECORDS
+    deadline = time.time() + 120
+    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = records.read_text().splitlines()
+    assert 2 <= len(kept) < 9
+    resumed = cli(*args, "--out", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    assert records.read_text().splitlines()[: len(kept)] == kept
+    fresh = cli(*args, "--out", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr
+    from ddpm_bench.report import load_records
+
+    a = load_records(killed)[RESULT_COLUMNS].reset_index(drop=True)
+    b = load_records(tmp_path / "fresh")[RESULT_COLUMNS].reset_index(drop=True)
+    assert a.equals(b)
+
+
+def test_the_written_config_reproduces_the_run(env, tmp_path):
+    run_sweep(small(env, schedulers=["ddim:eta=1.0"], steps=[3]), tmp_path / "first", progress=False)
+    config = load_config(tmp_path / "first" / "sweep.toml")
+    assert config.schedulers == ["ddim:eta=1.0"] and config.steps == [3] and config.n == 6
+    second = cli("sweep", "--config", str(tmp_path / "first" / "sweep.toml"), "--out", str(tmp_path / "second"), "--no-progress")
+    assert second.returncode == 0, second.stderr
+    from ddpm_bench.report import load_records
+
+    cols = ["scheduler", "steps", "nfe", "fid", "kid"]
+    assert load_records(tmp_path / "first")[cols].equals(load_records(tmp_path / "second")[cols])
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--schedulers", "ddim,dpm"], "unknown scheduler 'dpm'"),
+        (["--schedulers", "ddim:etaa=1"], "unknown option 'etaa'"),
+        (["--steps", ""], "expected at least one integer"),
+        (["--steps", "10,x"], "expected comma-separated integers"),
+        (["--steps", "0,5"], "steps must be positive integers"),
+        (["-n", "0"], "n must be a positive integer"),
+        (["--model", "/no/such/model"], "is not a folder, a hub id"),
+        (["--config", "BAD_TOML"], "is not valid TOML"),
+        (["--config", "UNKNOWN_KEY"], "unknown option 'stepz'"),
+        (["--out", "FILE/sub"], "cannot write to output folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_loses_nothing(env, tmp_path, args, message):
+    (tmp_path / "bad.toml").write_text("[sweep\nschedulers = ")
+    (tmp_path / "unknown.toml").write_text("[sweep]\nstepz = [1]\n")
+    (tmp_path / "file").write_text("not a folder")
+    substitutions = {"BAD_TOML": str(tmp_path / "bad.toml"), "UNKNOWN_KEY": str(tmp_path / "unknown.toml"), "FILE/sub": str(tmp_path / "file" / "sub")}
+    args = [substitutions.get(a, a) for a in args]
+    base = ["sweep", "--model", str(env / "model"), "-n", "4", "--steps", "2", "--out", str(tmp_path / "out"), "--no-progress"]
+    result = cli(*base, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+
+
+def test_bad_input_after_a_finished_run_keeps_the_records(env, tmp_path):
+    run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False)
+    before = (tmp_path / "out" / RECORDS).read_text()
+    result = cli("sweep", "--model", str(env / "model"), "--schedulers", "nope", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert (tmp_path / "out" / RECORDS).read_text() == before
+
+
+def test_config_types_are_checked():
+    with pytest.raises(ConfigError, match="n='10' should be a int"):
+        config_from(n="10")
