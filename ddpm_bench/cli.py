@@ -6,6 +6,7 @@ Every BenchError becomes one line on stderr and exit status 2; nothing already w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--channels", type=int, default=1, choices=(1, 3))
     stats.add_argument("--import", dest="import_file", help="a published mu/sigma .npz (pytorch-fid, torch-fidelity)")
     stats.add_argument("--name", help="the name an imported file is stored under (use it as --reference)")
+    add_inception_option(stats)
 
     sweep = sub.add_parser("sweep", help="schedulers x steps on one model: timed, scored, recorded, reported")
     sweep.add_argument("--schedulers", type=_csv_strings, help="comma-separated, each NAME[:option=value...] (default ddpm,ddim,pndm)")
@@ -90,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--channels-last", action="store_true", default=None)
     sweep.add_argument("--compile", action="store_true", default=None)
     sweep.add_argument("--no-progress", action="store_true")
+    add_inception_option(sweep)
+
+    quality = sub.add_parser("quality", help="FID/KID and classifier confidence of a model's samples next to real data")
+    quality.add_argument("--model", default="embedded:mnist")
+    quality.add_argument("--scheduler", default="ddim")
+    quality.add_argument("--steps", type=int, default=100)
+    quality.add_argument("-n", "--num-samples", type=int, default=1000)
+    quality.add_argument("--seed", type=int, default=0)
+    quality.add_argument("--reference", default="embedded:mnist")
+    quality.add_argument("--backbone", default="mnist-cnn")
+    quality.add_argument("--out", required=True)
+    add_runtime_options(quality)
 
     report = sub.add_parser("report", help="rebuild report.md and report.html of a sweep folder from its records")
     report.add_argument("folder")
@@ -122,6 +136,11 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet")
     parser.add_argument("--no-progress", action="store_true")
+    add_inception_option(parser)
+
+
+def add_inception_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inception-weights", help="the Inception weights file for --backbone inception")
 
 
 @command("sample")
@@ -167,6 +186,24 @@ def _sweep(args: argparse.Namespace) -> int:
     report = write_report(args.out)
     failed = int((frame["status"] != "ok").sum()) if "status" in frame else 0
     print(f"{len(frame)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")
+    return 0
+
+
+@command("quality")
+def _quality(args: argparse.Namespace) -> int:
+    from ddpm_bench.quality import model_quality
+    from ddpm_bench.sampling import Precision
+
+    result = model_quality(
+        args.model, args.out, args.scheduler, args.steps, args.num_samples, args.seed, args.reference, args.backbone,
+        args.batch_size, args.device, Precision(args.precision, args.channels_last, args.compile),
+        False if args.no_progress else None,
+    )
+    for kind in ("samples", "real"):
+        m = result[kind]
+        confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
+        print(f"{kind:8s} FID {m['fid']:.3f}  KID {m['kid']:.4f} +- {m['kid_std']:.4f}{confident}")
+    print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}) -> {args.out}")
     return 0
 
 
@@ -255,6 +292,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "inception_weights", None):
+        from ddpm_bench.metrics.inception import WEIGHTS_ENV
+
+        os.environ[WEIGHTS_ENV] = args.inception_weights
     try:
         return COMMANDS[args.command](args)
     except BenchError as error:

@@ -22,3 +22,20 @@ def test_the_feature_backbone_is_deterministic_and_128_dimensional():
     assert torch.equal(first, second)
     assert 0.5 < first.pow(2).mean().sqrt().item() < 2.0  # unit-scale features, as KID expects
     assert backbone.identity().startswith("mnist-cnn:")
+
+
+def test_the_embedded_model_draws_digits_deterministically():
+    """End to end on the shipped model: 32 DDIM samples at 20 steps, twice; the classifier must be confident on most."""
+    from ddpm_bench import create_scheduler
+    from ddpm_bench.metrics.mnist_cnn import confidence_summary
+    from ddpm_bench.models import load_model
+    from ddpm_bench.sampling import Sampler, sample_images
+
+    model = load_model("embedded:mnist", "cpu")
+    assert model.sample_shape == (1, 28, 28)
+    assert model.schedule["num_train_timesteps"] == 1000 and model.schedule["prediction_type"] == "epsilon"
+    runs = [sample_images(Sampler(model, create_scheduler("ddim"), 20, batch_size=32, progress=False), 32, seed=1) for _ in range(2)]
+    assert torch.equal(runs[0], runs[1])
+    summary = confidence_summary(get_backbone("mnist-cnn"), runs[0])
+    assert summary["confident_share"] >= 0.6
+    assert sum(c > 0 for c in summary["class_counts"]) >= 7

@@ -8,6 +8,7 @@ keeps the generated features (N x D floats; 10,000 x 128 is 10 MB).
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -54,14 +55,28 @@ class Scorer:
         self.fid.real_features_num_samples = torch.tensor(n)
         self.kid = None
         if reference.features is not None:
-            self.kid = KernelInceptionDistance(
-                feature=PrecomputedFeatures(dim), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False
-            )
+            with warnings.catch_warnings():  # "KID will save all extracted features": known, and bounded (see above)
+                warnings.simplefilter("ignore", UserWarning)
+                self.kid = KernelInceptionDistance(
+                    feature=PrecomputedFeatures(dim), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False
+                )
             self.kid.update(torch.from_numpy(reference.features).double(), real=True)
+        self.inception_score = None
+        if hasattr(backbone, "features_and_logits"):
+            from torchmetrics.image.inception import InceptionScore
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self.inception_score = InceptionScore(feature=PrecomputedFeatures(1008), splits=10)
         self.n = 0
 
     def update(self, images: torch.Tensor) -> None:
-        features = self.backbone.features(images).double()
+        if self.inception_score is not None:
+            features, logits = self.backbone.features_and_logits(images)
+            self.inception_score.update(logits.double())
+        else:
+            features = self.backbone.features(images)
+        features = features.double()
         self.fid.update(features, real=False)
         if self.kid is not None:
             self.kid.update(features, real=False)
@@ -77,6 +92,11 @@ class Scorer:
                 torch.manual_seed(KID_SEED)
                 kid_mean, kid_std = self.kid.compute()
             result.update(kid=float(kid_mean), kid_std=float(kid_std))
+        if self.inception_score is not None:
+            with torch.random.fork_rng():
+                torch.manual_seed(KID_SEED)
+                is_mean, is_std = self.inception_score.compute()
+            result.update(inception_score=float(is_mean), inception_score_std=float(is_std))
         return result
 
 
