@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=("fp32", "bf16"))
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument("--export-only", action="store_true", help="save the latest checkpoint's EMA weights to OUT/model and stop")
     return parser
 
 
@@ -285,7 +286,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
     )
-    folder = train(config, args.out, log=lambda line: print(line, flush=True))
+    folder = train(config, args.out, log=lambda line: print(line, flush=True), export_only=args.export_only)
     print(f"model saved to {folder}")
     return 0
 

@@ -17,7 +17,7 @@ import torch
 from ddpm_bench.api import build_scheduler, parse_scheduler_spec
 from ddpm_bench.images import save_grid
 from ddpm_bench.metrics.backbones import get_backbone
-from ddpm_bench.metrics.reference import load_dataset, resolve_reference
+from ddpm_bench.metrics.reference import real_subset, resolve_reference
 from ddpm_bench.metrics.scoring import Scorer
 from ddpm_bench.models import load_model
 from ddpm_bench.sample_run import prepare_output
@@ -59,8 +59,7 @@ def model_quality(
     backbone = get_backbone(backbone_name)
     channels, height, _ = model.sample_shape
     reference = resolve_reference(reference_name, backbone, height, channels)
-    real_pool = load_dataset(reference_name, height, channels)
-    real = real_pool[torch.randperm(len(real_pool), generator=torch.Generator().manual_seed(seed))[:n]]
+    real = real_subset(reference_name, n, seed, height, channels)
     result = {
         "model": model_source, "model_sha256": model.weights_sha256, "scheduler": spec.label, "steps": steps,
         "nfe": sampler.stats.nfe, "n": n, "seed": seed, "backbone": backbone_name, "reference": reference.description,

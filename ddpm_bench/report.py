@@ -40,6 +40,19 @@ def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"].copy() if "status" in frame else frame.iloc[0:0]
 
 
+def floor_row(frame: pd.DataFrame):
+    rows = frame[frame["status"] == "floor"] if "status" in frame else frame.iloc[0:0]
+    return rows.iloc[0] if len(rows) else None
+
+
+def floor_sentence(frame: pd.DataFrame) -> str:
+    floor = floor_row(frame)
+    if floor is None:
+        return "No real-data floor was measured (the reference is imported statistics, not images)."
+    return (f"Floor: {int(floor['n'])} real images drawn from the reference set score FID {floor['fid']:.2f} and KID "
+            f"{floor['kid']:.4f} +- {floor['kid_std']:.4f}; a perfect sampler would score about this at N = {int(floor['n'])}.")
+
+
 def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
     """Points that no other point beats on both time per image and FID: the best choice for each time budget."""
     points = ok_points(frame).sort_values(["seconds_per_image", "fid"])
@@ -80,6 +93,10 @@ def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
         for _, row in group.iterrows():
             ax_fid.annotate(str(int(row["steps"])), (row[x], row["fid"]), textcoords="offset points", xytext=(3, 4), fontsize=7)
         ax_kid.errorbar(group[x], group["kid"], yerr=group["kid_std"], marker="o", capsize=3, label=label)
+    floor = floor_row(frame)
+    if floor is not None:
+        ax_fid.axhline(floor["fid"], color="grey", linestyle="--", label="real data (floor)")
+        ax_kid.axhline(floor["kid"], color="grey", linestyle="--", label="real data (floor)")
     for axis, metric in ((ax_fid, "FID (labels: steps)"), (ax_kid, "KID (bars: std over subsets)")):
         axis.set_xscale("log")
         axis.set_xlabel(xlabel)
@@ -133,14 +150,12 @@ def expectations(frame: pd.DataFrame) -> list[str]:
     if "pndm" in by and "ddim" in by:
         pairs = []
         for steps, row in by["pndm"].iterrows():
-            ddim_at = by["ddim"][by["ddim"]["nfe"] >= row["nfe"]]
-            if len(ddim_at):
-                nearest = ddim_at.sort_values("nfe").iloc[0]
-                pairs.append((int(row["nfe"]), row["fid"], int(nearest["nfe"]), nearest["fid"]))
-        if pairs:
-            text = "; ".join(f"PNDM NFE {a} FID {b:.2f} vs DDIM NFE {c} FID {d:.2f}" for a, b, c, d in pairs)
-            wins = sum(b < d for _, b, _, d in pairs)
-            lines.append(f"PNDM against DDIM with at least as many model calls ({text}): PNDM is better in {wins} of {len(pairs)}.")
+            ddim = by["ddim"]
+            nearest = ddim.iloc[(ddim["nfe"] - row["nfe"]).abs().argsort()].iloc[0]
+            pairs.append((int(row["nfe"]), row["fid"], int(nearest["nfe"]), nearest["fid"]))
+        text = "; ".join(f"PNDM NFE {a} FID {b:.2f} vs DDIM NFE {c} FID {d:.2f}" for a, b, c, d in pairs)
+        wins = sum(b < d for _, b, _, d in pairs)
+        lines.append(f"PNDM against the DDIM point nearest in model calls ({text}): PNDM is better in {wins} of {len(pairs)}.")
     return lines
 
 
@@ -164,6 +179,7 @@ def write_report(folder: str | Path) -> Path:
         f"Metric: FID and KID with backbone `{first.get('backbone')}` against {first.get('reference')}. "
         f"Images meet the backbone as follows: {first.get('preprocessing')}. FID is biased upward at small N; "
         "KID is unbiased, shown with its standard deviation over subsets.",
+        floor_sentence(frame),
         "Time is the median over batches of the sampling loop's wall time per image (initial noise, model calls, "
         "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
         "## Results",

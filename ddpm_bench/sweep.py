@@ -33,6 +33,7 @@ from ddpm_bench.schedulers.config import unknown_option_message
 RECORDS = "records.jsonl"
 CONFIG = "sweep.toml"
 GRIDS = "grids"
+FLOOR = "real-data-floor"
 
 
 @dataclass
@@ -199,6 +200,8 @@ def run_sweep(
             "channels_last": config.channels_last, "compile": config.compile, "versions": library_versions(),
             "results_hash": config.results_hash(),
         }
+        if FLOOR not in done:
+            store.append(floor_record(config, backbone, reference, height, channels, context))
     for number, (spec, steps) in enumerate(pending, 1):
         log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps")
         registration = scheduler_registration(spec.name)
@@ -227,6 +230,21 @@ def run_sweep(
             log(f"    NFE {record['nfe']}, {record['seconds_per_image'] * 1000:.1f} ms/image, FID {record['fid']:.3f}, "
                 f"KID {record['kid']:.4f} +- {record['kid_std']:.4f}")
     return records_frame(store.load())
+
+
+def floor_record(config: SweepConfig, backbone, reference, height: int, channels: int, context: dict) -> dict:
+    """FID and KID of N real images drawn from the reference set: what a perfect sampler would score at this N.
+    Drawn only when the reference is a data set; an imported mu/sigma reference has no images."""
+    from ddpm_bench.metrics.reference import real_subset
+    from ddpm_bench.metrics.scoring import score_images
+
+    record = {**context, "point": FLOOR, "scheduler": "real data", "steps": 0, "status": "floor"}
+    try:
+        images = real_subset(config.reference, config.n, config.seed, height, channels)
+        record.update(score_images(backbone, reference, [images[i : i + 500] for i in range(0, len(images), 500)]))
+    except BenchError as error:
+        record.update(status="floor-unavailable", error=str(error))
+    return record
 
 
 def _config_dict(scheduler) -> dict:

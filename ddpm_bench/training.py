@@ -89,8 +89,9 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(config: TrainConfig, out: str | Path, log=print) -> Path:
-    """Train (or resume) into ``out``; returns the diffusers model folder."""
+def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = False) -> Path:
+    """Train (or resume) into ``out``; returns the diffusers model folder. ``export_only`` saves the EMA weights of
+    the latest checkpoint without training further (to look at, or ship, a run that is not finished)."""
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
 
@@ -115,6 +116,10 @@ def train(config: TrainConfig, out: str | Path, log=print) -> Path:
         generator.set_state(state["generator"])
         step, elapsed = state["step"], state["elapsed"]
         log(f"resumed from {checkpoint_path} at step {step}")
+    elif export_only:
+        raise BenchError(f"nothing to export: {checkpoint_path} does not exist")
+    if export_only:
+        return export(config, model, ema, out / "model")
 
     images = to_model_range(load_images(config.data, config.image_size, config.channels))
     noise_scheduler = DDPMScheduler(
@@ -144,9 +149,6 @@ def train(config: TrainConfig, out: str | Path, log=print) -> Path:
         if step % config.checkpoint_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - started
             record = {"step": step, "loss": running / count, "lr": lr_schedule.get_last_lr()[0], "seconds": elapsed}
-            with open(log_path, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
-            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} {elapsed:.0f}s")
             running, count = 0.0, 0
             state = {
                 "config": _jsonable(config),
@@ -159,6 +161,9 @@ def train(config: TrainConfig, out: str | Path, log=print) -> Path:
                 "elapsed": elapsed,
             }
             _atomic_torch_save(state, checkpoint_path)
+            with open(log_path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} {elapsed:.0f}s")
     return export(config, model, ema, out / "model")
 
 

@@ -38,11 +38,14 @@ def cli(*args, **kwargs):
 
 def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     frame = run_sweep(small(env), tmp_path / "out", progress=False)
+    floor = frame[frame["status"] == "floor"]
+    assert len(floor) == 1 and floor.iloc[0]["n"] == 6 and floor.iloc[0]["fid"] > 0
+    frame = frame[frame["status"] != "floor"]
     assert len(frame) == 4 and (frame["status"] == "ok").all()
     assert frame.set_index(["scheduler", "steps"])["nfe"].to_dict() == {
         ("ddim", 2): 2, ("ddim", 4): 4, ("pndm:skip_prk_steps=True", 2): 3, ("pndm:skip_prk_steps=True", 4): 5,
     }
-    record = json.loads((tmp_path / "out" / RECORDS).read_text().splitlines()[0])
+    record = json.loads((tmp_path / "out" / RECORDS).read_text().splitlines()[1])
     for key in ("scheduler_config", "plugin", "plugin_version", "nfe", "seconds_per_image", "seconds_per_image_min",
                 "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_std", "n", "seed", "backbone", "reference",
                 "model", "model_sha256", "device", "precision", "versions"):
@@ -51,6 +54,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
 
     report = write_report(tmp_path / "out").read_text()
     assert "Pareto front" in report and "With a budget" in report and "mnist-cnn" in report
+    assert "Floor: 6 real images" in report
     for name in ("fid_vs_time.png", "fid_vs_nfe.png", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
@@ -69,9 +73,9 @@ def test_resume_skips_finished_points_and_force_recomputes(env, tmp_path):
     before = (tmp_path / "out" / RECORDS).read_text()
     frame = run_sweep(small(env, steps=[2, 4]), tmp_path / "out", progress=False)
     after = (tmp_path / "out" / RECORDS).read_text()
-    assert after.startswith(before) and len(after.splitlines()) == 4 and len(frame) == 4
+    assert after.startswith(before) and len(after.splitlines()) == 5 and len(frame) == 5
     run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False, force=True)
-    assert len((tmp_path / "out" / RECORDS).read_text().splitlines()) == 2
+    assert len((tmp_path / "out" / RECORDS).read_text().splitlines()) == 3
 
 
 def test_records_of_another_config_are_refused(env, tmp_path):
@@ -88,12 +92,12 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = killed / RECORDS
     deadline = time.time() + 120
-    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 2):
+    while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     kept = records.read_text().splitlines()
-    assert 2 <= len(kept) < 9
+    assert 3 <= len(kept) < 10
     resumed = cli(*args, "--out", str(killed))
     assert resumed.returncode == 0, resumed.stderr
     assert records.read_text().splitlines()[: len(kept)] == kept

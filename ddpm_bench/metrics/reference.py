@@ -168,6 +168,14 @@ def imported_path(name: str, backbone_name: str) -> Path:
     return cache_dir() / f"imported-{_slug(name)}-{backbone_name}.npz"
 
 
+def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> torch.Tensor:
+    """``n`` images drawn without replacement from a data set (seeded): the real-data floor of a metric at that N."""
+    pool = load_dataset(source, size, channels)
+    if n > len(pool):
+        raise BenchError(f"the real-data floor needs {n} images but {source} has {len(pool)}")
+    return pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
 def resolve_reference(name: str, backbone: Backbone, size: int, channels: int) -> ReferenceStats:
     """An imported reference called ``name`` if there is one, else the statistics of the data set source ``name``."""
     imported = read_stats(imported_path(name, backbone.name))
