@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--out", required=True)
     add_runtime_options(quality)
 
+    check = sub.add_parser("check", help="run the conformance kit on a registered scheduler")
+    check.add_argument("scheduler", help="NAME[:option=value...]")
+
     report = sub.add_parser("report", help="rebuild report.md and report.html of a sweep folder from its records")
     report.add_argument("folder")
 
@@ -185,8 +188,9 @@ def _sweep(args: argparse.Namespace) -> int:
     frame = run_sweep(config, args.out, force=args.force, progress=False if args.no_progress else None,
                       log=lambda line: print(line, flush=True))
     report = write_report(args.out)
-    failed = int((frame["status"] != "ok").sum()) if "status" in frame else 0
-    print(f"{len(frame)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")
+    points = frame[frame["status"].isin(["ok", "failed"])]
+    failed = int((points["status"] == "failed").sum())
+    print(f"{len(points)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")
     return 0
 
 
@@ -206,6 +210,20 @@ def _quality(args: argparse.Namespace) -> int:
         print(f"{kind:8s} FID {m['fid']:.3f}  KID {m['kid']:.4f} +- {m['kid_std']:.4f}{confident}")
     print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}) -> {args.out}")
     return 0
+
+
+@command("check")
+def _check(args: argparse.Namespace) -> int:
+    from ddpm_bench.api import parse_scheduler_spec
+    from ddpm_bench.testing import run_checks
+
+    parse_scheduler_spec(args.scheduler)
+    results = run_checks(args.scheduler)
+    for result in results:
+        print(result)
+    failed = sum(not r.passed for r in results)
+    print(f"{args.scheduler}: {len(results) - failed} of {len(results)} checks passed")
+    return 1 if failed else 0
 
 
 @command("report")

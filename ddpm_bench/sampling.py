@@ -158,7 +158,13 @@ class Sampler:
         for k, t in enumerate(scheduler.timesteps):
             model_output = self._model(scheduler.scale_model_input(sample, t), t)
             calls += 1
-            sample = scheduler.step(model_output, t, sample, generator=generators).prev_sample
+            prev_sample = scheduler.step(model_output, t, sample, generator=generators).prev_sample
+            if prev_sample.shape != sample.shape:
+                raise SamplingError(
+                    f"{self.label}: step {k + 1} (timestep {int(t)}) returned shape {tuple(prev_sample.shape)} "
+                    f"for a sample of shape {tuple(sample.shape)}"
+                )
+            sample = prev_sample
             if not torch.isfinite(sample).all():
                 raise SamplingError(
                     f"{self.label}: non-finite values after step {k + 1}/{len(scheduler.timesteps)} (timestep {int(t)})"

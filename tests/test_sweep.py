@@ -161,3 +161,48 @@ def test_bad_input_after_a_finished_run_keeps_the_records(env, tmp_path):
 def test_config_types_are_checked():
     with pytest.raises(ConfigError, match="n='10' should be a int"):
         config_from(n="10")
+
+
+BROKEN_SCHEDULERS = """
+from ddpm_bench import hookimpl
+from ddpm_bench.schedulers.ddim import DDIMScheduler
+
+class MakesNaN(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        output = super().step(*args, **kwargs)
+        output.prev_sample = output.prev_sample * float("nan")
+        return output
+
+class WrongShape(DDIMScheduler):
+    def step(self, *args, **kwargs):
+        output = super().step(*args, **kwargs)
+        output.prev_sample = output.prev_sample[:, :, :-1]
+        return output
+
+@hookimpl
+def register_schedulers(register):
+    register("makes-nan", MakesNaN, "returns NaN")
+    register("wrong-shape", WrongShape, "returns the wrong shape")
+"""
+
+
+def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_path):
+    from plugin_factory import install_plugin
+
+    site = tmp_path / "site"
+    install_plugin(site, "ddpm-bench-faulty", "0.3.0", "faulty", "faulty_schedulers_mod", BROKEN_SCHEDULERS)
+    install_plugin(site, "ddpm-bench-noimport", "0.0.1", "noimport", "noimport_mod", "raise ImportError('missing dependency')\n")
+    out = tmp_path / "out"
+    result = cli("sweep", "--schedulers", "ddim,makes-nan,wrong-shape", "--steps", "2,3", "-n", "4", "--batch-size", "2",
+                 "--model", str(env / "model"), "--out", str(out), "--no-progress",
+                 env={**os.environ, "PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr
+    assert "plugin noimport (ddpm-bench-noimport 0.0.1): ImportError: missing dependency (skipped)" in result.stderr
+    from ddpm_bench.report import load_records
+
+    frame = load_records(out).set_index(["scheduler", "steps"])
+    assert (frame.loc["ddim", "status"] == "ok").all()
+    assert frame.loc[("makes-nan", 2), "error"].startswith("SamplingError: makes-nan: non-finite values after step 1/2")
+    assert "returned shape (2, 1, 27, 28) for a sample of shape (2, 1, 28, 28)" in frame.loc[("wrong-shape", 3), "error"]
+    assert (frame.loc["makes-nan", "plugin_version"] == "0.3.0").all()
+    assert "`makes-nan` from plugin faulty (ddpm-bench-faulty 0.3.0)" in (out / "report.md").read_text()

@@ -1,0 +1,95 @@
+"""Every discrete-time scheduler of the installed diffusers as ``diffusers:<ClassName>``.
+
+The classes are those diffusers itself declares interchangeable with ``DDPMScheduler`` (its ``_compatibles``: DDIM,
+PNDM, LMS, Euler, Heun, DPM-Solver, UniPC, ...). Each is configured with diffusers' own option names, so a model's
+``scheduler_config.json`` reaches it; the sampler honours ``scale_model_input`` and ``init_noise_sigma``, and counts
+the model calls in its loop (Heun and KDPM2 list each of their two calls per step in ``timesteps``).
+
+So ``ddpm-bench sweep --schedulers ddim,diffusers:DDIMScheduler`` compares our DDIM with diffusers' on one model.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ddpm_bench.errors import ConfigError
+from ddpm_bench.hookspecs import hookimpl
+from ddpm_bench.schedulers.base import SchedulerOutput
+from ddpm_bench.schedulers.config import unknown_option_message
+
+PREFIX = "diffusers:"
+
+
+class DiffusersScheduler:
+    """A diffusers scheduler behind ddpm-bench's protocol: checked options, generator passed only where accepted,
+    ``step`` returning ``prev_sample`` and (where diffusers gives it) ``pred_original_sample``."""
+
+    def __init__(self, scheduler_class: type, **config: Any):
+        parameters = inspect.signature(scheduler_class.__init__).parameters
+        for name in config:
+            if name not in parameters or name == "self":
+                raise ConfigError(unknown_option_message(scheduler_class.__name__, name, [p for p in parameters if p != "self"]))
+        try:
+            self.inner = scheduler_class(**config)
+        except (TypeError, ValueError, NotImplementedError) as error:
+            raise ConfigError(f"{scheduler_class.__name__}: {error}") from error
+        self._takes_generator = "generator" in inspect.signature(self.inner.step).parameters
+
+    @property
+    def config(self):
+        return dict(self.inner.config)
+
+    @property
+    def timesteps(self):
+        return self.inner.timesteps
+
+    @property
+    def init_noise_sigma(self):
+        return self.inner.init_noise_sigma
+
+    def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
+        T = self.inner.config.num_train_timesteps
+        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= T:
+            raise ConfigError(f"num_inference_steps={num_inference_steps!r} is outside 1..num_train_timesteps={T}")
+        self.inner.set_timesteps(num_inference_steps, device=device)
+
+    def scale_model_input(self, sample, timestep):
+        return self.inner.scale_model_input(sample, timestep)
+
+    def add_noise(self, original_samples, noise, timesteps):
+        return self.inner.add_noise(original_samples, noise, timesteps)
+
+    def step(self, model_output, timestep, sample, generator=None, return_dict: bool = True):
+        kwargs = {"generator": generator} if self._takes_generator else {}
+        output = self.inner.step(model_output, timestep, sample, **kwargs)
+        result = SchedulerOutput(output.prev_sample, getattr(output, "pred_original_sample", None))
+        return result if return_dict else (result.prev_sample,)
+
+
+def factory_for(scheduler_class: type):
+    """A factory whose signature is the diffusers class's, so that a model's schedule reaches the options it has."""
+
+    def factory(**config: Any) -> DiffusersScheduler:
+        return DiffusersScheduler(scheduler_class, **config)
+
+    parameters = [p for name, p in inspect.signature(scheduler_class.__init__).parameters.items() if name != "self"]
+    factory.__signature__ = inspect.Signature(parameters)
+    factory.__name__ = scheduler_class.__name__
+    return factory
+
+
+def compatible_classes() -> list[type]:
+    import diffusers
+
+    names = sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles})
+    return [getattr(diffusers, name) for name in names if hasattr(diffusers, name)]
+
+
+@hookimpl
+def register_schedulers(register):
+    import diffusers
+
+    for scheduler_class in compatible_classes():
+        name = scheduler_class.__name__
+        register(f"{PREFIX}{name}", factory_for(scheduler_class), f"diffusers {diffusers.__version__} {name}, adapted")

@@ -1,0 +1,168 @@
+"""The conformance kit: what the sampler and the sweep rely on, checked on any scheduler.
+
+Use it in a plugin's own tests::
+
+    from ddpm_bench.testing import check_scheduler
+
+    def test_conforms():
+        check_scheduler("my-sampler")        # or a factory: check_scheduler(MySampler, some_option=1)
+
+or from the shell: ``ddpm-bench check my-sampler``. Each failed check says what was expected and what came back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+import torch
+
+SHAPE = (4, 3, 8, 8)
+STEPS = 10
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    message: str = ""
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.passed else 'FAIL'} {self.name}" + (f": {self.message}" if self.message else "")
+
+
+class ConformanceError(AssertionError):
+    """Raised by ``check_scheduler`` with every failed check in its message."""
+
+
+def dummy_model(sample: torch.Tensor, t) -> torch.Tensor:
+    """diffusers' golden-test model, ``sample * t / (t + 1)``, with ``t`` scaled to [0, 1) so outputs stay moderate."""
+    t = float(t) / 1000.0
+    return sample * t / (t + 1)
+
+
+def _sample_loop(scheduler, sample: torch.Tensor, generator) -> tuple[torch.Tensor, int]:
+    calls = 0
+    for t in scheduler.timesteps:
+        model_input = scheduler.scale_model_input(sample, t)
+        output = scheduler.step(dummy_model(model_input, t), t, sample, generator=generator)
+        sample = output.prev_sample
+        calls += 1
+    return sample, calls
+
+
+def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS, dtype=torch.float32) -> tuple[torch.Tensor, int]:
+    """A full loop on a batch whose row i has its own generator seeded ``seeds[i]``, from per-row initial noise."""
+    scheduler = make()
+    scheduler.set_timesteps(steps)
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    noise = torch.cat([torch.randn((1, *SHAPE[1:]), generator=g) for g in generators]).to(dtype)
+    return _sample_loop(scheduler, noise * scheduler.init_noise_sigma, generators)
+
+
+def _resolve(target: Union[str, Callable[..., Any]], config: dict) -> Callable[[], Any]:
+    if isinstance(target, str):
+        from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+
+        spec = parse_scheduler_spec(target)
+        return lambda: build_scheduler(spec, config)
+    return lambda: target(**config)
+
+
+def run_checks(target: Union[str, Callable[..., Any]], **config: Any) -> list[CheckResult]:
+    """Every check, run on fresh instances; a check that raises fails with the exception as its message."""
+    make = _resolve(target, config)
+    results = []
+
+    def check(name: str):
+        def decorate(function):
+            try:
+                message = function()
+                results.append(CheckResult(name, message is None, message or ""))
+            except Exception as error:  # the kit reports, it does not crash
+                results.append(CheckResult(name, False, f"raised {type(error).__name__}: {error}"))
+            return function
+        return decorate
+
+    @check("set_timesteps gives one timestep per model call")
+    def _():
+        scheduler = make()
+        scheduler.set_timesteps(STEPS)
+        timesteps = scheduler.timesteps
+        if timesteps.ndim != 1 or len(timesteps) == 0:
+            return f"expected a non-empty 1-d timesteps tensor, got shape {tuple(timesteps.shape)}"
+        _, calls = _sample_loop(scheduler, torch.randn(SHAPE), [torch.Generator().manual_seed(i) for i in range(SHAPE[0])])
+        if calls != len(timesteps):
+            return f"expected {len(timesteps)} model calls, the loop made {calls}"
+
+    @check("set_timesteps resets all state (two runs on one instance agree)")
+    def _():
+        scheduler = make()
+        outputs = []
+        for _ in range(2):
+            scheduler.set_timesteps(STEPS)
+            generators = [torch.Generator().manual_seed(i) for i in range(SHAPE[0])]
+            outputs.append(_sample_loop(scheduler, torch.ones(SHAPE), generators)[0])
+        if not torch.equal(outputs[0], outputs[1]):
+            return f"expected identical results, max difference {(outputs[0] - outputs[1]).abs().max().item():.3g}"
+
+    @check("shape, dtype and device are kept")
+    def _():
+        for dtype in (torch.float32, torch.float64):
+            sample, _ = _run(make, [0, 1, 2, 3], dtype=dtype)
+            if sample.shape != SHAPE or sample.dtype != dtype or sample.device.type != "cpu":
+                return f"expected {SHAPE} {dtype} on cpu, got {tuple(sample.shape)} {sample.dtype} on {sample.device}"
+
+    @check("a dummy model gives finite outputs")
+    def _():
+        sample, _ = _run(make, [0, 1, 2, 3])
+        if not torch.isfinite(sample).all():
+            return f"expected finite values, got {int((~torch.isfinite(sample)).sum())} non-finite of {sample.numel()}"
+
+    @check("deterministic with a generator")
+    def _():
+        first, second = _run(make, [5, 6, 7, 8])[0], _run(make, [5, 6, 7, 8])[0]
+        if not torch.equal(first, second):
+            return f"expected equal runs with equal generators, max difference {(first - second).abs().max().item():.3g}"
+
+    @check("independent of batch size with one generator per row")
+    def _():
+        whole = _run(make, [1, 2, 3, 4])[0]
+        halves = torch.cat([_run(make, [1, 2])[0], _run(make, [3, 4])[0]])
+        if not torch.allclose(whole, halves, atol=1e-6):
+            return f"expected rows to depend only on their own generator, max difference {(whole - halves).abs().max().item():.3g}"
+
+    @check("add_noise broadcasts over a batch of timesteps")
+    def _():
+        scheduler = make()
+        x0, noise = torch.randn(SHAPE), torch.randn(SHAPE)
+        t = torch.tensor([1, 100, 500, 900])
+        noisy = scheduler.add_noise(x0, noise, t)
+        if noisy.shape != SHAPE:
+            return f"expected shape {SHAPE}, got {tuple(noisy.shape)}"
+        for i in range(SHAPE[0]):
+            row = scheduler.add_noise(x0[i : i + 1], noise[i : i + 1], t[i : i + 1])
+            if not torch.allclose(noisy[i : i + 1], row, atol=1e-6):
+                return f"expected row {i} noised at t={int(t[i])} as if alone, max difference {(noisy[i:i+1] - row).abs().max().item():.3g}"
+
+    @check("out-of-range step counts are refused")
+    def _():
+        config = make().config
+        total = config["num_train_timesteps"] if isinstance(config, dict) else config.num_train_timesteps
+        for steps in (0, -1, total + 1):
+            try:
+                make().set_timesteps(steps)
+            except Exception:
+                continue
+            return f"expected set_timesteps({steps}) to raise, it returned"
+
+    return results
+
+
+def check_scheduler(target: Union[str, Callable[..., Any]], **config: Any) -> list[CheckResult]:
+    """Run every check; raise ConformanceError listing the failures, else return the results."""
+    results = run_checks(target, **config)
+    failures = [r for r in results if not r.passed]
+    if failures:
+        raise ConformanceError("scheduler does not conform:\n" + "\n".join(str(f) for f in failures))
+    return results

@@ -1,0 +1,65 @@
+"""diffusers' schedulers as ``diffusers:<ClassName>``: configured from the model, scale_model_input and
+init_noise_sigma honoured, NFE counted in the loop."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+from ddpm_bench.errors import ConfigError
+from ddpm_bench.models import load_model
+from ddpm_bench.sampling import Sampler, sample_images
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("with-schedule") / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "scheduler_config.json").write_text(json.dumps({"beta_end": 0.015, "clip_sample": False, "variance_type": "fixed_small"}))
+    return load_model(str(folder), "cpu")
+
+
+def run(model, name, steps, n=4):
+    scheduler = build_scheduler(parse_scheduler_spec(name), model.schedule)
+    sampler = Sampler(model, scheduler, steps, batch_size=n, progress=False)
+    return sample_images(sampler, n, seed=2), sampler, scheduler
+
+
+def test_every_compatible_diffusers_scheduler_is_registered():
+    from ddpm_bench import list_schedulers
+
+    names = {s.name for s in list_schedulers()}
+    for expected in ("diffusers:DDIMScheduler", "diffusers:DPMSolverMultistepScheduler", "diffusers:EulerDiscreteScheduler",
+                     "diffusers:HeunDiscreteScheduler", "diffusers:UniPCMultistepScheduler"):
+        assert expected in names
+
+
+def test_our_ddim_and_diffusers_ddim_give_the_same_images(model):
+    ours, _, _ = run(model, "ddim", 10)
+    theirs, _, scheduler = run(model, "diffusers:DDIMScheduler", 10)
+    assert scheduler.config["beta_end"] == 0.015 and scheduler.config["clip_sample"] is False
+    assert (ours.int() - theirs.int()).abs().max() <= 1
+
+
+def test_heun_counts_two_calls_per_step_but_the_last(model):
+    _, sampler, scheduler = run(model, "diffusers:HeunDiscreteScheduler", 5)
+    assert sampler.stats.nfe == len(scheduler.timesteps) == 9
+
+
+def test_euler_scales_its_input_and_starts_from_sigma_max(model):
+    seen = []
+    original = model.unet.forward
+    model.unet.forward = lambda sample, t, **kw: seen.append(sample.std().item()) or original(sample, t, **kw)
+    try:
+        _, _, scheduler = run(model, "diffusers:EulerDiscreteScheduler", 5)
+    finally:
+        del model.unet.forward
+    assert scheduler.init_noise_sigma > 10
+    assert 0.5 < seen[2] < 2.0  # the first timed call: sigma_max * noise scaled back to unit variance
+
+
+def test_unknown_options_name_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"DPMSolverMultistepScheduler: unknown option 'solver_ordr' \(did you mean 'solver_order'\?\)"):
+        build_scheduler(parse_scheduler_spec("diffusers:DPMSolverMultistepScheduler:solver_ordr=3"))
