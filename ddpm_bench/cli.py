@@ -187,6 +187,8 @@ def _sweep(args: argparse.Namespace) -> int:
         config = config_from(**{k: v for k, v in overrides.items() if v is not None})
     frame = run_sweep(config, args.out, force=args.force, progress=False if args.no_progress else None,
                       log=lambda line: print(line, flush=True))
+    if frame is None:  # a rank other than 0 under torchrun: rank 0 writes the records and the report
+        return 0
     report = write_report(args.out)
     points = frame[frame["status"].isin(["ok", "failed"])]
     failed = int((points["status"] == "failed").sum())

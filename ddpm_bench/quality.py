@@ -18,17 +18,14 @@ from ddpm_bench.api import build_scheduler, parse_scheduler_spec
 from ddpm_bench.images import save_grid
 from ddpm_bench.metrics.backbones import get_backbone
 from ddpm_bench.metrics.reference import real_subset, resolve_reference
-from ddpm_bench.metrics.scoring import Scorer
+from ddpm_bench.metrics.scoring import score_images
 from ddpm_bench.models import load_model
 from ddpm_bench.sample_run import prepare_output
 from ddpm_bench.sampling import Precision, Sampler
 
 
 def _summarize(backbone, reference, images: torch.Tensor) -> dict:
-    scorer = Scorer(backbone, reference)
-    for i in range(0, len(images), 500):
-        scorer.update(images[i : i + 500])
-    result = scorer.compute()
+    result = score_images(backbone, reference, [images[i : i + 500] for i in range(0, len(images), 500)])
     if hasattr(backbone, "probabilities"):
         from ddpm_bench.metrics.mnist_cnn import confidence_summary
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from ddpm_bench import distributed
 from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_registration
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.images import save_grid
@@ -173,63 +174,130 @@ def run_sweep(
     progress: Optional[bool] = None,
     log: Callable[[str], None] = lambda line: None,
 ):
-    """Run every point not yet recorded in ``out``; returns all records as a pandas DataFrame."""
-    from ddpm_bench.metrics.backbones import get_backbone
-    from ddpm_bench.metrics.reference import resolve_reference
-    from ddpm_bench.metrics.scoring import Scorer
+    """Run every point not yet recorded in ``out``; returns all records as a pandas DataFrame.
 
+    Under ``torchrun`` every rank runs this: each samples its shard of every point, the metrics are reduced over the
+    group, and rank 0 alone writes (its return value holds the records; other ranks return None).
+    """
     config.validate()
     specs = [parse_scheduler_spec(text) for text in config.schedulers]
-    folder = prepare_output(out)
-    store = RecordStore(folder, config.results_hash())
-    if force:
-        store.reset()
-    done = {r["point"] for r in store.load()}
-    (folder / CONFIG).write_text(config.to_toml())
+    distributed.setup()
+    main = distributed.is_main()
+    folder, store, done = _prepare_store(config, out, force) if main else (None, None, None)
+    done = distributed.broadcast(done)
+    if isinstance(done, str):
+        raise BenchError(done)
     pending = [(spec, steps) for spec in specs for steps in config.steps if point_id(spec.label, steps) not in done]
     if pending:
-        model = load_model(config.model, config.device)
-        backbone = get_backbone(config.backbone)
-        channels, height, _ = model.sample_shape
-        reference = resolve_reference(config.reference, backbone, height, channels)
-        precision = Precision(config.precision, config.channels_last, config.compile)
-        context = {
-            "model": config.model, "model_sha256": model.weights_sha256, "backbone": config.backbone,
-            "preprocessing": backbone.preprocessing, "reference": reference.description, "n": config.n,
+        session = _Session(config, progress and main, FLOOR not in done)
+        if main and session.floor is not None:
+            store.append(session.floor)
+    for number, (spec, steps) in enumerate(pending, 1):
+        if main:
+            log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps")
+        record = session.run_point(spec, steps, folder)
+        if main:
+            store.append(record)
+            if record["status"] == "ok":
+                log(f"    NFE {record['nfe']}, {record['seconds_per_image'] * 1000:.1f} ms/image, FID {record['fid']:.3f}, "
+                    f"KID {record['kid']:.4f} +- {record['kid_std']:.4f}")
+            else:
+                log(f"    failed: {record['error']}")
+    return records_frame(store.load()) if main else None
+
+
+def _prepare_store(config: SweepConfig, out, force: bool):
+    """Rank 0: the output folder, its record store and the finished points; a BenchError's text instead of the
+    points, so that every rank can raise it."""
+    try:
+        folder = prepare_output(out)
+        store = RecordStore(folder, config.results_hash())
+        if force:
+            store.reset()
+        done = sorted({r["point"] for r in store.load()})
+        (folder / CONFIG).write_text(config.to_toml())
+        return folder, store, done
+    except BenchError as error:
+        return None, None, str(error)
+
+
+class _Session:
+    """What every point of a sweep shares: the model, backbone, reference statistics and provenance."""
+
+    def __init__(self, config: SweepConfig, progress: Optional[bool], with_floor: bool):
+        from ddpm_bench.metrics.backbones import get_backbone
+        from ddpm_bench.metrics.reference import resolve_reference
+
+        self.config, self.progress = config, progress
+        self.model = load_model(config.model, config.device or distributed.local_device())
+        self.backbone = get_backbone(config.backbone)
+        channels, height, _ = self.model.sample_shape
+        if not distributed.is_main():
+            distributed.barrier()  # rank 0 computes and caches the reference statistics first
+        self.reference = resolve_reference(config.reference, self.backbone, height, channels)
+        if distributed.is_main():
+            distributed.barrier()
+        self.precision = Precision(config.precision, config.channels_last, config.compile)
+        self.indices = distributed.shard(config.n)
+        self.context = {
+            "model": config.model, "model_sha256": self.model.weights_sha256, "backbone": config.backbone,
+            "preprocessing": self.backbone.preprocessing, "reference": self.reference.description, "n": config.n,
             "seed": config.seed, "batch_size": config.batch_size, "precision": config.precision,
             "channels_last": config.channels_last, "compile": config.compile, "versions": library_versions(),
-            "results_hash": config.results_hash(),
+            "results_hash": config.results_hash(), "world_size": distributed.world_size(),
         }
-        if FLOOR not in done:
-            store.append(floor_record(config, backbone, reference, height, channels, context))
-    for number, (spec, steps) in enumerate(pending, 1):
-        log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps")
+        self.floor = None
+        if with_floor and distributed.is_main():
+            self.floor = floor_record(config, self.backbone, self.reference, height, channels, self.context)
+
+    def run_point(self, spec, steps: int, folder: Optional[Path]) -> dict:
+        from ddpm_bench.metrics.scoring import Scorer
+
+        config = self.config
         registration = scheduler_registration(spec.name)
         record = {
-            **context, "point": point_id(spec.label, steps), "scheduler": spec.label, "scheduler_name": spec.name,
+            **self.context, "point": point_id(spec.label, steps), "scheduler": spec.label, "scheduler_name": spec.name,
             "steps": steps, "plugin": registration.plugin, "plugin_package": registration.package,
             "plugin_version": registration.version, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        kept, error, sampler = [], None, None
         try:
-            scheduler = build_scheduler(spec, model.schedule)
+            scheduler = build_scheduler(spec, self.model.schedule)
             record["scheduler_config"] = _config_dict(scheduler)
-            sampler = Sampler(model, scheduler, steps, batch_size=config.batch_size, precision=precision, progress=progress, label=spec.label)
-            record["device"] = device_description(sampler.device)
-            scorer = Scorer(backbone, reference)
-            kept = []
-            for batch in sampler.stream(config.n, config.seed):
+            sampler = Sampler(self.model, scheduler, steps, batch_size=config.batch_size, precision=self.precision,
+                              progress=self.progress, label=spec.label)
+            scorer = Scorer(self.backbone, self.reference)
+            for batch in sampler.stream(config.n, config.seed, self.indices):
                 scorer.update(batch.images)
                 kept.append(batch.images[: config.grid_samples - sum(len(k) for k in kept)])
-            save_grid(torch.cat(kept), folder / grid_file(spec.label, steps))
-            record.update(status="ok", grid=grid_file(spec.label, steps), **sampler.stats.to_dict(), **scorer.compute())
-        except Exception as error:  # a failing point is recorded and the sweep goes on
-            record.update(status="failed", error=f"{type(error).__name__}: {error}")
-            log(f"    failed: {record['error']}")
-        store.append(record)
-        if record["status"] == "ok":
-            log(f"    NFE {record['nfe']}, {record['seconds_per_image'] * 1000:.1f} ms/image, FID {record['fid']:.3f}, "
-                f"KID {record['kid']:.4f} +- {record['kid_std']:.4f}")
-    return records_frame(store.load())
+        except Exception as exception:  # a failing point is recorded and the sweep goes on
+            error = f"{type(exception).__name__}: {exception}"
+        errors = [e for e in distributed.gather(error) if e]
+        if errors:
+            return {**record, "status": "failed", "error": errors[0]}
+        metrics = scorer.compute()
+        timings = distributed.gather(sampler.stats.to_dict())
+        grid = torch.cat(distributed.gather(torch.cat(kept)))[: config.grid_samples]
+        if folder is not None:
+            save_grid(grid, folder / grid_file(spec.label, steps))
+        record.update(status="ok", grid=grid_file(spec.label, steps), device=device_description(sampler.device),
+                      **aggregate_timings(timings, config.n), **metrics)
+        return record
+
+
+def aggregate_timings(timings: list[dict], n: int) -> dict:
+    """One process: its own timing. Several: the group's wall time per image (the slowest rank's total over N) as
+    ``seconds_per_image``, with every rank's own figures kept under ``rank_timings``."""
+    if len(timings) == 1:
+        return timings[0]
+    slowest = max(t["total_seconds"] for t in timings)
+    return {
+        "nfe": timings[0]["nfe"], "images": n, "seconds_per_image": slowest / n,
+        "seconds_per_image_min": min(t["seconds_per_image_min"] for t in timings),
+        "seconds_per_image_max": max(t["seconds_per_image_max"] for t in timings),
+        "total_seconds": slowest, "timed_batches": sum(t["timed_batches"] for t in timings),
+        "images_per_second": n / slowest, "rank_timings": timings,
+    }
 
 
 def floor_record(config: SweepConfig, backbone, reference, height: int, channels: int, context: dict) -> dict:

@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ddpm_bench import distributed
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import Backbone
 from ddpm_bench.metrics.reference import ReferenceStats
@@ -37,7 +38,16 @@ class PrecomputedFeatures(nn.Module):
 class Scorer:
     """Accumulates generated images and computes FID and KID (mean and std over subsets) against ``reference``."""
 
-    def __init__(self, backbone: Backbone, reference: ReferenceStats, kid_subsets: int = KID_SUBSETS, kid_subset_size: int = KID_SUBSET_SIZE):
+    def __init__(
+        self,
+        backbone: Backbone,
+        reference: ReferenceStats,
+        kid_subsets: int = KID_SUBSETS,
+        kid_subset_size: int = KID_SUBSET_SIZE,
+        sync: bool = True,
+    ):
+        """``sync``: under torchrun, reduce the metric states over all ranks at ``compute`` (every rank must call it);
+        the reference side then lives on rank 0 only, so that it is counted once."""
         from torchmetrics.image.fid import FrechetInceptionDistance
         from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -45,29 +55,36 @@ class Scorer:
         dim = len(reference.mu)
         if dim != backbone.feature_dim:
             raise BenchError(f"reference {reference.name} has {dim}-d features but backbone {backbone.name} gives {backbone.feature_dim}")
-        self.fid = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=False)
+        self.sync = sync and distributed.world_size() > 1
+        holds_reference = not self.sync or distributed.is_main()
+        self.fid = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=False, sync_on_compute=self.sync)
         mu = torch.from_numpy(reference.mu).double()
         sigma = torch.from_numpy(reference.sigma).double()
         n = max(reference.n, 2)
         # torchmetrics keeps sums: sum x and sum x x^T, so that cov = (sum x x^T - n mu mu^T) / (n - 1).
-        self.fid.real_features_sum = mu * n
-        self.fid.real_features_cov_sum = sigma * (n - 1) + n * torch.outer(mu, mu)
-        self.fid.real_features_num_samples = torch.tensor(n)
+        if holds_reference:
+            self.fid.real_features_sum = mu * n
+            self.fid.real_features_cov_sum = sigma * (n - 1) + n * torch.outer(mu, mu)
+            self.fid.real_features_num_samples = torch.tensor(n)
         self.kid = None
         if reference.features is not None:
             with warnings.catch_warnings():  # "KID will save all extracted features": known, and bounded (see above)
                 warnings.simplefilter("ignore", UserWarning)
                 self.kid = KernelInceptionDistance(
-                    feature=PrecomputedFeatures(dim), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False
+                    feature=PrecomputedFeatures(dim), subsets=kid_subsets, subset_size=kid_subset_size,
+                    reset_real_features=False, sync_on_compute=self.sync,
                 )
-            self.kid.update(torch.from_numpy(reference.features).double(), real=True)
+            if holds_reference:
+                self.kid.update(torch.from_numpy(reference.features).double(), real=True)
+            else:  # an empty (0, D) state: gathered with rank 0's features, it adds nothing
+                self.kid.real_features = [torch.empty(0, dim, dtype=torch.float64)]
         self.inception_score = None
         if hasattr(backbone, "features_and_logits"):
             from torchmetrics.image.inception import InceptionScore
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                self.inception_score = InceptionScore(feature=PrecomputedFeatures(1008), splits=10)
+                self.inception_score = InceptionScore(feature=PrecomputedFeatures(1008), splits=10, sync_on_compute=self.sync)
         self.n = 0
 
     def update(self, images: torch.Tensor) -> None:
@@ -83,11 +100,13 @@ class Scorer:
         self.n += len(images)
 
     def compute(self) -> dict:
-        if self.n < 2:
-            raise BenchError(f"FID needs at least 2 generated images, got {self.n}")
-        result = {"fid": float(self.fid.compute()), "kid": None, "kid_std": None, "n": self.n}
+        """The metrics over every rank's images (under torchrun with ``sync``, every rank must call this)."""
+        n = sum(distributed.gather(self.n)) if self.sync else self.n
+        if n < 2:
+            raise BenchError(f"FID needs at least 2 generated images, got {n}")
+        result = {"fid": float(self.fid.compute()), "kid": None, "kid_std": None, "n": n}
         if self.kid is not None:
-            self.kid.subset_size = min(self.kid_subset_size, self.n, self.reference.n)
+            self.kid.subset_size = min(self.kid_subset_size, n, self.reference.n)
             with torch.random.fork_rng():
                 torch.manual_seed(KID_SEED)
                 kid_mean, kid_std = self.kid.compute()
@@ -100,9 +119,11 @@ class Scorer:
         return result
 
 
-def score_images(backbone: Backbone, reference: ReferenceStats, batches, kid_subset_size: Optional[int] = None) -> dict:
-    """FID/KID of an iterable of uint8 image batches."""
-    scorer = Scorer(backbone, reference, kid_subset_size=kid_subset_size or KID_SUBSET_SIZE)
+def score_images(
+    backbone: Backbone, reference: ReferenceStats, batches, kid_subset_size: Optional[int] = None, sync: bool = False
+) -> dict:
+    """FID/KID of an iterable of uint8 image batches, in this process alone unless ``sync``."""
+    scorer = Scorer(backbone, reference, kid_subset_size=kid_subset_size or KID_SUBSET_SIZE, sync=sync)
     for images in batches:
         scorer.update(images)
     return scorer.compute()

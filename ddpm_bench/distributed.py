@@ -1,0 +1,83 @@
+"""Data-parallel sweeps under ``torchrun``: one process per device, each sampling a contiguous shard of the sample
+indices (sample i still depends only on (seed, i)), metric states reduced by torchmetrics over the process group, and
+only rank 0 writing records and reports. NCCL on CUDA, gloo on CPU. Without ``torchrun`` (WORLD_SIZE unset or 1)
+everything here is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from ddpm_bench.errors import ConfigError
+
+TIMEOUT_ENV = "DDPM_BENCH_DIST_TIMEOUT"
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def setup() -> int:
+    """Join the process group that ``torchrun`` describes in the environment; returns the world size."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return world_size()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, "1800")))
+    dist.init_process_group(backend=backend, timeout=timeout)
+    return world_size()
+
+
+def local_device() -> str | None:
+    """The device of this rank under torchrun with CUDA (``cuda:LOCAL_RANK``); None to use the default."""
+    if world_size() > 1 and torch.cuda.is_available():
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    return None
+
+
+def shard(n: int) -> list[int]:
+    """This rank's contiguous share of 0..n-1; concatenated in rank order the shards are 0..n-1 again, so gathered
+    features arrive in the same order as in one process."""
+    size, me = world_size(), rank()
+    if n < size:
+        raise ConfigError(f"n={n} samples cannot be shared among {size} processes; use n >= {size}")
+    per = math.ceil(n / size)
+    return list(range(me * per, min(n, (me + 1) * per)))
+
+
+def gather(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (a one-element list without a process group)."""
+    if world_size() == 1:
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    if world_size() > 1:
+        dist.barrier()
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    if world_size() == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

@@ -1,0 +1,64 @@
+"""torchrun with two gloo processes on the CPU gives the same FID, KID and images as one process."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import make_tiny_unet
+
+ARGS = ["--schedulers", "ddim,ddpm", "--steps", "3", "-n", "7", "--batch-size", "2", "--no-progress"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dist")
+    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
+    env = {**os.environ, "DDPM_BENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    common = [*ARGS, "--model", str(root / "model")]
+    single = subprocess.run([sys.executable, "-m", "ddpm_bench", "sweep", *common, "--out", str(root / "one")],
+                            capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+              "--master_port", str(free_port())]
+    double = subprocess.run([*launch, "-m", "ddpm_bench", "sweep", *common, "--out", str(root / "two")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert double.returncode == 0, double.stderr[-3000:]
+    return root, double
+
+
+def records(folder):
+    return {r["point"]: r for r in map(json.loads, (folder / "records.jsonl").read_text().splitlines())}
+
+
+def test_two_processes_give_the_same_metrics_as_one(runs):
+    root, _ = runs
+    one, two = records(root / "one"), records(root / "two")
+    assert one.keys() == two.keys() and len(one) == 3
+    for point in ("ddim@3", "ddpm@3"):
+        assert two[point]["status"] == "ok" and two[point]["world_size"] == 2 and two[point]["n"] == 7
+        for metric in ("fid", "kid", "kid_std"):
+            assert abs(two[point][metric] - one[point][metric]) <= 1e-6 * abs(one[point][metric]), metric
+        assert len(two[point]["rank_timings"]) == 2
+        assert [t["images"] for t in two[point]["rank_timings"]] == [4, 3]  # N = 7 is not divisible by 2
+
+
+def test_two_processes_draw_the_same_images(runs):
+    root, _ = runs
+    for grid in ("ddim-3.png", "ddpm-3.png"):
+        assert (root / "one" / "grids" / grid).read_bytes() == (root / "two" / "grids" / grid).read_bytes()
+
+
+def test_only_rank_zero_writes(runs):
+    root, double = runs
+    assert double.stdout.count("report:") == 1
+    assert len((root / "two" / "records.jsonl").read_text().splitlines()) == 3
