@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import inspect
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -112,3 +113,10 @@ def build_scheduler(spec: SchedulerSpec, model_schedule: Optional[dict] = None):
     config = {k: v for k, v in (model_schedule or {}).items() if accepted is None or k in accepted}
     config.update(dict(spec.options))
     return factory(**config)
+
+
+def scheduler_config_dict(scheduler) -> dict:
+    """A scheduler's configuration as plain JSON values, for records."""
+    config = getattr(scheduler, "config", {})
+    as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    return json.loads(json.dumps(as_dict, default=str))

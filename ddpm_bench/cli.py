@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="schedulers x steps on one model: timed, scored, recorded, reported")
     sweep.add_argument("--schedulers", type=_csv_strings, help="comma-separated, each NAME[:option=value...] (default ddpm,ddim,pndm)")
-    sweep.add_argument("--steps", type=_csv_ints, help="comma-separated step counts (default 10,20,50)")
-    sweep.add_argument("-n", "--num-samples", type=int, dest="n", help="samples per point (default 200)")
+    sweep.add_argument("--steps", type=_csv_ints, help="comma-separated step counts (default 5,10,20)")
+    sweep.add_argument("-n", "--num-samples", type=int, dest="n", help="samples per point (default 256)")
     sweep.add_argument("--seed", type=int)
     sweep.add_argument("--model", help="diffusers folder, hub id, or embedded:mnist (default)")
     sweep.add_argument("--backbone", help="feature network for FID/KID (default mnist-cnn)")

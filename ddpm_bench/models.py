@@ -46,6 +46,7 @@ class LoadedModel:
     weights_file: Path
     weights_sha256: str
     schedule: dict = field(default_factory=dict)
+    warmed_up: set = field(default_factory=set)  # (batch rows, precision) already run once, untimed
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_registration
+from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_config_dict, scheduler_registration
 from ddpm_bench.errors import BenchError
 from ddpm_bench.images import save_grid, save_pngs
 from ddpm_bench.models import load_model
@@ -63,7 +63,7 @@ def run_sample(
     registration = scheduler_registration(spec.name)
     result = {
         "scheduler": spec.label,
-        "scheduler_config": _jsonable(getattr(scheduler, "config", {})),
+        "scheduler_config": scheduler_config_dict(scheduler),
         "plugin": registration.plugin,
         "plugin_package": registration.package,
         "plugin_version": registration.version,
@@ -92,8 +92,3 @@ def make_scorer(backbone_name: str, reference_name: str, sample_shape: tuple[int
     backbone = get_backbone(backbone_name)
     channels, height, _ = sample_shape
     return Scorer(backbone, resolve_reference(reference_name, backbone, height, channels))
-
-
-def _jsonable(config) -> dict:
-    as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    return json.loads(json.dumps(as_dict, default=str))

@@ -143,6 +143,12 @@ class Sampler:
             return self.unet(sample, t).sample.float()
 
     def _warm_up(self, rows: int) -> None:
+        """Untimed model calls before the first timed batch of this shape and precision (allocator, kernel choice,
+        compilation), once per loaded model."""
+        key = (rows, self.precision)
+        if key in self.model.warmed_up:
+            return
+        self.model.warmed_up.add(key)
         sample = torch.zeros((rows, *self.model.sample_shape), device=self.device)
         t = self.scheduler.timesteps[0]
         for _ in range(WARMUP_CALLS):

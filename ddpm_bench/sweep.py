@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from ddpm_bench import distributed
-from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_registration
+from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_config_dict, scheduler_registration
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.images import save_grid
 from ddpm_bench.models import load_model
@@ -42,13 +42,13 @@ class SweepConfig:
     """Everything a sweep needs. The defaults are the main job: about 5 minutes on a 2-core CPU."""
 
     schedulers: list[str] = field(default_factory=lambda: ["ddpm", "ddim", "pndm"])
-    steps: list[int] = field(default_factory=lambda: [10, 20, 50])
-    n: int = 200
+    steps: list[int] = field(default_factory=lambda: [5, 10, 20])
+    n: int = 256
     seed: int = 0
     model: str = "embedded:mnist"
     backbone: str = "mnist-cnn"
     reference: str = "embedded:mnist"
-    batch_size: int = 200
+    batch_size: int = 128
     device: Optional[str] = None
     precision: str = "fp32"
     channels_last: bool = False
@@ -187,7 +187,8 @@ def run_sweep(
     done = distributed.broadcast(done)
     if isinstance(done, str):
         raise BenchError(done)
-    pending = [(spec, steps) for spec in specs for steps in config.steps if point_id(spec.label, steps) not in done]
+    # Step-major order: a sweep stopped part-way has compared every scheduler at the step counts it reached.
+    pending = [(spec, steps) for steps in config.steps for spec in specs if point_id(spec.label, steps) not in done]
     if pending:
         session = _Session(config, progress and main, FLOOR not in done)
         if main and session.floor is not None:
@@ -263,7 +264,7 @@ class _Session:
         kept, error, sampler = [], None, None
         try:
             scheduler = build_scheduler(spec, self.model.schedule)
-            record["scheduler_config"] = _config_dict(scheduler)
+            record["scheduler_config"] = scheduler_config_dict(scheduler)
             sampler = Sampler(self.model, scheduler, steps, batch_size=config.batch_size, precision=self.precision,
                               progress=self.progress, label=spec.label)
             scorer = Scorer(self.backbone, self.reference)
@@ -313,12 +314,6 @@ def floor_record(config: SweepConfig, backbone, reference, height: int, channels
     except BenchError as error:
         record.update(status="floor-unavailable", error=str(error))
     return record
-
-
-def _config_dict(scheduler) -> dict:
-    config = getattr(scheduler, "config", {})
-    as_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    return json.loads(json.dumps(as_dict, default=str))
 
 
 def records_frame(records: list[dict]):

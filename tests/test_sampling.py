@@ -67,9 +67,10 @@ def test_a_sample_depends_only_on_seed_and_index(model):
 
 
 @pytest.mark.parametrize("name,steps,expected", [("ddpm", 7, 7), ("ddim", 7, 7), ("pndm", 7, 16), ("pndm:skip_prk_steps=true", 7, 8)])
-def test_nfe_is_counted_in_the_loop(model, name, steps, expected):
+def test_nfe_is_counted_in_the_loop(tiny_model_dir, name, steps, expected):
     from ddpm_bench.api import build_scheduler, parse_scheduler_spec
 
+    model = load_model(str(tiny_model_dir), "cpu")  # fresh: warm-up runs once per loaded model
     scheduler = build_scheduler(parse_scheduler_spec(name))
     calls = []
     original = model.unet.forward
@@ -82,6 +83,13 @@ def test_nfe_is_counted_in_the_loop(model, name, steps, expected):
     assert sampler.stats.nfe == expected == len(scheduler.timesteps)
     warmup_calls = 2
     assert len(calls) == warmup_calls + 2 * expected
+    calls.clear()
+    model.unet.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        sample_images(Sampler(model, scheduler, steps, batch_size=2, progress=False), 4)
+    finally:
+        del model.unet.forward
+    assert len(calls) == 2 * expected  # the same shape again: no second warm-up
     assert len(sampler.stats.batch_seconds) == 2
     assert sampler.stats.seconds_per_image > 0
 

@@ -1,0 +1,231 @@
+"""ddpm-bench performance, measured side by side in one process and printed as ratios.
+
+    python benchmarks/bench.py [--model embedded:mnist] [--quick] [--out results/benchmarks]
+
+1. sampling: ours against diffusers' DDPMPipeline, DDIMPipeline and PNDMPipeline (same UNet, scheduler settings,
+   steps, N, batch size), runs interleaved, median of repeats: ratio = ours / diffusers (<= 1 is the target);
+2. harness overhead: a sweep point's wall time (sampling, scheduler steps, noise, features, FID/KID) over the sum of
+   its UNet forward times measured in the same process (<= 1.03 is the target);
+3. scheduler step: ours against diffusers' step on the same batch;
+4. metric features: mnist-cnn images per second;
+5. fast mode: bf16 autocast (+ channels_last) against diffusers fp32, and its FID change next to the FID difference
+   between two fp32 seeds (run-to-run noise);
+6. peak memory of streaming sampling + scoring as N grows (separate processes, ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ddpm_bench import create_scheduler
+from ddpm_bench.models import load_model
+from ddpm_bench.provenance import library_versions
+from ddpm_bench.sampling import Precision, Sampler, sample_generators, sample_images
+
+PIPELINES = {"ddpm": "DDPMPipeline", "ddim": "DDIMPipeline", "pndm": "PNDMPipeline"}
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
+    import diffusers
+
+    results = {}
+    for name, pipeline_name in PIPELINES.items():
+        scheduler_class = getattr(diffusers, f"{name.upper()}Scheduler")
+        pipeline = getattr(diffusers, pipeline_name)(unet=model.unet, scheduler=scheduler_class(**model.schedule))
+        pipeline.set_progress_bar_config(disable=True)
+
+        def ours():
+            sample_images(Sampler(model, create_scheduler(name, **_own(name, model.schedule)), steps, batch_size=batch, progress=False), n)
+
+        def theirs():
+            for start in range(0, n, batch):
+                rows = range(start, min(n, start + batch))
+                pipeline(batch_size=len(rows), generator=sample_generators(0, rows), num_inference_steps=steps, output_type="np")
+
+        ours_times, theirs_times = [], []
+        for _ in range(repeats):
+            ours_times.append(timed(ours))
+            theirs_times.append(timed(theirs))
+        results[name] = {"ours_s": statistics.median(ours_times), "diffusers_s": statistics.median(theirs_times),
+                         "ratio": statistics.median(ours_times) / statistics.median(theirs_times)}
+    return results
+
+
+def _own(name: str, schedule: dict) -> dict:
+    """The model's schedule entries our scheduler of that name takes."""
+    from ddpm_bench.api import accepted_options, scheduler_registration
+
+    accepted = accepted_options(scheduler_registration(name).factory)
+    return {k: v for k, v in schedule.items() if accepted is None or k in accepted}
+
+
+def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out: Path) -> dict:
+    """Sum of UNet forward times inside a real sweep (all three built-ins), against the sweep's wall time."""
+    from diffusers import UNet2DModel
+
+    from ddpm_bench.sweep import config_from, run_sweep
+
+    forward_seconds = [0.0]
+    original = UNet2DModel.forward
+
+    def counted(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            forward_seconds[0] += time.perf_counter() - started
+
+    UNet2DModel.forward = counted
+    try:
+        config = config_from(model=model_source, steps=steps, n=n, batch_size=batch)
+        wall = timed(lambda: run_sweep(config, out, force=True, progress=False))
+    finally:
+        UNet2DModel.forward = original
+    return {"sweep_wall_s": wall, "unet_forward_s": forward_seconds[0], "ratio": wall / forward_seconds[0]}
+
+
+def bench_steps(batch: int, repeats: int) -> dict:
+    import diffusers
+
+    results = {}
+    sample = torch.randn(batch, 1, 28, 28)
+    for name in PIPELINES:
+        ours, theirs = create_scheduler(name), getattr(diffusers, f"{name.upper()}Scheduler")()
+        times = {}
+        for label, scheduler in (("ours", ours), ("diffusers", theirs)):
+            def loop():
+                scheduler.set_timesteps(50)
+                x = sample
+                generator = torch.Generator().manual_seed(0)
+                for t in scheduler.timesteps:
+                    kwargs = {"generator": generator} if name == "ddpm" else {}
+                    x = scheduler.step(0.1 * x, t, x, **kwargs).prev_sample
+
+            times[label] = statistics.median(timed(loop) for _ in range(repeats)) / len(scheduler.timesteps)
+        results[name] = {"ours_ms": times["ours"] * 1000, "diffusers_ms": times["diffusers"] * 1000,
+                         "ratio": times["ours"] / times["diffusers"]}
+    return results
+
+
+def bench_features() -> dict:
+    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.metrics.backbones import get_backbone
+
+    backbone, images = get_backbone("mnist-cnn"), mnist_digits()[0]
+    seconds = timed(lambda: [backbone.features(images[i : i + 500]) for i in range(0, len(images), 500)])
+    return {"images": len(images), "seconds": seconds, "images_per_second": len(images) / seconds}
+
+
+def bench_fast_mode(model_source: str, steps: int, n: int, batch: int) -> dict:
+    """bf16 autocast + channels_last against fp32 (ours and diffusers'), and FID: bf16 vs fp32 next to seed noise."""
+    import diffusers
+
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import resolve_reference
+    from ddpm_bench.metrics.scoring import Scorer
+
+    backbone = get_backbone("mnist-cnn")
+    reference = resolve_reference("embedded:mnist", backbone, 28, 1)
+
+    def run(precision: Precision, seed: int) -> tuple[float, float]:
+        model = load_model(model_source, "cpu")
+        sampler = Sampler(model, create_scheduler("ddim", **_own("ddim", model.schedule)), steps, batch_size=batch,
+                          precision=precision, progress=False)
+        scorer = Scorer(backbone, reference)
+        started = time.perf_counter()
+        for b in sampler.stream(n, seed):
+            scorer.update(b.images)
+        return time.perf_counter() - started, scorer.compute()["fid"]
+
+    fp32_s, fid_fp32 = run(Precision("fp32"), 0)
+    _, fid_fp32_seed1 = run(Precision("fp32"), 1)
+    fast_s, fid_fast = run(Precision("bf16", channels_last=True), 0)
+    model = load_model(model_source, "cpu")
+    pipeline = diffusers.DDIMPipeline(unet=model.unet, scheduler=diffusers.DDIMScheduler(**model.schedule))
+    pipeline.set_progress_bar_config(disable=True)
+    diffusers_s = timed(lambda: [pipeline(batch_size=min(batch, n - s), num_inference_steps=steps, output_type="np",
+                                          generator=sample_generators(0, range(s, min(n, s + batch))))
+                                 for s in range(0, n, batch)])
+    return {
+        "fp32_s": fp32_s, "fast_s": fast_s, "diffusers_fp32_s": diffusers_s,
+        "speedup_vs_ours_fp32": fp32_s / fast_s, "speedup_vs_diffusers_fp32": diffusers_s / fast_s,
+        "fid_fp32_seed0": fid_fp32, "fid_fp32_seed1": fid_fp32_seed1, "fid_fast_seed0": fid_fast,
+        "fid_change": fid_fast - fid_fp32, "fid_seed_noise": fid_fp32_seed1 - fid_fp32,
+    }
+
+
+MEMORY_CHILD = """
+import resource, sys, torch
+from ddpm_bench import create_scheduler
+from ddpm_bench.models import load_model
+from ddpm_bench.sampling import Sampler
+from ddpm_bench.metrics.backbones import get_backbone
+from ddpm_bench.metrics.reference import resolve_reference
+from ddpm_bench.metrics.scoring import Scorer
+n = int(sys.argv[1]); model = load_model(sys.argv[2], "cpu")
+backbone = get_backbone("mnist-cnn"); scorer = Scorer(backbone, resolve_reference("embedded:mnist", backbone, 28, 1))
+for batch in Sampler(model, create_scheduler("ddim"), 1, batch_size=250, progress=False).stream(n):
+    scorer.update(batch.images)
+scorer.compute()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(model_source: str, sizes: list[int]) -> dict:
+    peaks = {}
+    for n in sizes:
+        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(n), model_source], capture_output=True, text=True, check=True)
+        peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
+    first = peaks[sizes[0]]
+    return {"peak_mib": peaks, "ratio_largest_to_smallest": peaks[sizes[-1]] / first}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded:mnist")
+    parser.add_argument("--quick", action="store_true", help="smaller N and fewer repeats")
+    parser.add_argument("--out", default="results/benchmarks")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip")
+    args = parser.parse_args()
+    quick, skip = args.quick, set(filter(None, args.skip.split(",")))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.model, "cpu")
+    results = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads",
+               "versions": library_versions(), "quick": quick}
+    sections = {
+        "sampling": lambda: bench_sampling(model, 20, 64 if quick else 256, 64 if quick else 128, 2 if quick else 3),
+        "steps": lambda: bench_steps(128, 3 if quick else 7),
+        "features": bench_features,
+        "overhead": lambda: bench_overhead(args.model, [5, 10] if quick else [10, 20], 64 if quick else 200, 200, out / "overhead-sweep"),
+        "fast_mode": lambda: bench_fast_mode(args.model, 20, 128 if quick else 500, 125 if quick else 250),
+        "memory": lambda: bench_memory(args.model, [1000, 5000] if quick else [1000, 5000, 10000]),
+    }
+    for name, run in sections.items():
+        if name in skip:
+            continue
+        started = time.perf_counter()
+        results[name] = run()
+        print(f"{name} ({time.perf_counter() - started:.0f}s): {json.dumps(results[name], default=str)}", flush=True)
+    (out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
