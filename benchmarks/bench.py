@@ -210,7 +210,7 @@ def main() -> None:
     results = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads",
                "versions": library_versions(), "quick": quick}
     sections = {
-        "sampling": lambda: bench_sampling(model, 20, 64 if quick else 256, 64 if quick else 128, 2 if quick else 3),
+        "sampling": lambda: bench_sampling(model, 20, 64 if quick else 128, 64 if quick else 128, 2 if quick else 3),
         "steps": lambda: bench_steps(128, 3 if quick else 7),
         "features": bench_features,
         "overhead": lambda: bench_overhead(args.model, [5, 10] if quick else [10, 20], 64 if quick else 200, 200, out / "overhead-sweep"),

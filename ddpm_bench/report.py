@@ -142,11 +142,9 @@ def expectations(frame: pd.DataFrame) -> list[str]:
     by = {label: group.set_index("steps") for label, group in points.groupby("scheduler")}
     if "ddpm" in by and "ddim" in by:
         common = sorted(set(by["ddpm"].index) & set(by["ddim"].index))
-        if common:
-            gaps = [(s, by["ddpm"].loc[s, "fid"] - by["ddim"].loc[s, "fid"]) for s in common]
-            text = ", ".join(f"{s} steps: DDPM {by['ddpm'].loc[s, 'fid']:.2f} vs DDIM {by['ddim'].loc[s, 'fid']:.2f}" for s in common)
-            verdict = "shows it" if gaps[0][1] > 0 and abs(gaps[-1][1]) < abs(gaps[0][1]) else "does not show it cleanly"
-            lines.append(f"DDPM against DDIM at equal steps ({text}): this sweep {verdict}.")
+        parts = [_versus(s, "DDIM", by["ddim"].loc[s], "DDPM", by["ddpm"].loc[s]) for s in common]
+        if parts:
+            lines.append("DDIM against DDPM at equal steps: " + "; ".join(parts) + ".")
     if "pndm" in by and "ddim" in by:
         pairs = []
         for steps, row in by["pndm"].iterrows():
@@ -157,6 +155,15 @@ def expectations(frame: pd.DataFrame) -> list[str]:
         wins = sum(b < d for _, b, _, d in pairs)
         lines.append(f"PNDM against the DDIM point nearest in model calls ({text}): PNDM is better in {wins} of {len(pairs)}.")
     return lines
+
+
+def _versus(steps: int, name_a: str, a, name_b: str, b) -> str:
+    """``steps`` steps: which is better on FID, and whether the KID difference exceeds its noise."""
+    better, worse = (name_a, name_b) if a["fid"] < b["fid"] else (name_b, name_a)
+    noise = (a["kid_std"] ** 2 + b["kid_std"] ** 2) ** 0.5
+    clear = "beyond" if abs(a["kid"] - b["kid"]) > noise else "within"
+    return (f"{steps} steps: {better} better (FID {name_a} {a['fid']:.2f} vs {name_b} {b['fid']:.2f}; "
+            f"KID difference {abs(a['kid'] - b['kid']):.4f}, {clear} its noise {noise:.4f})")
 
 
 def write_report(folder: str | Path) -> Path:

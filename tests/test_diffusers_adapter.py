@@ -57,7 +57,8 @@ def test_euler_scales_its_input_and_starts_from_sigma_max(model):
     finally:
         del model.unet.forward
     assert scheduler.init_noise_sigma > 10
-    assert 0.5 < seen[2] < 2.0  # the first timed call: sigma_max * noise scaled back to unit variance
+    first_sampling_call = next(std for std in seen if std > 0)  # warm-up calls (if any) see zeros
+    assert 0.5 < first_sampling_call < 2.0  # sigma_max * noise, scaled back to unit variance
 
 
 def test_unknown_options_name_the_valid_ones():
