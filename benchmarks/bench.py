@@ -47,7 +47,7 @@ def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
     results = {}
     for name, pipeline_name in PIPELINES.items():
         scheduler_class = getattr(diffusers, f"{name.upper()}Scheduler")
-        pipeline = getattr(diffusers, pipeline_name)(unet=model.unet, scheduler=scheduler_class(**model.schedule))
+        pipeline = getattr(diffusers, pipeline_name)(unet=model.unet, scheduler=scheduler_class.from_config(model.schedule))
         pipeline.set_progress_bar_config(disable=True)
 
         def ours():
@@ -157,7 +157,7 @@ def bench_fast_mode(model_source: str, steps: int, n: int, batch: int) -> dict:
     _, fid_fp32_seed1 = run(Precision("fp32"), 1)
     fast_s, fid_fast = run(Precision("bf16", channels_last=True), 0)
     model = load_model(model_source, "cpu")
-    pipeline = diffusers.DDIMPipeline(unet=model.unet, scheduler=diffusers.DDIMScheduler(**model.schedule))
+    pipeline = diffusers.DDIMPipeline(unet=model.unet, scheduler=diffusers.DDIMScheduler.from_config(model.schedule))
     pipeline.set_progress_bar_config(disable=True)
     diffusers_s = timed(lambda: [pipeline(batch_size=min(batch, n - s), num_inference_steps=steps, output_type="np",
                                           generator=sample_generators(0, range(s, min(n, s + batch))))
@@ -171,7 +171,7 @@ def bench_fast_mode(model_source: str, steps: int, n: int, batch: int) -> dict:
 
 
 MEMORY_CHILD = """
-import resource, sys, torch
+import sys, torch
 from ddpm_bench import create_scheduler
 from ddpm_bench.models import load_model
 from ddpm_bench.sampling import Sampler
@@ -183,7 +183,8 @@ backbone = get_backbone("mnist-cnn"); scorer = Scorer(backbone, resolve_referenc
 for batch in Sampler(model, create_scheduler("ddim"), 1, batch_size=250, progress=False).stream(n):
     scorer.update(batch.images)
 scorer.compute()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would report its parent's peak
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
@@ -223,7 +224,9 @@ def main() -> None:
         started = time.perf_counter()
         results[name] = run()
         print(f"{name} ({time.perf_counter() - started:.0f}s): {json.dumps(results[name], default=str)}", flush=True)
-    (out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    path = out / "benchmarks.json"
+    previous = json.loads(path.read_text()) if skip and path.exists() else {}
+    path.write_text(json.dumps({**previous, **results}, indent=2, default=str) + "\n")
     print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
