@@ -44,13 +44,22 @@ def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(out))
 
 
-def load_images(source: str, size: int = 28, channels: int = 1) -> torch.Tensor:
-    """Images of a dataset source: ``embedded:mnist`` or a folder path."""
+def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
+    """uint8 images (N, C, H, W) of a data set source: embedded:mnist, a folder of images, or an .npz of images."""
     if source == EMBEDDED_MNIST:
         return mnist_digits()[0]
-    if not Path(source).is_dir():
-        raise BenchError(f"dataset {source!r} is neither {EMBEDDED_MNIST} nor a folder of images")
-    return image_folder(source, size, channels)
+    path = Path(source)
+    if path.is_dir():
+        return image_folder(path, size, channels)
+    if path.suffix == ".npz" and path.is_file():
+        with np.load(path) as archive:
+            array = archive["images"] if "images" in archive else archive[archive.files[0]]
+        if array.dtype != np.uint8 or array.ndim != 4:
+            raise BenchError(f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), got {array.dtype} {array.shape}")
+        if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
+            array = array.transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(array))
+    raise BenchError(f"data set {source!r} is neither {EMBEDDED_MNIST} nor a folder of images nor an .npz of images")
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench.data import EMBEDDED_MNIST, load_images, to_model_range
+from ddpm_bench.data import EMBEDDED_MNIST, load_dataset, to_model_range
 from ddpm_bench.errors import BenchError
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
 
@@ -121,7 +121,7 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
     if export_only:
         return export(config, model, ema, out / "model")
 
-    images = to_model_range(load_images(config.data, config.image_size, config.channels))
+    images = to_model_range(load_dataset(config.data, config.image_size, config.channels))
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=config.num_train_timesteps, beta_start=config.beta_start, beta_end=config.beta_end
     )

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ddpm_bench.data import EMBEDDED_MNIST, image_folder, mnist_digits
+from ddpm_bench.data import EMBEDDED_MNIST, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import Backbone, batched_features
 
@@ -46,24 +46,6 @@ class ReferenceStats:
     @property
     def description(self) -> str:
         return f"{self.name} ({self.n} images)"
-
-
-def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
-    """uint8 images (N, C, H, W) of a data set source: embedded:mnist, a folder of images, or an .npz of images."""
-    if source == EMBEDDED_MNIST:
-        return mnist_digits()[0]
-    path = Path(source)
-    if path.is_dir():
-        return image_folder(path, size, channels)
-    if path.suffix == ".npz" and path.is_file():
-        with np.load(path) as archive:
-            array = archive["images"] if "images" in archive else archive[archive.files[0]]
-        if array.dtype != np.uint8 or array.ndim != 4:
-            raise BenchError(f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), got {array.dtype} {array.shape}")
-        if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
-            array = array.transpose(0, 3, 1, 2)
-        return torch.from_numpy(np.ascontiguousarray(array))
-    raise BenchError(f"data set {source!r} is not {EMBEDDED_MNIST}, a folder of images, or an .npz of images")
 
 
 def cache_key(source: str, images: torch.Tensor, backbone: Backbone) -> str:
