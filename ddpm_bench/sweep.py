@@ -145,6 +145,15 @@ class RecordStore:
             )
         return records
 
+    def model_mismatch(self, weights_sha256: str) -> Optional[str]:
+        """Why the recorded points cannot sit beside new ones of a model with these weights (the model source may
+        name a folder or hub id whose weights changed since), or None."""
+        recorded = {r["model_sha256"] for r in self.load() if r.get("model_sha256")} - {weights_sha256}
+        if not recorded:
+            return None
+        return (f"{self.path} holds records of a model with other weights (sha256 {sorted(recorded)[0][:16]}, now "
+                f"{weights_sha256[:16]}); use another --out, or --force to replace them")
+
     def append(self, record: dict) -> None:
         line = json.dumps(record, sort_keys=True) + "\n"
         with open(self.path, "a") as handle:
@@ -191,6 +200,9 @@ def run_sweep(
     pending = [(spec, steps) for steps in config.steps for spec in specs if point_id(spec.label, steps) not in done]
     if pending:
         session = _Session(config, progress and main, FLOOR not in done)
+        mismatch = distributed.broadcast(store.model_mismatch(session.model.weights_sha256) if main else None)
+        if mismatch:
+            raise BenchError(mismatch)
         if main and session.floor is not None:
             store.append(session.floor)
     for number, (spec, steps) in enumerate(pending, 1):

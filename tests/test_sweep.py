@@ -85,6 +85,17 @@ def test_records_of_another_config_are_refused(env, tmp_path):
         run_sweep(small(env, steps=[2], n=8), tmp_path / "out", progress=False)
 
 
+def test_records_of_a_model_whose_weights_changed_are_refused(env, tmp_path):
+    model = tmp_path / "model"
+    make_tiny_unet(sample_size=28).save_pretrained(model)
+    run_sweep(small(env, steps=[2], model=str(model)), tmp_path / "out", progress=False)
+    make_tiny_unet(sample_size=28, seed=1).save_pretrained(model)
+    before = (tmp_path / "out" / RECORDS).read_text()
+    with pytest.raises(BenchError, match="records of a model with other weights"):
+        run_sweep(small(env, steps=[2, 4], model=str(model)), tmp_path / "out", progress=False)
+    assert (tmp_path / "out" / RECORDS).read_text() == before
+
+
 def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path):
     args = ["sweep", "--schedulers", "ddim,ddpm,pndm:skip_prk_steps=true", "--steps", "3,6,9", "-n", "6",
             "--batch-size", "3", "--model", str(env / "model"), "--no-progress"]
