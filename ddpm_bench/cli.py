@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=("fp32", "bf16"))
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument("--init-from", help="start from this model's weights (folder, hub id or embedded:mnist), e.g. to train a finished run further")
     train.add_argument("--export-only", action="store_true", help="save the latest checkpoint's EMA weights to OUT/model and stop")
     return parser
 
@@ -305,6 +306,7 @@ def _train(args: argparse.Namespace) -> int:
         precision=args.precision,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
+        init_from=args.init_from,
     )
     folder = train(config, args.out, log=lambda line: print(line, flush=True), export_only=args.export_only)
     print(f"model saved to {folder}")

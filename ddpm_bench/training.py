@@ -6,6 +6,9 @@ Each step draws x_0 from the data, t ~ U{0..T-1} and eps ~ N(0, I), and takes a 
 Resumable: every ``checkpoint_every`` steps the model, its EMA, the optimiser, the learning-rate schedule and the
 random-number state are written atomically to ``OUT/checkpoint.pt``; running the same command again continues from it.
 At the end the EMA weights are saved as a diffusers folder ``OUT/model`` with a ``scheduler_config.json``.
+
+``init_from`` starts a run from a saved model's weights instead of random ones (and its EMA from them too): how a
+finished run is trained further under a fresh warm-up and cosine schedule.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class TrainConfig:
     precision: str = "bf16"
     checkpoint_every: int = 250
     seed: int = 0
+    init_from: Optional[str] = None  # a model source (folder, hub id, embedded:NAME) whose weights start the run
 
 
 def build_unet(config: TrainConfig):
@@ -100,6 +104,8 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
     checkpoint_path = out / "checkpoint.pt"
     torch.manual_seed(config.seed)
     model = build_unet(config)
+    if config.init_from is not None:
+        start_from(model, config)
     ema = EMAModel(model.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
@@ -165,6 +171,25 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
                 handle.write(json.dumps(record) + "\n")
             log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} {elapsed:.0f}s")
     return export(config, model, ema, out / "model")
+
+
+def start_from(model, config: TrainConfig) -> None:
+    """Load ``config.init_from``'s weights into ``model``: same architecture and training schedule required."""
+    from ddpm_bench.models import load_model
+
+    source = load_model(config.init_from, "cpu")
+    expected = scheduler_config(config)
+    differing = sorted(k for k, v in source.schedule.items() if k in expected and expected[k] != v)
+    if differing:
+        raise BenchError(f"--init-from {config.init_from} was trained with another schedule ({', '.join(differing)}) "
+                         "than this recipe's")
+    try:
+        model.load_state_dict(source.unet.state_dict(), strict=True)
+    except RuntimeError:
+        raise BenchError(f"--init-from {config.init_from} has another architecture than this recipe's "
+                         f"(block channels {list(config.block_out_channels)}, {config.layers_per_block} layer(s) per "
+                         f"block, image size {config.image_size}); pass the same --block-out-channels and "
+                         "--layers-per-block") from None
 
 
 def export(config: TrainConfig, model, ema, folder: Path) -> Path:

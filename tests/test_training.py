@@ -73,3 +73,16 @@ def test_folder_images_are_resized_and_centre_cropped(digit_folder):
 
     images = image_folder(digit_folder, 8, 1)
     assert images.shape == (10, 1, 8, 8) and images.dtype == torch.uint8
+
+
+def test_init_from_starts_at_the_given_weights_and_refuses_another_architecture(tmp_path, digit_folder):
+    first = train(TrainConfig(data=str(digit_folder), **TINY), tmp_path / "first", log=lambda line: None)
+    zero_steps = {**TINY, "steps": 0}
+    again = train(TrainConfig(data=str(digit_folder), init_from=str(first), **zero_steps), tmp_path / "again", log=lambda line: None)
+    a, b = load_model(str(first), "cpu").unet.state_dict(), load_model(str(again), "cpu").unet.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    fresh = train(TrainConfig(data=str(digit_folder), **zero_steps), tmp_path / "fresh", log=lambda line: None)
+    assert not torch.equal(load_model(str(fresh), "cpu").unet.state_dict()["conv_in.weight"], a["conv_in.weight"])
+    wider = {**TINY, "block_out_channels": (8, 24)}
+    with pytest.raises(BenchError, match="another architecture than this recipe's"):
+        train(TrainConfig(data=str(digit_folder), init_from=str(first), **wider), tmp_path / "wider", log=lambda line: None)
