@@ -14,14 +14,18 @@ def _abs_stats(sample):
     return torch.sum(torch.abs(sample)).item(), torch.mean(torch.abs(sample)).item()
 
 
-# Golden values from diffusers' own scheduler tests (tests/schedulers/test_scheduler_{ddpm,ddim,pndm}.py).
+# Golden values from diffusers' own scheduler tests (tests/schedulers/test_scheduler_{ddpm,ddim,pndm}.py), with
+# diffusers' DDIM default use_clipped_model_output=False.
+DIFFUSERS_DDIM = {"use_clipped_model_output": False}
+
+
 @pytest.mark.parametrize(
     "name,config,expected_sum,expected_mean",
     [
-        ("ddim", {}, 172.0067, 0.223967),
-        ("ddim", {"prediction_type": "v_prediction"}, 52.5302, 0.0684),
-        ("ddim", {"set_alpha_to_one": True, "beta_start": 0.01}, 149.8295, 0.1951),
-        ("ddim", {"set_alpha_to_one": False, "beta_start": 0.01}, 149.0784, 0.1941),
+        ("ddim", DIFFUSERS_DDIM, 172.0067, 0.223967),
+        ("ddim", {**DIFFUSERS_DDIM, "prediction_type": "v_prediction"}, 52.5302, 0.0684),
+        ("ddim", {**DIFFUSERS_DDIM, "set_alpha_to_one": True, "beta_start": 0.01}, 149.8295, 0.1951),
+        ("ddim", {**DIFFUSERS_DDIM, "set_alpha_to_one": False, "beta_start": 0.01}, 149.0784, 0.1941),
         ("pndm", {}, 198.1318, 0.2580),
         ("pndm", {"set_alpha_to_one": True, "beta_start": 0.01}, 230.0399, 0.2995),
         ("pndm", {"set_alpha_to_one": False, "beta_start": 0.01}, 186.9482, 0.2434),
@@ -49,11 +53,14 @@ class ExactDenoiser:
     """The ideal denoiser for a data set of one point x0: eps(x_t, t) = (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t).
 
     Its deterministic probability-flow trajectory from x_T is x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps0.
-    It records how far each input lies from that trajectory at the timestep it is evaluated at.
+    It records how far each input lies from that trajectory at the timestep it is evaluated at. ``predicts`` makes it
+    the ideal denoiser of another point instead, while the trajectory stays x0's (a model whose predictions get clipped
+    to x0).
     """
 
-    def __init__(self, scheduler, x0, x_T, t_start):
+    def __init__(self, scheduler, x0, x_T, t_start, predicts=None):
         self.scheduler, self.x0 = scheduler, x0
+        self.predicts = x0 if predicts is None else predicts
         alpha_bar = scheduler.alphas_cumprod[int(t_start)]
         self.eps0 = (x_T - alpha_bar**0.5 * x0) / (1 - alpha_bar) ** 0.5
         self.max_off_trajectory = 0.0
@@ -62,7 +69,7 @@ class ExactDenoiser:
         alpha_bar = self.scheduler.alphas_cumprod[int(t)]
         on_trajectory = alpha_bar**0.5 * self.x0 + (1 - alpha_bar) ** 0.5 * self.eps0
         self.max_off_trajectory = max(self.max_off_trajectory, (sample - on_trajectory).abs().max().item())
-        return (sample - alpha_bar**0.5 * self.x0) / (1 - alpha_bar) ** 0.5
+        return (sample - alpha_bar**0.5 * self.predicts) / (1 - alpha_bar) ** 0.5
 
 
 def run_exact(scheduler, steps, **step_kwargs):
@@ -179,3 +186,30 @@ def test_quadratic_spacing_is_the_ddim_papers_grid():
     expected = [int(s) for s in (torch.linspace(0, (800.0) ** 0.5, 10, dtype=torch.float64) ** 2)][::-1]
     assert scheduler.timesteps.tolist() == expected
     assert scheduler.timesteps.tolist()[0] == 800 - 1 or scheduler.timesteps.tolist()[0] == 800
+
+
+def run_clipped(scheduler, steps):
+    """The exact denoiser of a point beyond the clip range [-1, 1]: every x_0 prediction gets clipped. Returns how far
+    the samples stray from the probability-flow trajectory of the clipped point."""
+    generator = torch.Generator().manual_seed(0)
+    beyond = torch.randn(2, 1, 4, 4, generator=generator).sign() * 1.5
+    x_T = torch.randn(2, 1, 4, 4, generator=generator)
+    scheduler.set_timesteps(steps)
+    model = ExactDenoiser(scheduler, beyond.clamp(-1, 1), x_T, scheduler.timesteps[0], predicts=beyond)
+    sample_with(scheduler, model, steps, x_T)
+    return model.max_off_trajectory
+
+
+@pytest.mark.parametrize("steps", [10, 100, 500])
+def test_clipped_ddim_follows_the_trajectory_of_its_clipped_prediction(steps):
+    """Eq. (12) applied to one consistent prediction: eps re-derived from the clipped x_0 (eq. 9) keeps DDIM on the
+    trajectory of what it predicts, at any number of steps."""
+    assert run_clipped(create_scheduler("ddim", clip_sample=True), steps) < 1e-4
+
+
+def test_diffusers_clipped_ddim_strays_more_the_more_steps_it_takes():
+    """diffusers' default keeps the unclipped eps beside the clipped x_0: a pull per step that does not shrink with the
+    step size, so more steps take the samples further off, where a sampler should converge."""
+    strays = [run_clipped(diffusers.DDIMScheduler(clip_sample=True), steps) for steps in (10, 100, 500)]
+    assert strays[0] > 1e-2
+    assert strays[0] < strays[1] < strays[2]

@@ -72,7 +72,8 @@ DDIM_CASES = [
     dict(clip_sample=False, eta=0.3),
     dict(clip_sample_range=0.7),
     dict(thresholding=True, sample_max_value=2.0, prediction_type="v_prediction"),
-    dict(use_clipped_model_output=True, eta=1.0),
+    dict(use_clipped_model_output=False),
+    dict(use_clipped_model_output=False, eta=1.0, clip_sample_range=0.7),
     dict(set_alpha_to_one=False),
     dict(steps_offset=1),
     dict(timestep_spacing="trailing"),
@@ -82,13 +83,14 @@ DDIM_CASES = [
 
 @pytest.mark.parametrize("config", DDIM_CASES, ids=str)
 def test_ddim_matches_diffusers(config):
-    """diffusers takes eta and use_clipped_model_output per call; ours reads them from the config."""
-    per_call = {k: config[k] for k in ("eta", "use_clipped_model_output") if k in config}
-    init = {k: v for k, v in config.items() if k not in per_call}
-    theirs = diffusers.DDIMScheduler(**init)
+    """diffusers takes eta and use_clipped_model_output per call; ours reads them from its config, whose
+    use_clipped_model_output defaults to True where diffusers' is False (test_scheduler_papers.py)."""
+    ours = create_scheduler("ddim", **config)
+    per_call = {k: getattr(ours.config, k) for k in ("eta", "use_clipped_model_output")}
+    theirs = diffusers.DDIMScheduler(**{k: v for k, v in config.items() if k not in per_call})
     step = theirs.step
     theirs.step = lambda out, t, x, **kw: step(out, t, x, **per_call, **kw)
-    assert_loops_match(create_scheduler("ddim", **config), theirs, 10, stochastic=True)
+    assert_loops_match(ours, theirs, 10, stochastic=True)
 
 
 PNDM_CASES = [

@@ -7,7 +7,17 @@ One step from t to the next grid point t' (eq. 12):
 
 eta = 0 is the deterministic DDIM; eta = 1 is DDPM's ancestral sampler with beta_tilde variances.
 
-Difference from diffusers (0.42) on purpose: t' is the next point of the grid. diffusers uses t - T//n whatever the
+Differences from diffusers (0.42) on purpose:
+
+- ``use_clipped_model_output`` defaults to True. When x_0_hat is clipped (``clip_sample``, which models trained as in
+  the DDPM paper ship switched on), eps_hat is re-derived from the clipped x_0_hat (eq. 9 solved for eps), so that eq. 12
+  is applied to one consistent prediction, as guided-diffusion's ``ddim_sample`` does; the DDIM paper's own sampler
+  (``generalized_steps``) does not clip at all, and with nothing clipped the two agree. diffusers' default (False)
+  moves the sample by sqrt(alpha_bar_{t'}) * (clip(x_0_hat) - x_0_hat) on every step, a pull that does not shrink with
+  the step size, so it grows with the number of steps instead of converging: on the embedded model at 500 steps its
+  samples lie 24/255 (mean absolute pixel) from PNDM's on the same noise, against 0.7/255 for the consistent update
+  (FID 16.3 against 1.56; results/README.md).
+- t' is the next point of the grid. diffusers uses t - T//n whatever the
 spacing, which is wrong for ``linspace`` and for ``trailing`` when n does not divide T (diffusers issues #12633,
 #11347). For ``leading`` spacing the two agree.
 """
@@ -26,12 +36,12 @@ from ddpm_bench.schedulers.config import ClippingConfig
 
 @dataclass(frozen=True)
 class DDIMConfig(ClippingConfig):
-    """DDIM options: diffusers' names and defaults, plus ``eta`` and ``use_clipped_model_output`` as config so that
-    variants can meet in one sweep (``ddim:eta=1.0``)."""
+    """DDIM options: diffusers' names, plus ``eta`` and ``use_clipped_model_output`` as config so that variants can meet
+    in one sweep (``ddim:eta=1.0``). Defaults are diffusers' except ``use_clipped_model_output`` (module docstring)."""
 
     set_alpha_to_one: bool = True
     eta: float = 0.0
-    use_clipped_model_output: bool = False
+    use_clipped_model_output: bool = True
 
 
 class DDIMScheduler(BaseScheduler):
@@ -74,7 +84,7 @@ class DDIMScheduler(BaseScheduler):
         pred_original_sample, pred_epsilon = self.predict_x0_and_eps(model_output, sample, alpha_prod_t)
         pred_original_sample = self.clip_x0(pred_original_sample)
         if use_clipped_model_output:
-            # Re-derive eps from the clipped x_0, as the DDIM paper's code does (and diffusers' option).
+            # eps_hat consistent with the clipped x_0_hat: eq. (9) solved for eps.
             pred_epsilon = (sample - alpha_prod_t ** (0.5) * pred_original_sample) / beta_prod_t ** (0.5)
 
         # sigma_t of eq. (16).
