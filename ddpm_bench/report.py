@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.sweep import RECORDS
+from ddpm_bench.sweep import RECORDS, current_records, records_frame
 
 TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid", "kid_std", "status"]
 
@@ -25,12 +25,12 @@ def load_records(folder: Path) -> pd.DataFrame:
         raise BenchError(f"{folder} has no {RECORDS}; run a sweep into it first")
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     try:
-        frame = pd.DataFrame([json.loads(line) for line in lines])
+        records = [json.loads(line) for line in lines]
     except ValueError as error:
         raise BenchError(f"{path} is not valid JSONL: {error}") from error
-    if frame.empty:
+    if not records:
         raise BenchError(f"{path} holds no records")
-    frame = frame.sort_values(["scheduler", "steps"]).reset_index(drop=True)
+    frame = records_frame(current_records(records))
     if "seconds_per_image" in frame:
         frame["ms_per_image"] = frame["seconds_per_image"] * 1000
     return frame

@@ -2,6 +2,8 @@
 
 Records go to ``OUT/records.jsonl``, one JSON object per point, each appended with flush and fsync: a sweep that is
 killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes them).
+A finished point whose scheduler would now be configured otherwise (a plugin's changed default) is computed again; its
+new record supersedes the old one, which stays in the file.
 A point that fails (a scheduler raising, non-finite samples) is recorded as failed with its reason and the sweep goes
 on. ``OUT/sweep.toml`` holds the fully resolved config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run.
 """
@@ -25,7 +27,7 @@ from ddpm_bench import distributed
 from ddpm_bench.api import build_scheduler, parse_scheduler_spec, scheduler_config_dict, scheduler_registration
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.images import save_grid
-from ddpm_bench.models import load_model
+from ddpm_bench.models import load_model, model_folder, read_schedule
 from ddpm_bench.provenance import device_description, library_versions
 from ddpm_bench.sample_run import prepare_output
 from ddpm_bench.sampling import Precision, Sampler
@@ -192,10 +194,12 @@ def run_sweep(
     specs = [parse_scheduler_spec(text) for text in config.schedulers]
     distributed.setup()
     main = distributed.is_main()
-    folder, store, done = _prepare_store(config, out, force) if main else (None, None, None)
+    folder, store, done, outdated = _prepare_store(config, specs, out, force) if main else (None, None, None, {})
     done = distributed.broadcast(done)
     if isinstance(done, str):
         raise BenchError(done)
+    for point, changes in outdated.items():
+        log(f"{point}: recorded with another scheduler configuration ({changes}); computing it again")
     # Step-major order: a sweep stopped part-way has compared every scheduler at the step counts it reached.
     pending = [(spec, steps) for steps in config.steps for spec in specs if point_id(spec.label, steps) not in done]
     if pending:
@@ -216,22 +220,42 @@ def run_sweep(
                     f"KID {record['kid']:.4f} +- {record['kid_std']:.4f}")
             else:
                 log(f"    failed: {record['error']}")
-    return records_frame(store.load()) if main else None
+    return records_frame(current_records(store.load())) if main else None
 
 
-def _prepare_store(config: SweepConfig, out, force: bool):
-    """Rank 0: the output folder, its record store and the finished points; a BenchError's text instead of the
-    points, so that every rank can raise it."""
+def _prepare_store(config: SweepConfig, specs, out, force: bool):
+    """Rank 0: the output folder, its record store, the finished points and the outdated ones (point -> what
+    changed); a BenchError's text instead of the points, so that every rank can raise it."""
     try:
         folder = prepare_output(out)
         store = RecordStore(folder, config.results_hash())
         if force:
             store.reset()
-        done = sorted({r["point"] for r in store.load()})
+        records = current_records(store.load())
+        outdated = outdated_points(records, specs, read_schedule(model_folder(config.model))) if records else {}
+        done = sorted({r["point"] for r in records} - set(outdated))
         (folder / CONFIG).write_text(config.to_toml())
-        return folder, store, done
+        return folder, store, done, outdated
     except BenchError as error:
-        return None, None, str(error)
+        return None, None, str(error), {}
+
+
+def current_records(records: list[dict]) -> list[dict]:
+    """The last record of each point: a point computed again supersedes its earlier record."""
+    return list({record["point"]: record for record in records}.values())
+
+
+def outdated_points(records: list[dict], specs, model_schedule: dict) -> dict[str, str]:
+    """Recorded points whose scheduler would now be built with another configuration: point -> the changed options."""
+    now = {spec.label: scheduler_config_dict(build_scheduler(spec, model_schedule)) for spec in specs}
+    outdated = {}
+    for record in records:
+        then, current = record.get("scheduler_config"), now.get(record["scheduler"])
+        if then is None or current is None or then == current:
+            continue
+        changed = sorted(k for k in then.keys() | current.keys() if then.get(k) != current.get(k))
+        outdated[record["point"]] = ", ".join(f"{k} {then.get(k)!r} -> {current.get(k)!r}" for k in changed)
+    return outdated
 
 
 class _Session:

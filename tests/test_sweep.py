@@ -96,6 +96,29 @@ def test_records_of_a_model_whose_weights_changed_are_refused(env, tmp_path):
     assert (tmp_path / "out" / RECORDS).read_text() == before
 
 
+def test_a_point_recorded_with_another_scheduler_configuration_is_computed_again(env, tmp_path):
+    """As after an upgrade that changed a scheduler's default: that point runs again and its new record supersedes
+    the old one, which stays in the file; the other points are kept as they were."""
+    run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False)
+    path = tmp_path / "out" / RECORDS
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    ddim = next(r for r in records if r["scheduler"] == "ddim")
+    ddim["scheduler_config"]["use_clipped_model_output"] = False
+    ddim["fid"] = -1.0
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    lines = []
+    frame = run_sweep(small(env, steps=[2]), tmp_path / "out", progress=False, log=lines.append)
+    assert any("ddim@2: recorded with another scheduler configuration (use_clipped_model_output False -> True)" in line
+               for line in lines)
+    after = path.read_text().splitlines()
+    assert [json.loads(line) for line in after[: len(records)]] == records and len(after) == len(records) + 1
+    assert json.loads(after[-1])["point"] == "ddim@2"
+    assert len(frame) == len(records) and (frame["fid"] > 0).all()
+    from ddpm_bench.report import load_records
+
+    assert load_records(tmp_path / "out")["fid"].tolist() == frame["fid"].tolist()
+
+
 def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path):
     args = ["sweep", "--schedulers", "ddim,ddpm,pndm:skip_prk_steps=true", "--steps", "3,6,9", "-n", "6",
             "--batch-size", "3", "--model", str(env / "model"), "--no-progress"]
