@@ -24,8 +24,15 @@ def model(tiny_model_dir):
 PIPELINES = [
     ("ddpm", {}, diffusers.DDPMPipeline, diffusers.DDPMScheduler, {}),
     ("ddpm", {"variance_type": "fixed_large"}, diffusers.DDPMPipeline, diffusers.DDPMScheduler, {}),
-    ("ddim", {}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 0.0}),
-    ("ddim", {"eta": 1.0}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 1.0}),
+    ("ddim", {}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 0.0, "use_clipped_model_output": True}),
+    ("ddim", {"eta": 1.0}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 1.0, "use_clipped_model_output": True}),
+    (
+        "ddim",
+        {"use_clipped_model_output": False},
+        diffusers.DDIMPipeline,
+        diffusers.DDIMScheduler,
+        {"eta": 0.0, "use_clipped_model_output": False},
+    ),
     ("pndm", {}, diffusers.PNDMPipeline, diffusers.PNDMScheduler, {}),
 ]
 
@@ -35,7 +42,8 @@ def test_same_images_as_diffusers_pipelines(model, name, config, pipeline_class,
     """Same UNet, same per-sample generators: the same images (uint8 may differ by one level from float round-off)."""
     n, seed, steps = 6, 3, 10
     ours = sample_images(Sampler(model, create_scheduler(name, **config), steps, batch_size=n, progress=False), n, seed)
-    pipeline = pipeline_class(unet=model.unet, scheduler=scheduler_class(**{k: v for k, v in config.items() if k != "eta"}))
+    scheduler = scheduler_class(**{k: v for k, v in config.items() if k not in call_kwargs})
+    pipeline = pipeline_class(unet=model.unet, scheduler=scheduler)
     pipeline.set_progress_bar_config(disable=True)
     theirs = pipeline(
         batch_size=n, generator=sample_generators(seed, range(n)), num_inference_steps=steps, output_type="np", **call_kwargs
