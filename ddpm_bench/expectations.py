@@ -56,12 +56,21 @@ def _kid_noise(a, b) -> float:
     return (a["kid_std"] ** 2 + b["kid_std"] ** 2) ** 0.5
 
 
+def _kid_within_noise(a, b) -> bool:
+    return abs(a["kid"] - b["kid"]) <= _kid_noise(a, b)
+
+
+def _kid_difference(a, b) -> str:
+    """The KID difference of two points and whether it is within its noise, in words."""
+    return (f"KID difference {abs(a['kid'] - b['kid']):.4f}, {'within' if _kid_within_noise(a, b) else 'beyond'} its "
+            f"noise {_kid_noise(a, b):.4f}")
+
+
 def _versus(steps: int, name_a: str, a, name_b: str, b) -> str:
     """``steps`` steps: which is better on FID, and whether the KID difference exceeds its noise."""
     better = name_a if a["fid"] < b["fid"] else name_b
-    clear = "beyond" if abs(a["kid"] - b["kid"]) > _kid_noise(a, b) else "within"
     return (f"{steps} steps: {better} better (FID {name_a} {a['fid']:.2f} vs {name_b} {b['fid']:.2f}; "
-            f"KID difference {abs(a['kid'] - b['kid']):.4f}, {clear} its noise {_kid_noise(a, b):.4f})")
+            f"{_kid_difference(a, b)})")
 
 
 def _verdict(holds: bool, undecided: bool = False) -> str:
@@ -95,8 +104,7 @@ def _eta_one_is_ddpm(ddim_eta_one, ddpm) -> str:
         return ""
     differences = {s: abs(ddim_eta_one.loc[s, "fid"] - ddpm.loc[s, "fid"]) for s in steps}
     worst = max(differences, key=differences.get)
-    within = sum(abs(ddim_eta_one.loc[s, "kid"] - ddpm.loc[s, "kid"]) <= _kid_noise(ddim_eta_one.loc[s], ddpm.loc[s])
-                 for s in steps)
+    within = sum(_kid_within_noise(ddim_eta_one.loc[s], ddpm.loc[s]) for s in steps)
     holds = within == len(steps)
     return ("DDIM with eta = 1 is DDPM's sampler with the smaller variance, beta tilde (DDIM paper, eq. 16 and "
             "Section 4.1), so on the same noise the two give the same samples up to round-off. Largest FID difference "
@@ -114,11 +122,9 @@ def _large_variance_fails_at_few_steps(ddpm_large, ddpm) -> str:
             f"T = 1000). FID at {first} steps: {ddpm_large.loc[first, 'fid']:.2f} vs {ddpm.loc[first, 'fid']:.2f}")
     holds = ddpm_large.loc[first, "fid"] > ddpm.loc[first, "fid"]
     if len(steps) > 1:
-        noise = _kid_noise(ddpm_large.loc[last], ddpm.loc[last])
-        kid_gap = abs(ddpm_large.loc[last, "kid"] - ddpm.loc[last, "kid"])
-        text += (f"; at {last} steps: {ddpm_large.loc[last, 'fid']:.2f} vs {ddpm.loc[last, 'fid']:.2f}, KID "
-                 f"difference {kid_gap:.4f}, {'within' if kid_gap <= noise else 'beyond'} its noise {noise:.4f}")
-        holds = holds and (last < MANY_STEPS or kid_gap <= noise)
+        large, small = ddpm_large.loc[last], ddpm.loc[last]
+        text += f"; at {last} steps: {large['fid']:.2f} vs {small['fid']:.2f}, {_kid_difference(large, small)}"
+        holds = holds and (last < MANY_STEPS or _kid_within_noise(large, small))
     return f"{text}. {_verdict(holds)}"
 
 
@@ -148,7 +154,7 @@ def _pndm_beats_ddim_at_equal_calls(pndm, ddim) -> str:
     if not pairs:
         return ""
     wins = sum(p["fid"] < d["fid"] for p, d in pairs)
-    clear = sum(abs(p["kid"] - d["kid"]) > _kid_noise(p, d) for p, d in pairs)
+    clear = sum(not _kid_within_noise(p, d) for p, d in pairs)
     text = "; ".join(f"{int(p['nfe'])} calls: FID PNDM {p['fid']:.2f} vs DDIM {d['fid']:.2f}" for p, d in pairs)
     return ("PNDM better than DDIM at equal model calls in the low range (PNDM paper, Table 1). Each PNDM point with "
             f"at most {LOW_RANGE_NFE} calls against DDIM at as many calls (interpolated in log calls between its "
@@ -162,8 +168,7 @@ def _deterministic_samplers_meet(ddim, pndm) -> str:
         return ""
     last = steps[-1]
     a, b = ddim.loc[last], pndm.loc[last]
-    kid_gap, noise = abs(a["kid"] - b["kid"]), _kid_noise(a, b)
     return ("DDIM (eta = 0) and PNDM integrate the same probability-flow ODE (DDIM paper, Section 4.3; PNDM paper, "
             "Section 3), so at many steps their samples, and scores, should meet. At "
-            f"{last} steps: FID DDIM {a['fid']:.2f} vs PNDM {b['fid']:.2f}, KID difference {kid_gap:.4f}, "
-            f"{'within' if kid_gap <= noise else 'beyond'} its noise {noise:.4f}. {_verdict(kid_gap <= noise)}")
+            f"{last} steps: FID DDIM {a['fid']:.2f} vs PNDM {b['fid']:.2f}, {_kid_difference(a, b)}. "
+            f"{_verdict(_kid_within_noise(a, b))}")
