@@ -40,6 +40,16 @@ def _csv_strings(text: str) -> list[str]:
     return values
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.1, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 up to 1, got {text!r}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (and exit status 2), pointing at --help."""
 
@@ -110,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="rebuild report.md and report.html of a sweep folder from its records")
     report.add_argument("folder")
+    report.add_argument("--time-tolerance", type=_fraction,
+                        help="times within this fraction of each other count as equal on the Pareto front (default 0.1)")
 
     classifier = sub.add_parser("train-classifier", help="train the embedded mnist-cnn feature network")
     classifier.add_argument("--out", required=True)
@@ -231,9 +243,11 @@ def _check(args: argparse.Namespace) -> int:
 
 @command("report")
 def _report(args: argparse.Namespace) -> int:
+    from ddpm_bench.pareto import TIME_TOLERANCE
     from ddpm_bench.report import write_report
 
-    print(f"report: {write_report(args.folder)}")
+    tolerance = TIME_TOLERANCE if args.time_tolerance is None else args.time_tolerance
+    print(f"report: {write_report(args.folder, tolerance)}")
     return 0
 
 

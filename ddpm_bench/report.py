@@ -11,10 +11,12 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ddpm_bench.errors import BenchError
 from ddpm_bench.expectations import expectations
+from ddpm_bench.pareto import TIME_TOLERANCE, pareto_front, recommendation
 from ddpm_bench.sweep import RECORDS, current_records, records_frame
 
 TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid", "kid_std", "status"]
@@ -41,6 +43,11 @@ def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"].copy() if "status" in frame else frame.iloc[0:0]
 
 
+def sampled_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every point a scheduler was run for, finished or failed: all records but the real-data floor."""
+    return frame[frame["status"] != "floor"] if "status" in frame else frame
+
+
 def floor_row(frame: pd.DataFrame):
     rows = frame[frame["status"] == "floor"] if "status" in frame else frame.iloc[0:0]
     return rows.iloc[0] if len(rows) else None
@@ -54,37 +61,12 @@ def floor_sentence(frame: pd.DataFrame) -> str:
             f"{floor['kid']:.4f} +- {floor['kid_std']:.4f}; a perfect sampler would score about this at N = {int(floor['n'])}.")
 
 
-def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
-    """Points that no other point beats on both time per image and FID: the best choice for each time budget."""
-    points = ok_points(frame).sort_values(["seconds_per_image", "fid"])
-    front, best = [], float("inf")
-    for _, row in points.iterrows():
-        if row["fid"] < best:
-            front.append(row)
-            best = row["fid"]
-    return pd.DataFrame(front)
-
-
-def recommendation(front: pd.DataFrame) -> list[str]:
-    if front.empty:
-        return ["No point finished, so there is nothing to recommend."]
-    lines = []
-    for i, (_, row) in enumerate(front.iterrows()):
-        upper = front.iloc[i + 1]["ms_per_image"] if i + 1 < len(front) else None
-        budget = f"from {row['ms_per_image']:.1f} ms per image" + (f" up to {upper:.1f} ms" if upper else " upward")
-        lines.append(f"With a budget {budget}: **{row['scheduler']} at {int(row['steps'])} steps** "
-                     f"(NFE {int(row['nfe'])}, FID {row['fid']:.2f}).")
-    best = front.iloc[-1]
-    lines.append(f"The best quality measured is {best['scheduler']} at {int(best['steps'])} steps (FID {best['fid']:.2f}); "
-                 "points off this front are slower for worse quality than some point on it.")
-    return lines
-
-
 def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator
 
     points = ok_points(frame)
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -98,7 +80,20 @@ def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
     if floor is not None:
         ax_fid.axhline(floor["fid"], color="grey", linestyle="--", label="real data (floor)")
         ax_kid.axhline(floor["kid"], color="grey", linestyle="--", label="real data (floor)")
-    for axis, metric in ((ax_fid, "FID (labels: steps)"), (ax_kid, "KID (bars: std over subsets)")):
+    fid_label, kid_label = "FID (labels: steps)", "KID (bars: std over subsets)"
+    fids = points["fid"].tolist() + ([floor["fid"]] if floor is not None else [])
+    if fids and min(fids) > 0:  # FIDs spread over decades between few and many steps: a log axis keeps both readable
+        ax_fid.set_yscale("log")
+        fid_label = "FID (log; labels: steps)"
+    if len(points) and points["kid_std"].median() > 0:
+        # KID is unbiased, so it can be negative: symmetric log, linear up to the decade above its typical std
+        linear_range = 10.0 ** np.ceil(np.log10(points["kid_std"].median()))
+        top = max(points["kid"].abs().max(), linear_range)
+        decades = [linear_range * 10.0**k for k in range(int(np.ceil(np.log10(top / linear_range))) + 1)]
+        ax_kid.set_yscale("symlog", linthresh=linear_range)
+        ax_kid.yaxis.set_major_locator(FixedLocator([-d for d in decades[:2]] + [0] + decades))
+        kid_label = f"KID (symlog, linear within ±{linear_range:g}; bars: std)"
+    for axis, metric in ((ax_fid, fid_label), (ax_kid, kid_label)):
         axis.set_xscale("log")
         axis.set_xlabel(xlabel)
         axis.set_ylabel(metric)
@@ -133,7 +128,7 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
     return chosen
 
 
-def write_report(folder: str | Path) -> Path:
+def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
     frame = load_records(folder)
     points = ok_points(frame)
@@ -143,7 +138,7 @@ def write_report(folder: str | Path) -> Path:
             _chart(frame, "seconds_per_image", "seconds per image (log)", folder / "fid_vs_time.png"),
             _chart(frame, "nfe", "model calls per image, NFE (log)", folder / "fid_vs_nfe.png"),
         ]
-    front = pareto_front(frame)
+    front = pareto_front(points, time_tolerance)
     first = frame.iloc[0]
     sections = [
         "# ddpm-bench sweep report",
@@ -160,7 +155,7 @@ def write_report(folder: str | Path) -> Path:
         _markdown_table(frame, [c for c in TABLE_COLUMNS if c in frame] + (["error"] if "error" in frame else [])),
         "## Pareto front: the best choice for each time budget",
         _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
-        *recommendation(front),
+        *recommendation(points, time_tolerance),
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Charts",
@@ -174,7 +169,7 @@ def write_report(folder: str | Path) -> Path:
         "## Provenance",
         "Schedulers: " + "; ".join(
             f"`{r['scheduler']}` from plugin {r.get('plugin')} ({r.get('plugin_package')} {r.get('plugin_version')})"
-            for _, r in frame.drop_duplicates("scheduler").iterrows()
+            for _, r in sampled_points(frame).drop_duplicates("scheduler").iterrows()
         ),
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",

@@ -242,4 +242,6 @@ def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_p
     assert frame.loc[("makes-nan", 2), "error"].startswith("SamplingError: makes-nan: non-finite values after step 1/2")
     assert "returned shape (2, 1, 27, 28) for a sample of shape (2, 1, 28, 28)" in frame.loc[("wrong-shape", 3), "error"]
     assert (frame.loc["makes-nan", "plugin_version"] == "0.3.0").all()
-    assert "`makes-nan` from plugin faulty (ddpm-bench-faulty 0.3.0)" in (out / "report.md").read_text()
+    provenance = (out / "report.md").read_text().split("## Provenance")[1]
+    assert "`makes-nan` from plugin faulty (ddpm-bench-faulty 0.3.0)" in provenance
+    assert "real data" not in provenance
