@@ -35,17 +35,17 @@ def pareto_front(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE) -
     return pd.DataFrame(kept, columns=columns).sort_values("seconds_per_image") if kept else points.iloc[0:0]
 
 
-def set_aside(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE) -> list[tuple[pd.Series, pd.Series]]:
-    """Points on the plain front that the tolerance removes, each with a point that beats it on FID in at most
-    ``time_tolerance`` more time (one on the front where there is one, the fastest such)."""
+def set_aside(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[tuple[pd.Series, pd.Series]]:
+    """Points on the plain front that are not on ``front`` (``points``' front under ``time_tolerance``), each with a
+    point that beats it on FID in at most ``time_tolerance`` more time (one on the front where there is one, the
+    fastest such)."""
     plain = pareto_front(points, 0.0)
-    tolerant = pareto_front(points, time_tolerance)
     pairs = []
     for label, row in plain.iterrows():
-        if label in tolerant.index:
+        if label in front.index:
             continue
         rivals = points[[_dominates(rival, row, time_tolerance) for _, rival in points.iterrows()]].assign(
-            off_front=lambda frame: ~frame.index.isin(tolerant.index))
+            off_front=lambda frame: ~frame.index.isin(front.index))
         pairs.append((row, rivals.sort_values(["off_front", "seconds_per_image"]).iloc[0]))
     return pairs
 
@@ -69,15 +69,18 @@ def _name(row: pd.Series) -> str:
     return f"{row['scheduler']} at {int(row['steps'])} steps"
 
 
-def recommendation(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE) -> list[str]:
-    """One sentence per budget range of the front, then what the tolerance set aside and why."""
-    front = pareto_front(points, time_tolerance)
+def _ms(row: pd.Series) -> str:
+    return f"{row['seconds_per_image'] * 1000:.1f} ms"
+
+
+def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[str]:
+    """One sentence per budget range of ``front`` (``points``' front under ``time_tolerance``), then what the
+    tolerance set aside and why."""
     if front.empty:
         return ["No point finished, so there is nothing to recommend."]
     lines = []
     for i, (_, row) in enumerate(front.iterrows()):
-        upper = front.iloc[i + 1]["seconds_per_image"] * 1000 if i + 1 < len(front) else None
-        budget = f"from {row['seconds_per_image'] * 1000:.1f} ms per image" + (f" up to {upper:.1f} ms" if upper else " upward")
+        budget = f"from {_ms(row)} per image" + (f" up to {_ms(front.iloc[i + 1])}" if i + 1 < len(front) else " upward")
         lines.append(f"With a budget {budget}: **{_name(row)}** (NFE {int(row['nfe'])}, FID {row['fid']:.2f}).")
     best = front.iloc[-1]
     lines.append(f"The best quality measured is {_name(best)} (FID {best['fid']:.2f}); every point off this front is "
@@ -86,12 +89,11 @@ def recommendation(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE)
     if spread is not None:
         ratio, slow, fast = spread
         lines.append(f"Timing noise: points with equal NFE differ in time per image by up to {ratio - 1:.0%} in this "
-                     f"sweep ({_name(slow)} {slow['seconds_per_image'] * 1000:.1f} ms, {_name(fast)} "
-                     f"{fast['seconds_per_image'] * 1000:.1f} ms); where the UNet dominates, such differences are "
+                     f"sweep ({_name(slow)} {_ms(slow)}, {_name(fast)} {_ms(fast)}); where the UNet dominates, such differences are "
                      f"mostly measurement noise. The front counts times within {time_tolerance:.0%} of each other as equal.")
-    removed = set_aside(points, time_tolerance)
+    removed = set_aside(points, front, time_tolerance)
     if removed:
         lines.append("Set aside for that reason: " + "; ".join(
-            f"{_name(row)} ({row['seconds_per_image'] * 1000:.1f} ms, FID {row['fid']:.2f}) for {_name(rival)} "
-            f"({rival['seconds_per_image'] * 1000:.1f} ms, FID {rival['fid']:.2f})" for row, rival in removed) + ".")
+            f"{_name(row)} ({_ms(row)}, FID {row['fid']:.2f}) for {_name(rival)} ({_ms(rival)}, FID {rival['fid']:.2f})"
+            for row, rival in removed) + ".")
     return lines

@@ -155,7 +155,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         _markdown_table(frame, [c for c in TABLE_COLUMNS if c in frame] + (["error"] if "error" in frame else [])),
         "## Pareto front: the best choice for each time budget",
         _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
-        *recommendation(points, time_tolerance),
+        *recommendation(points, front, time_tolerance),
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Charts",

@@ -36,7 +36,7 @@ def test_the_plain_front_keeps_every_point_that_nothing_faster_beats():
 
 def test_the_tolerance_sets_aside_a_point_only_slightly_faster_than_a_better_one():
     assert labels(pareto_front(SWEEP, 0.10)) == ["ddim-5", "ddim-10", "pndm-5", "ddpm-50"]
-    (removed, replacement), = set_aside(SWEEP, 0.10)
+    (removed, replacement), = set_aside(SWEEP, pareto_front(SWEEP, 0.10), 0.10)
     assert labels(pd.DataFrame([removed, replacement])) == ["eta1-10", "ddim-10"]
     # 31.4 ms is 5.4% slower than 29.8 ms: a 5% tolerance keeps both
     assert labels(pareto_front(SWEEP, 0.05)) == labels(pareto_front(SWEEP, 0.0))
@@ -66,13 +66,13 @@ def test_equal_nfe_spread_names_the_widest_pair():
 
 
 def test_the_recommendation_gives_each_budget_range_and_says_what_was_set_aside():
-    lines = recommendation(SWEEP, 0.10)
+    lines = recommendation(SWEEP, pareto_front(SWEEP, 0.10), 0.10)
     assert lines[0] == "With a budget from 14.5 ms per image up to 31.4 ms: **ddim at 5 steps** (NFE 5, FID 5.37)."
     assert lines[3] == "With a budget from 129.4 ms per image upward: **ddpm at 50 steps** (NFE 50, FID 1.00)."
     assert "differ in time per image by up to 20%" in lines[5] and "ddim at 50 steps 155.7 ms" in lines[5]
     assert lines[6] == ("Set aside for that reason: eta1 at 10 steps (29.8 ms, FID 3.32) for ddim at 10 steps "
                         "(31.4 ms, FID 2.53).")
-    assert recommendation(SWEEP.iloc[0:0]) == ["No point finished, so there is nothing to recommend."]
+    assert recommendation(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == ["No point finished, so there is nothing to recommend."]
 
 
 def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):
