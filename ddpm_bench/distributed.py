@@ -6,10 +6,11 @@ everything here is a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -31,16 +32,25 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def setup() -> int:
-    """Join the process group that ``torchrun`` describes in the environment; returns the world size."""
+@contextlib.contextmanager
+def process_group() -> Iterator[int]:
+    """Join the process group that ``torchrun`` describes in the environment for the body of the ``with``, yielding
+    the world size, and leave it on the way out. Leaving matters: a process that exits still holding a gloo group can
+    abort at interpreter shutdown ("terminate called without an active exception", pytorch/pytorch#190489), failing a
+    sweep whose every point was written. A group that was already joined is left to whoever joined it.
+    """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return world_size()
+        yield world_size()
+        return
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, "1800")))
     dist.init_process_group(backend=backend, timeout=timeout)
-    return world_size()
+    try:
+        yield world_size()
+    finally:
+        dist.destroy_process_group()
 
 
 def local_device() -> str | None:

@@ -192,7 +192,12 @@ def run_sweep(
     """
     config.validate()
     specs = [parse_scheduler_spec(text) for text in config.schedulers]
-    distributed.setup()
+    with distributed.process_group():
+        return _run_points(config, specs, out, force, progress, log)
+
+
+def _run_points(config: SweepConfig, specs, out, force: bool, progress: Optional[bool], log: Callable[[str], None]):
+    """``run_sweep``'s body, on every rank of the process group."""
     main = distributed.is_main()
     folder, store, done, outdated = _prepare_store(config, specs, out, force) if main else (None, None, None, {})
     done = distributed.broadcast(done)

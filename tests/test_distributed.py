@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,12 @@ import pytest
 from conftest import make_tiny_unet
 
 ARGS = ["--schedulers", "ddim,ddpm", "--steps", "3", "-n", "7", "--batch-size", "2", "--no-progress"]
+
+
+def torchrun(*args: str, env=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+              "--master_port", str(free_port())]
+    return subprocess.run([*launch, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def free_port() -> int:
@@ -28,10 +35,7 @@ def runs(tmp_path_factory):
     single = subprocess.run([sys.executable, "-m", "ddpm_bench", "sweep", *common, "--out", str(root / "one")],
                             capture_output=True, text=True, env=env)
     assert single.returncode == 0, single.stderr
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-              "--master_port", str(free_port())]
-    double = subprocess.run([*launch, "-m", "ddpm_bench", "sweep", *common, "--out", str(root / "two")],
-                            capture_output=True, text=True, env=env, timeout=300)
+    double = torchrun("-m", "ddpm_bench", "sweep", *common, "--out", str(root / "two"), env=env)
     assert double.returncode == 0, double.stderr[-3000:]
     return root, double
 
@@ -62,3 +66,28 @@ def test_only_rank_zero_writes(runs):
     root, double = runs
     assert double.stdout.count("report:") == 1
     assert len((root / "two" / "records.jsonl").read_text().splitlines()) == 3
+
+
+def test_the_process_group_is_left_on_the_way_out(tmp_path):
+    # A process that exits still holding a gloo group can abort at shutdown (pytorch/pytorch#190489): CI saw rank 1 of a
+    # finished sweep die with SIGABRT. The group is left when the block ends, and also when it ends by an error.
+    script = tmp_path / "group.py"
+    script.write_text(
+        "import torch.distributed as dist\n"
+        "from ddpm_bench import distributed\n"
+        "with distributed.process_group() as size:\n"
+        "    assert size == 2 and dist.is_initialized()\n"
+        "    rank = distributed.rank()\n"
+        "    assert distributed.gather(distributed.rank()) == [0, 1]\n"
+        "assert not dist.is_initialized()\n"
+        "try:\n"
+        "    with distributed.process_group():\n"
+        "        raise KeyError('raised inside')\n"
+        "except KeyError:\n"
+        "    pass\n"
+        "assert not dist.is_initialized()\n"
+        "print(f'left{rank}')\n"
+    )
+    result = torchrun(str(script), env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(re.findall(r"left\d", result.stdout)) == ["left0", "left1"]
