@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import math
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from ddpm_bench.errors import ConfigError
+from ddpm_bench.errors import BenchError, ConfigError
+
+T = TypeVar("T")
 
 TIMEOUT_ENV = "DDPM_BENCH_DIST_TIMEOUT"
+
+# Each join of this process gets its own key prefix in torchrun's store (see process_group).
+_joins = itertools.count()
 
 
 def world_size() -> int:
@@ -46,7 +52,13 @@ def process_group() -> Iterator[int]:
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, "1800")))
-    dist.init_process_group(backend=backend, timeout=timeout)
+    # torchrun's store outlives a group, and destroy_process_group() resets the group counter that names a group's
+    # keys in it: a second join in the same process would read the first group's gloo addresses, whose ports are
+    # closed, and fail with "Connection refused" (or hang) whenever it reads them before the peer rewrites them.
+    # Every join therefore writes under its own prefix; all ranks join in lockstep, so their prefixes agree.
+    store, my_rank, size = next(dist.rendezvous("env://", timeout=timeout))
+    store = dist.PrefixStore(f"ddpm-bench/join-{next(_joins)}", store)
+    dist.init_process_group(backend=backend, store=store, rank=my_rank, world_size=size, timeout=timeout)
     try:
         yield world_size()
     finally:
@@ -91,3 +103,48 @@ def broadcast(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def on_main(compute: Callable[[], T]) -> T:
+    """``compute()`` on rank 0 alone, its value handed to every rank; a BenchError it raises is raised on every rank,
+    so that no rank waits for a peer that has given up."""
+    outcome = None
+    if is_main():
+        try:
+            outcome = (True, compute())
+        except BenchError as error:
+            outcome = (False, str(error))
+    succeeded, value = broadcast(outcome)
+    if not succeeded:
+        raise BenchError(value)
+    return value
+
+
+@contextlib.contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block before the other ranks do (it fills a cache the others then read)."""
+    if not is_main():
+        barrier()
+    yield
+    if is_main():
+        barrier()
+
+
+def first_error(error: str | None) -> str | None:
+    """The first rank's error text among every rank's (None when no rank failed)."""
+    return next((e for e in gather(error) if e), None)
+
+
+def combine_timings(timings: list[dict], n: int) -> dict:
+    """One process: its own timing. Several: the group's wall time per image (the slowest rank's total over N) as
+    ``seconds_per_image``, with every rank's own figures kept under ``rank_timings``."""
+    if len(timings) == 1:
+        return timings[0]
+    slowest = max(t["total_seconds"] for t in timings)
+    return {
+        "nfe": timings[0]["nfe"], "images": n, "seconds_per_image": slowest / n,
+        "seconds_per_image_min": min(t["seconds_per_image_min"] for t in timings),
+        "seconds_per_image_max": max(t["seconds_per_image_max"] for t in timings),
+        "total_seconds": slowest, "timed_batches": sum(t["timed_batches"] for t in timings),
+        "images_per_second": n / slowest, "rank_timings": timings,
+    }

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 from ddpm_bench.api import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import BenchError
 from ddpm_bench.models import load_model, resolve_device
+import processes
 from conftest import make_tiny_unet
 
 
@@ -98,9 +98,9 @@ def test_bad_folders_give_one_line_errors_naming_the_file(tmp_path, tiny_model_d
 
 
 def test_a_hub_id_missing_offline_says_where_to_put_it(tmp_path, monkeypatch):
-    result = subprocess.run(
+    result = processes.run(
         [sys.executable, "-c", "from ddpm_bench.models import load_model; load_model('google/ddpm-cifar10-32', 'cpu')"],
-        capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PATH": ""},
+        env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PATH": ""},
     )
     assert "is not in the local Hugging Face cache" in result.stderr
     assert "hf download google/ddpm-cifar10-32" in result.stderr
@@ -114,8 +114,8 @@ def test_a_hub_id_is_read_from_the_local_cache(tmp_path, tiny_model_dir):
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     code = "from ddpm_bench.models import load_model; m = load_model('someone/tiny-ddpm', 'cpu'); print(m.folder.name)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True,
+    result = processes.run(
+        [sys.executable, "-c", code],
         env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "PATH": ""},
     )
     assert result.returncode == 0, result.stderr

@@ -1,12 +1,11 @@
 """The Pareto front of a sweep and its recommendation, on hand-made points whose front is known."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 
 from ddpm_bench.pareto import equal_nfe_time_spread, pareto_front, recommendation, set_aside
+import processes
 
 
 def points(*rows):
@@ -77,7 +76,6 @@ def test_the_recommendation_gives_each_budget_range_and_says_what_was_set_aside(
 
 def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):
     for value in ("1.5", "-0.1", "ten"):
-        result = subprocess.run([sys.executable, "-m", "ddpm_bench", "report", str(tmp_path), "--time-tolerance", value],
-                                capture_output=True, text=True)
+        result = processes.ddpm_bench("report", str(tmp_path), "--time-tolerance", value)
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "--time-tolerance" in result.stderr

@@ -1,12 +1,11 @@
 """Bad input to the scheduler API gives one-line errors that name the problem."""
 
-import subprocess
-import sys
 
 import pytest
 
 from ddpm_bench import create_scheduler, list_schedulers
 from ddpm_bench.errors import ConfigError
+import processes
 
 
 def test_unknown_scheduler_lists_the_names_and_the_closest():
@@ -77,10 +76,6 @@ def test_create_scheduler_returns_fresh_instances():
 
 
 def test_cli_error_is_one_line_and_non_zero(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "ddpm_bench", "train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-    )
+    result = processes.ddpm_bench("train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o"))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "neither embedded:mnist nor a folder" in result.stderr
