@@ -79,7 +79,8 @@ def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out:
     """Sum of UNet forward times inside a real sweep (all three built-ins), against the sweep's wall time."""
     from diffusers import UNet2DModel
 
-    from ddpm_bench.sweep import config_from, run_sweep
+    from ddpm_bench.settings import config_from
+    from ddpm_bench.sweep import run_sweep
 
     forward_seconds = [0.0]
     original = UNet2DModel.forward

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import inspect
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ddpm_bench.errors import ConfigError
+from ddpm_bench.names import unknown_name
+from ddpm_bench.options import literal
 from ddpm_bench.plugins import Registration, get_registry
 from ddpm_bench.schedulers.config import option_types, parse_option_value
 
@@ -27,9 +28,7 @@ def scheduler_registration(name: str) -> Registration:
     schedulers = get_registry().schedulers
     if name in schedulers:
         return schedulers[name]
-    close = difflib.get_close_matches(name, list(schedulers), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"unknown scheduler {name!r}{hint}; available: {', '.join(sorted(schedulers)) or 'none'}")
+    raise ConfigError(unknown_name("scheduler", name, schedulers))
 
 
 def create_scheduler(name: str, **config: Any):
@@ -57,21 +56,6 @@ class SchedulerSpec:
         return ":".join([self.name, *(f"{k}={v}" for k, v in self.options)])
 
 
-def _literal(text: str) -> Any:
-    """A value of an option whose type is not declared: bool, None, int, float, else the text."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_scheduler_spec(text: str) -> SchedulerSpec:
     """Parse ``name[:key=value...]``; segments without ``=`` belong to the name (``diffusers:DDIMScheduler``)."""
     text = text.strip()
@@ -90,7 +74,7 @@ def parse_scheduler_spec(text: str) -> SchedulerSpec:
         if config_class is not None:
             options.append((key, parse_option_value(config_class, key, value, name)))
         else:
-            options.append((key, _literal(value)))
+            options.append((key, literal(value)))
     return SchedulerSpec(name, tuple(options))
 
 

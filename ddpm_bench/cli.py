@@ -1,4 +1,4 @@
-"""The ``ddpm-bench`` command. Thin: parses arguments, calls the library, prints.
+"""The ``ddpm-bench`` command: parses arguments, calls the library, prints.
 
 Every BenchError becomes one line on stderr and exit status 2; nothing already written is removed.
 """
@@ -10,7 +10,9 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from ddpm_bench.errors import BenchError
+from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.options import positive_int_list, split_list
+from ddpm_bench.settings import DEFAULTS, PRECISIONS
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -23,21 +25,21 @@ def command(name: str):
     return decorate
 
 
-def _csv_ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
+def _argument_type(parse, name: str, **options):
+    """An argparse type from a parser that raises ConfigError: argparse prints its message after the option's name."""
+    def convert(text: str):
+        try:
+            return parse(text, **options)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    convert.__name__ = name
+    return convert
 
 
-def _csv_strings(text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one name")
-    return values
+_csv_ints = _argument_type(positive_int_list, "distinct positive integers")
+_csv_widths = _argument_type(positive_int_list, "positive integers", distinct=False)
+_csv_strings = _argument_type(split_list, "distinct names")
 
 
 def _fraction(text: str) -> float:
@@ -50,6 +52,10 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _listed(name: str) -> str:
+    return ",".join(map(str, DEFAULTS[name]))
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (and exit status 2), pointing at --help."""
 
@@ -57,102 +63,129 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+DESCRIPTION = """\
+Which diffusion sampler, and how many steps, give the best images for the time you can spend?
+ddpm-bench runs samplers (DDPM, DDIM, PNDM and any plugin's) on one denoising model from the same initial noise,
+times them, scores them with FID and KID, and writes a report with the best choice for each time budget."""
+
+EXAMPLES = """\
+examples:
+  ddpm-bench sweep --out runs/sweep                       DDPM, DDIM and PNDM at 5, 10, 20 steps on the embedded model
+  ddpm-bench sample --scheduler ddim --steps 50 --out runs/sample   64 images from one scheduler, with timings
+  ddpm-bench COMMAND --help                               the options of one command, with their defaults"""
+
+SWEEP_EXAMPLES = """\
+examples:
+  ddpm-bench sweep --schedulers ddim,ddim:eta=1.0,pndm:skip_prk_steps=true --steps 10,20 --out runs/variants
+  ddpm-bench sweep --config results/large/sweep.toml --out runs/large      a committed sweep, reproduced
+  ddpm-bench sweep --config runs/large/sweep.toml -n 1000 --out runs/n1000  the same with another option
+  torchrun --nproc_per_node 2 -m ddpm_bench sweep --out runs/two          data-parallel over 2 processes"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="ddpm-bench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="ddpm-bench", description=f"{DESCRIPTION}\n\n{EXAMPLES}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     sub.add_parser("schedulers", help="list the registered schedulers with their plugin and version")
     sub.add_parser("plugins", help="list loaded plugins and those that failed, with the reason")
 
     sample = sub.add_parser("sample", help="sample N images with one scheduler: grid PNG, timings, provenance")
-    sample.add_argument("--model", default="embedded:mnist", help="diffusers folder, hub id, or embedded:mnist (default)")
+    sample.add_argument("--model", default=DEFAULTS["model"], help="diffusers folder, hub id, or embedded:mnist (default: %(default)s)")
     sample.add_argument("--scheduler", required=True, help="NAME[:option=value...], e.g. ddim:eta=1.0")
-    sample.add_argument("--steps", type=int, required=True)
-    sample.add_argument("-n", "--num-samples", type=int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--steps", type=int, required=True, help="inference steps (required)")
+    sample.add_argument("-n", "--num-samples", type=int, default=DEFAULTS["sample_n"], help="images to draw (default: %(default)s)")
+    sample.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="sample i depends only on (seed, i) (default: %(default)s)")
     sample.add_argument("--out", required=True, help="output folder")
     sample.add_argument("--save-images", action="store_true", help="also write each image as OUT/images/NNNNNN.png")
     sample.add_argument("--reference", help="score FID/KID against this data set (embedded:mnist, folder, .npz, imported name)")
-    sample.add_argument("--backbone", default="mnist-cnn", help="feature network for FID/KID (default mnist-cnn)")
+    sample.add_argument("--backbone", default=DEFAULTS["backbone"], help="feature network for FID/KID (default: %(default)s)")
     add_runtime_options(sample)
 
     stats = sub.add_parser("stats", help="precompute and cache reference statistics, or import published ones")
-    stats.add_argument("--dataset", default="embedded:mnist", help="embedded:mnist, a folder of images, or an .npz of images")
-    stats.add_argument("--backbone", default="mnist-cnn")
-    stats.add_argument("--image-size", type=int, default=28, help="size folder images are resized to")
-    stats.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    stats.add_argument("--dataset", default=DEFAULTS["reference"], help="embedded:mnist, a folder of images, or an .npz of images (default: %(default)s)")
+    stats.add_argument("--backbone", default=DEFAULTS["backbone"], help="feature network (default: %(default)s)")
+    stats.add_argument("--image-size", type=int, default=28, help="size folder images are resized to (default: %(default)s)")
+    stats.add_argument("--channels", type=int, default=1, choices=(1, 3), help="grey (1) or colour (3) (default: %(default)s)")
     stats.add_argument("--import", dest="import_file", help="a published mu/sigma .npz (pytorch-fid, torch-fidelity)")
     stats.add_argument("--name", help="the name an imported file is stored under (use it as --reference)")
     add_inception_option(stats)
 
-    sweep = sub.add_parser("sweep", help="schedulers x steps on one model: timed, scored, recorded, reported")
-    sweep.add_argument("--schedulers", type=_csv_strings, help="comma-separated, each NAME[:option=value...] (default ddpm,ddim,pndm)")
-    sweep.add_argument("--steps", type=_csv_ints, help="comma-separated step counts (default 5,10,20)")
-    sweep.add_argument("-n", "--num-samples", type=int, dest="n", help="samples per point (default 256)")
-    sweep.add_argument("--seed", type=int)
-    sweep.add_argument("--model", help="diffusers folder, hub id, or embedded:mnist (default)")
-    sweep.add_argument("--backbone", help="feature network for FID/KID (default mnist-cnn)")
-    sweep.add_argument("--reference", help="reference data set or imported statistics (default embedded:mnist)")
+    sweep = sub.add_parser("sweep", help="schedulers x steps on one model: timed, scored, recorded, reported",
+                           description="Run schedulers x step counts on one model; record, score and report each point.",
+                           epilog=SWEEP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No argparse defaults here: a value not given comes from --config, else from settings.DEFAULTS (shown in the help).
+    sweep.add_argument("--schedulers", type=_csv_strings, help=f"comma-separated, each NAME[:option=value...] (default: {_listed('schedulers')})")
+    sweep.add_argument("--steps", type=_csv_ints, help=f"comma-separated step counts (default: {_listed('steps')})")
+    sweep.add_argument("-n", "--num-samples", type=int, dest="n", help=f"samples per point (default: {DEFAULTS['n']})")
+    sweep.add_argument("--seed", type=int, help=f"sample i depends only on (seed, i) (default: {DEFAULTS['seed']})")
+    sweep.add_argument("--model", help=f"diffusers folder, hub id, or embedded:mnist (default: {DEFAULTS['model']})")
+    sweep.add_argument("--backbone", help=f"feature network for FID/KID (default: {DEFAULTS['backbone']})")
+    sweep.add_argument("--reference", help=f"reference data set or imported statistics (default: {DEFAULTS['reference']})")
     sweep.add_argument("--config", help="a sweep TOML; options given here override it")
-    sweep.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
+    sweep.add_argument("--out", default="runs/sweep", help="output folder (default: %(default)s)")
     sweep.add_argument("--force", action="store_true", help="recompute points already recorded in --out")
-    sweep.add_argument("--batch-size", type=int)
-    sweep.add_argument("--device")
-    sweep.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
-    sweep.add_argument("--channels-last", action="store_true", default=None)
-    sweep.add_argument("--compile", action="store_true", default=None)
-    sweep.add_argument("--no-progress", action="store_true")
+    sweep.add_argument("--batch-size", type=int, help=f"images per UNet batch; changes timing, never an image (default: {DEFAULTS['batch_size']})")
+    sweep.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
+    sweep.add_argument("--precision", choices=PRECISIONS, help=f"UNet autocast dtype (default: {DEFAULTS['precision']})")
+    sweep.add_argument("--channels-last", action="store_true", default=None, help="UNet in channels-last memory format")
+    sweep.add_argument("--compile", action="store_true", default=None, help="torch.compile the UNet")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_inception_option(sweep)
 
     quality = sub.add_parser("quality", help="FID/KID and classifier confidence of a model's samples next to real data")
-    quality.add_argument("--model", default="embedded:mnist")
-    quality.add_argument("--scheduler", default="ddim")
-    quality.add_argument("--steps", type=int, default=100)
-    quality.add_argument("-n", "--num-samples", type=int, default=1000)
-    quality.add_argument("--seed", type=int, default=0)
-    quality.add_argument("--reference", default="embedded:mnist")
-    quality.add_argument("--backbone", default="mnist-cnn")
-    quality.add_argument("--out", required=True)
+    quality.add_argument("--model", default=DEFAULTS["model"], help="diffusers folder, hub id, or embedded:mnist (default: %(default)s)")
+    quality.add_argument("--scheduler", default=DEFAULTS["quality_scheduler"], help="NAME[:option=value...] (default: %(default)s)")
+    quality.add_argument("--steps", type=int, default=DEFAULTS["quality_steps"], help="(default: %(default)s)")
+    quality.add_argument("-n", "--num-samples", type=int, default=DEFAULTS["quality_n"], help="samples, and real images for the floor (default: %(default)s)")
+    quality.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="(default: %(default)s)")
+    quality.add_argument("--reference", default=DEFAULTS["reference"], help="reference data set (default: %(default)s)")
+    quality.add_argument("--backbone", default=DEFAULTS["backbone"], help="feature network (default: %(default)s)")
+    quality.add_argument("--out", required=True, help="output folder: quality.json and samples.png (required)")
     add_runtime_options(quality)
 
     check = sub.add_parser("check", help="run the conformance kit on a registered scheduler")
     check.add_argument("scheduler", help="NAME[:option=value...]")
 
     report = sub.add_parser("report", help="rebuild report.md and report.html of a sweep folder from its records")
-    report.add_argument("folder")
+    report.add_argument("folder", help="a sweep's output folder (its records.jsonl)")
     report.add_argument("--time-tolerance", type=_fraction,
                         help="times within this fraction of each other count as equal on the Pareto front (default 0.1)")
 
     classifier = sub.add_parser("train-classifier", help="train the embedded mnist-cnn feature network")
-    classifier.add_argument("--out", required=True)
-    classifier.add_argument("--epochs", type=int, default=15)
-    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--out", required=True, help="output folder (required)")
+    classifier.add_argument("--epochs", type=int, default=15, help="(default: %(default)s)")
+    classifier.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
 
     train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
-    train.add_argument("--data", help="embedded:mnist (default) or a folder of images")
+    train.add_argument("--data", help="embedded:mnist (default), a folder of images, or an .npz of images")
     train.add_argument("--out", required=True, help="run folder: checkpoint, log, and the final model/")
-    train.add_argument("--steps", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--image-size", type=int)
-    train.add_argument("--channels", type=int)
-    train.add_argument("--block-out-channels", type=_csv_ints)
-    train.add_argument("--layers-per-block", type=int)
-    train.add_argument("--precision", choices=("fp32", "bf16"))
-    train.add_argument("--checkpoint-every", type=int)
-    train.add_argument("--seed", type=int)
+    from ddpm_bench.training import TrainConfig
+
+    recipe = TrainConfig()
+    for option, kind, text in (("--steps", int, "optimiser steps"), ("--batch-size", int, "images per step"),
+                               ("--lr", float, "peak learning rate (warm-up, then cosine)"),
+                               ("--image-size", int, "training resolution"), ("--channels", int, "image channels"),
+                               ("--block-out-channels", _csv_widths, "UNet widths per resolution"),
+                               ("--layers-per-block", int, "ResNet layers per UNet block"),
+                               ("--checkpoint-every", int, "steps between resumable checkpoints"),
+                               ("--seed", int, "data order and noise")):
+        value = getattr(recipe, option[2:].replace("-", "_"))
+        shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        train.add_argument(option, type=kind, help=f"{text} (default: {shown})")
+    train.add_argument("--precision", choices=("fp32", "bf16"), help=f"autocast dtype (default: {recipe.precision})")
     train.add_argument("--init-from", help="start from this model's weights (folder, hub id or embedded:mnist), e.g. to train a finished run further")
     train.add_argument("--export-only", action="store_true", help="save the latest checkpoint's EMA weights to OUT/model and stop")
     return parser
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="images per UNet batch; changes timing, never an image (default: %(default)s)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="UNet autocast dtype")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS["precision"], help="UNet autocast dtype (default: %(default)s)")
+    parser.add_argument("--channels-last", action="store_true", help="UNet in channels-last memory format")
     parser.add_argument("--compile", action="store_true", help="torch.compile the UNet")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_inception_option(parser)
 
 
@@ -160,34 +193,40 @@ def add_inception_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inception-weights", help="the Inception weights file for --backbone inception")
 
 
+def _run_settings(args: argparse.Namespace):
+    from ddpm_bench.settings import RunSettings
+
+    return RunSettings(model=args.model, backbone=args.backbone, reference=args.reference or DEFAULTS["reference"],
+                       seed=args.seed, batch_size=args.batch_size, device=args.device, precision=args.precision,
+                       channels_last=args.channels_last, compile=args.compile)
+
+
+def _progress(args: argparse.Namespace) -> Optional[bool]:
+    return False if args.no_progress else None
+
+
 @command("sample")
 def _sample(args: argparse.Namespace) -> int:
-    from ddpm_bench.sampling import Precision
     from ddpm_bench.sample_run import run_sample
 
-    precision = Precision(args.precision, args.channels_last, args.compile)
-    result = run_sample(
-        args.model, args.scheduler, args.steps, args.num_samples, args.seed, args.out,
-        batch_size=args.batch_size, device=args.device, precision=precision,
-        progress=False if args.no_progress else None, save_images=args.save_images,
-        reference=args.reference, backbone=args.backbone,
-    )
-    timing = result["timing"]
+    record = run_sample(_run_settings(args), args.scheduler, args.steps, args.num_samples, args.out,
+                        score=bool(args.reference), progress=_progress(args), save_images=args.save_images)
+    batches = record["timed_batches"]
     print(
-        f"{result['scheduler']}: {args.num_samples} samples, NFE {timing['nfe']}, "
-        f"{timing['seconds_per_image'] * 1000:.1f} ms/image (median of {timing['timed_batches']} batches) -> {args.out}"
+        f"{record['scheduler']}: {args.num_samples} samples, NFE {record['nfe']}, "
+        f"{record['seconds_per_image'] * 1000:.1f} ms/image (median of {batches} batch{'es' if batches != 1 else ''}) -> {args.out}"
     )
-    if result.get("metrics"):
-        m = result["metrics"]
-        kid = f", KID {m['kid']:.4f} +- {m['kid_std']:.4f}" if m["kid"] is not None else ""
-        print(f"FID {m['fid']:.3f}{kid} (N={m['n']}, backbone {m['backbone']}, reference {m['reference']})")
+    if args.reference:
+        kid = f", KID {record['kid']:.4f} +- {record['kid_std']:.4f}" if record["kid"] is not None else ""
+        print(f"FID {record['fid']:.3f}{kid} (N={record['n']}, backbone {record['backbone']}, reference {record['reference']})")
     return 0
 
 
 @command("sweep")
 def _sweep(args: argparse.Namespace) -> int:
     from ddpm_bench.report import write_report
-    from ddpm_bench.sweep import config_from, load_config, run_sweep
+    from ddpm_bench.settings import config_from, load_config
+    from ddpm_bench.sweep import run_sweep
 
     overrides = {
         "schedulers": args.schedulers, "steps": args.steps, "n": args.n, "seed": args.seed, "model": args.model,
@@ -198,7 +237,7 @@ def _sweep(args: argparse.Namespace) -> int:
         config = load_config(args.config, **overrides)
     else:
         config = config_from(**{k: v for k, v in overrides.items() if v is not None})
-    frame = run_sweep(config, args.out, force=args.force, progress=False if args.no_progress else None,
+    frame = run_sweep(config, args.out, force=args.force, progress=_progress(args),
                       log=lambda line: print(line, flush=True))
     if frame is None:  # a rank other than 0 under torchrun: rank 0 writes the records and the report
         return 0
@@ -212,13 +251,9 @@ def _sweep(args: argparse.Namespace) -> int:
 @command("quality")
 def _quality(args: argparse.Namespace) -> int:
     from ddpm_bench.quality import model_quality
-    from ddpm_bench.sampling import Precision
 
-    result = model_quality(
-        args.model, args.out, args.scheduler, args.steps, args.num_samples, args.seed, args.reference, args.backbone,
-        args.batch_size, args.device, Precision(args.precision, args.channels_last, args.compile),
-        False if args.no_progress else None,
-    )
+    result = model_quality(_run_settings(args), args.out, scheduler=args.scheduler, steps=args.steps,
+                           n=args.num_samples, progress=_progress(args))
     for kind in ("samples", "real"):
         m = result[kind]
         confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
@@ -281,7 +316,7 @@ def _plugins(args: argparse.Namespace) -> int:
     from ddpm_bench.plugins import get_registry
 
     registry = get_registry()
-    rows = [(p.name, p.package, p.version, p.module, "ok") for p in registry.plugins]
+    rows = [(p.name, p.package, p.version, p.module, p.status()) for p in registry.plugins]
     rows += [(f.plugin, f.package, f.version, "", f"FAILED: {f.error}") for f in registry.failures]
     print_table(("plugin", "package", "version", "module", "status"), rows)
     return 1 if registry.failures else 0
@@ -308,20 +343,9 @@ def _train_classifier(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from ddpm_bench.training import config_from_options, train
 
-    config = config_from_options(
-        data=args.data,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        image_size=args.image_size,
-        channels=args.channels,
-        block_out_channels=args.block_out_channels,
-        layers_per_block=args.layers_per_block,
-        precision=args.precision,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-        init_from=args.init_from,
-    )
+    options = ("data", "steps", "batch_size", "lr", "image_size", "channels", "block_out_channels", "layers_per_block",
+               "precision", "checkpoint_every", "seed", "init_from")
+    config = config_from_options(**{name: getattr(args, name) for name in options})
     folder = train(config, args.out, log=lambda line: print(line, flush=True), export_only=args.export_only)
     print(f"model saved to {folder}")
     return 0

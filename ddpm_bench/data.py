@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +53,12 @@ def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
     if path.is_dir():
         return image_folder(path, size, channels)
     if path.suffix == ".npz" and path.is_file():
-        with np.load(path) as archive:
-            array = archive["images"] if "images" in archive else archive[archive.files[0]]
+        try:
+            with np.load(path, allow_pickle=False) as archive:  # an object array would need unpickling: refused
+                array = archive["images"] if "images" in archive else archive[archive.files[0]]
+        except (OSError, ValueError, IndexError, zipfile.BadZipFile) as error:
+            reason = " ".join(str(error).split())[:160]
+            raise BenchError(f"{path} is not an .npz of image arrays ({type(error).__name__}: {reason})") from error
         if array.dtype != np.uint8 or array.ndim != 4:
             raise BenchError(f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), got {array.dtype} {array.shape}")
         if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):

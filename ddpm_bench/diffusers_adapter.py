@@ -16,7 +16,7 @@ from typing import Any
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
 from ddpm_bench.schedulers.base import SchedulerOutput
-from ddpm_bench.schedulers.config import unknown_option_message
+from ddpm_bench.names import unknown_option
 
 PREFIX = "diffusers:"
 
@@ -29,11 +29,12 @@ class DiffusersScheduler:
         parameters = inspect.signature(scheduler_class.__init__).parameters
         for name in config:
             if name not in parameters or name == "self":
-                raise ConfigError(unknown_option_message(scheduler_class.__name__, name, [p for p in parameters if p != "self"]))
+                raise ConfigError(unknown_option(scheduler_class.__name__, name, [p for p in parameters if p != "self"]))
         try:
             self.inner = scheduler_class(**config)
-        except (TypeError, ValueError, NotImplementedError) as error:
-            raise ConfigError(f"{scheduler_class.__name__}: {error}") from error
+        except (TypeError, ValueError, NotImplementedError, ImportError) as error:  # ImportError: a missing extra
+            message = " ".join(str(error).split())
+            raise ConfigError(f"{scheduler_class.__name__}: {message}") from error
         self._takes_generator = "generator" in inspect.signature(self.inner.step).parameters
 
     @property

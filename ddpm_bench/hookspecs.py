@@ -15,6 +15,11 @@ hookspec = pluggy.HookspecMarker("ddpm_bench")
 hookimpl = pluggy.HookimplMarker("ddpm_bench")
 
 
+def hook_names() -> list[str]:
+    """The names of every hook specification below."""
+    return sorted(name for name, value in globals().items() if hasattr(value, "ddpm_bench_spec"))
+
+
 @hookspec
 def register_schedulers(register):
     """Register scheduler factories.
@@ -31,6 +36,18 @@ def register_schedulers(register):
 
     A plugin whose hook raises, or that registers a malformed or taken name, is reported and none of its
     registrations are kept.
+    """
+
+
+@hookspec
+def plugin_unavailable():
+    """Say what keeps this plugin from working now, or return None when everything it registered can work.
+
+    Called by ``ddpm-bench plugins`` for each loaded plugin that implements it, after loading, with no arguments;
+    return one line naming what is missing and how to get it (``needs torch-fidelity (pip install
+    'ddpm-bench[inception]')``, ``no weights at PATH``). It must be cheap and must not import heavy optional
+    dependencies just to look for them (``importlib.util.find_spec`` will do). ``plugins`` then shows the plugin as
+    ``unavailable: <line>`` rather than ``ok``; the plugin stays loaded, and its exit status stays 0.
     """
 
 

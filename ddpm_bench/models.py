@@ -8,7 +8,6 @@ pickled code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Optional
 import torch
 
 from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.hashing import file_sha256
 
 EMBEDDED_MODELS = {"embedded:mnist": Path(__file__).parent / "assets" / "embedded-mnist"}
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -134,14 +134,6 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise BenchError(f"weights {path} do not hold a state dict")
     return state
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_schedule(folder: Path) -> dict:

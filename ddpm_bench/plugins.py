@@ -21,6 +21,7 @@ import pluggy
 
 from ddpm_bench import hookspecs
 from ddpm_bench.errors import PluginError
+from ddpm_bench.names import did_you_mean
 
 ENTRY_POINT_GROUP = "ddpm_bench"
 STRICT_ENV = "DDPM_BENCH_STRICT_PLUGINS"
@@ -59,6 +60,15 @@ class LoadedPlugin:
     version: str
     package: str
     module: str
+    unavailable: Optional[Callable[[], Optional[str]]] = None  # its plugin_unavailable hook, if it has one
+
+    def status(self) -> str:
+        """``ok``, or ``unavailable: what is missing``, as the plugin itself judges now."""
+        try:
+            reason = self.unavailable() if self.unavailable is not None else None
+        except Exception as error:  # a broken check says so rather than hiding the plugin's state
+            reason = f"its availability check raised {type(error).__name__}: {error}"
+        return f"unavailable: {reason}" if reason else "ok"
 
 
 @dataclass
@@ -126,6 +136,16 @@ def _fail(registry: Registry, entry_point: metadata.EntryPoint, error: BaseExcep
     registry.failures.append(failure)
 
 
+def unknown_hooks(manager: pluggy.PluginManager, plugin: Any) -> Optional[str]:
+    """What is wrong when ``plugin`` implements a hook no specification declares (a misspelt name), or None."""
+    unknown = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [] if not caller.has_spec())
+    if not unknown:
+        return None
+    known = hookspecs.hook_names()
+    return (f"implements unknown hook {unknown[0]!r}{did_you_mean(unknown[0], known)}; ddpm-bench's hooks are "
+            f"{', '.join(known)}")
+
+
 def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> Registry:
     """Import every plugin of the entry point group and collect what its hooks register."""
     registry = Registry()
@@ -146,6 +166,11 @@ def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> R
         except Exception as error:  # a broken plugin must not take down the others
             _fail(registry, entry_point, error)
             continue
+        unknown = unknown_hooks(manager, module)
+        if unknown:  # pluggy's check_pending(), for this plugin alone: a misspelt hook would register nothing
+            manager.unregister(module)
+            _fail(registry, entry_point, PluginError(unknown))
+            continue
         collector = _Collector(registry, entry_point.name, package, version)
         try:
             for kind in KINDS:
@@ -158,7 +183,9 @@ def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> R
             _fail(registry, entry_point, error)
             continue
         collector.commit()
-        registry.plugins.append(LoadedPlugin(entry_point.name, version, package, getattr(module, "__name__", str(module))))
+        check = next((impl.function for impl in manager.hook.plugin_unavailable.get_hookimpls()
+                      if impl.plugin_name == entry_point.name), None)
+        registry.plugins.append(LoadedPlugin(entry_point.name, version, package, getattr(module, "__name__", str(module)), check))
     return registry
 
 

@@ -1,9 +1,9 @@
 """How good a model is, next to the floor set by real data: the figures in the embedded model's card.
 
 FID and KID of N samples against the reference set, and the same for N real images drawn from that set (the floor
-at that N: FID is biased upward at small N, so a model is judged against this, not against 0). With the ``mnist-cnn``
-backbone also the share of images the classifier assigns to one class with probability >= 0.9, and the spread of
-predicted classes, for samples and real digits alike.
+at that N: FID is biased upward at small N, so a model is judged against this, not against 0). With a backbone that
+can say more (``describe``: the ``mnist-cnn`` classifier's confident share and class spread), that too, for samples
+and real digits alike.
 """
 
 from __future__ import annotations
@@ -14,56 +14,42 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+from ddpm_bench import records as R
+from ddpm_bench.api import parse_scheduler_spec
+from ddpm_bench.atomic import write_text
 from ddpm_bench.images import save_grid
-from ddpm_bench.metrics.backbones import get_backbone
-from ddpm_bench.metrics.reference import real_subset, resolve_reference
-from ddpm_bench.metrics.scoring import score_images
-from ddpm_bench.models import load_model
-from ddpm_bench.sample_run import prepare_output
-from ddpm_bench.sampling import Precision, Sampler
+from ddpm_bench.run import Workbench, prepare_output
+from ddpm_bench.settings import RunSettings, default
 
 
-def _summarize(backbone, reference, images: torch.Tensor) -> dict:
-    result = score_images(backbone, reference, [images[i : i + 500] for i in range(0, len(images), 500)])
-    if hasattr(backbone, "probabilities"):
-        from ddpm_bench.metrics.mnist_cnn import confidence_summary
-
-        result.update(confidence_summary(backbone, images))
-    return result
+def _describe(bench: Workbench, images: torch.Tensor, scores: dict) -> dict:
+    describe = getattr(bench.backbone, "describe", None)
+    return {**scores, **(describe(images) if describe else {})}
 
 
 def model_quality(
-    model_source: str,
+    settings: RunSettings,
     out: str | Path,
-    scheduler_text: str = "ddim",
-    steps: int = 100,
-    n: int = 1000,
-    seed: int = 0,
-    reference_name: str = "embedded:mnist",
-    backbone_name: str = "mnist-cnn",
-    batch_size: int = 250,
-    device: Optional[str] = None,
-    precision: Precision = Precision(),
+    *,
+    scheduler: str = default("quality_scheduler"),
+    steps: int = default("quality_steps"),
+    n: int = default("quality_n"),
     progress: Optional[bool] = None,
 ) -> dict:
+    """Sample ``n`` images, score them and ``n`` real images, write ``quality.json`` and ``samples.png``."""
     out = prepare_output(out)
-    model = load_model(model_source, device)
-    spec = parse_scheduler_spec(scheduler_text)
-    sampler = Sampler(model, build_scheduler(spec, model.schedule), steps, batch_size=batch_size, precision=precision,
-                      progress=progress, label=spec.label)
-    samples = torch.cat([batch.images for batch in sampler.stream(n, seed)])
-    backbone = get_backbone(backbone_name)
-    channels, height, _ = model.sample_shape
-    reference = resolve_reference(reference_name, backbone, height, channels)
-    real = real_subset(reference_name, n, seed, height, channels)
+    bench = Workbench.open(settings)
+    batches: list[torch.Tensor] = []
+    point = bench.run_point(parse_scheduler_spec(scheduler), steps, n, progress=progress,
+                            on_batch=lambda batch: batches.append(batch.images), raise_errors=True)
+    samples, record = torch.cat(batches), point.record
+    real = bench.real_images(n)
     result = {
-        "model": model_source, "model_sha256": model.weights_sha256, "scheduler": spec.label, "steps": steps,
-        "nfe": sampler.stats.nfe, "n": n, "seed": seed, "backbone": backbone_name, "reference": reference.description,
-        "precision": precision.dtype, "seconds_per_image": sampler.stats.seconds_per_image,
-        "samples": _summarize(backbone, reference, samples),
-        "real": _summarize(backbone, reference, real),
+        **bench.provenance(), R.SCHEDULER: record[R.SCHEDULER], R.STEPS: steps, R.NFE: record[R.NFE], R.N: n,
+        R.SECONDS_PER_IMAGE: record[R.SECONDS_PER_IMAGE],
+        "samples": _describe(bench, samples, {k: record[k] for k in R.METRICS if k in record}),
+        "real": _describe(bench, real, bench.score(real)),
     }
     save_grid(samples[:100], out / "samples.png", columns=10, scale=2)
-    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text(out / "quality.json", json.dumps(result, indent=2) + "\n")
     return result

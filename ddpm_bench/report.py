@@ -7,49 +7,30 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ddpm_bench.errors import BenchError
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, pareto_front, recommendation
-from ddpm_bench.sweep import RECORDS, current_records, records_frame
+from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
 
 TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid", "kid_std", "status"]
 
 
-def load_records(folder: Path) -> pd.DataFrame:
-    path = folder / RECORDS
-    if not path.exists():
-        raise BenchError(f"{folder} has no {RECORDS}; run a sweep into it first")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    try:
-        records = [json.loads(line) for line in lines]
-    except ValueError as error:
-        raise BenchError(f"{path} is not valid JSONL: {error}") from error
-    if not records:
-        raise BenchError(f"{path} holds no records")
-    frame = records_frame(current_records(records))
-    if "seconds_per_image" in frame:
-        frame["ms_per_image"] = frame["seconds_per_image"] * 1000
-    return frame
-
-
 def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["status"] == "ok"].copy() if "status" in frame else frame.iloc[0:0]
+    return frame[frame[STATUS] == OK].copy() if STATUS in frame else frame.iloc[0:0]
 
 
 def sampled_points(frame: pd.DataFrame) -> pd.DataFrame:
     """Every point a scheduler was run for, finished or failed: all records but the real-data floor."""
-    return frame[frame["status"] != "floor"] if "status" in frame else frame
+    return frame[frame[STATUS] != FLOOR] if STATUS in frame else frame
 
 
 def floor_row(frame: pd.DataFrame):
-    rows = frame[frame["status"] == "floor"] if "status" in frame else frame.iloc[0:0]
+    rows = frame[frame[STATUS] == FLOOR] if STATUS in frame else frame.iloc[0:0]
     return rows.iloc[0] if len(rows) else None
 
 
@@ -130,7 +111,7 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
 
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
-    frame = load_records(folder)
+    frame = load_frame(folder)
     points = ok_points(frame)
     charts = []
     if len(points):

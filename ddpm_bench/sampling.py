@@ -15,14 +15,16 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from ddpm_bench.data import to_uint8
+from ddpm_bench.batching import chunks
 from ddpm_bench.errors import ConfigError, SamplingError
 from ddpm_bench.models import LoadedModel
+from ddpm_bench.options import positive_int
 from ddpm_bench.schedulers.base import randn_like_batch
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -119,13 +121,15 @@ class Sampler:
         precision: Precision = Precision(),
         progress: Optional[bool] = None,
         label: str = "",
+        on_call: Optional[Callable[[int], None]] = None,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+        """``progress``: a tqdm bar (None: on a terminal only). ``on_call(rows)`` is told of every model call."""
+        positive_int(batch_size, "batch size")
         self.model, self.scheduler, self.steps = model, scheduler, steps
         self.batch_size, self.precision = batch_size, precision
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.label = label or type(scheduler).__name__
+        self.on_call = on_call
         self.device = next(model.unet.parameters()).device
         self.unet = prepare_unet(model.unet, precision)
         self.stats = SamplingStats()
@@ -177,6 +181,8 @@ class Sampler:
                 )
             if bar is not None:
                 bar.update(1)
+            if self.on_call is not None:
+                self.on_call(len(generators))
         if self.stats.nfe not in (None, calls):
             raise SamplingError(f"{self.label}: model calls changed between batches ({self.stats.nfe} then {calls})")
         self.stats.nfe = calls
@@ -184,10 +190,9 @@ class Sampler:
 
     def stream(self, n: int, seed: int = 0, indices: Optional[Sequence[int]] = None) -> Iterator[SampledBatch]:
         """Samples ``indices`` (default 0..n-1) in batches, yielding uint8 images as each batch finishes."""
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ConfigError(f"number of samples must be a positive integer, got {n!r}")
+        positive_int(n, "number of samples")
         indices = list(range(n)) if indices is None else list(indices)
-        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        batches = chunks(indices, self.batch_size)
         bar = None
         if self.progress:
             from tqdm import tqdm

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Optional
 
 import torch
 
+from ddpm_bench.atomic import atomic_file
 from ddpm_bench.data import EMBEDDED_MNIST, load_dataset, to_model_range
 from ddpm_bench.errors import BenchError
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
@@ -86,11 +86,8 @@ def scheduler_config(config: TrainConfig) -> dict:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with atomic_file(path) as handle:
+        torch.save(obj, handle)
 
 
 def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = False) -> Path:
@@ -112,7 +109,11 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
     generator = torch.Generator().manual_seed(config.seed)
     step, elapsed = 0, 0.0
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+        try:
+            state = torch.load(checkpoint_path, weights_only=True)  # a checkpoint never runs pickled code
+        except Exception as error:
+            reason = " ".join(str(error).split())[:160]
+            raise BenchError(f"cannot read checkpoint {checkpoint_path}: {type(error).__name__}: {reason}") from error
         if state["config"] != _jsonable(config):
             raise BenchError(f"{checkpoint_path} was written with another recipe; use a new --out or the same options")
         model.load_state_dict(state["model"])

@@ -166,23 +166,20 @@ def test_dimension_mismatch_is_an_error():
 
 
 def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_path, isolated_cache):
-    import subprocess
-    import sys
-
+    import processes
     from conftest import make_tiny_unet
 
     make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "m28")
-    stats = subprocess.run([sys.executable, "-m", "ddpm_bench", "stats", "--dataset", "embedded:mnist"], capture_output=True, text=True)
+    stats = processes.ddpm_bench("stats", "--dataset", "embedded:mnist")
     assert stats.returncode == 0 and "5000 images, backbone mnist-cnn" in stats.stdout
     assert len(list(ref.cache_dir().glob("embedded_mnist-mnist-cnn-28x28-*.npz"))) == 1
     out = tmp_path / "out"
-    sample = subprocess.run(
-        [sys.executable, "-m", "ddpm_bench", "sample", "--model", str(tmp_path / "m28"), "--scheduler", "ddim",
-         "--steps", "3", "-n", "20", "--batch-size", "10", "--reference", "embedded:mnist", "--out", str(out)],
-        capture_output=True, text=True,
+    sample = processes.ddpm_bench(
+        "sample", "--model", str(tmp_path / "m28"), "--scheduler", "ddim",
+        "--steps", "3", "-n", "20", "--batch-size", "10", "--reference", "embedded:mnist", "--out", str(out),
     )
     assert sample.returncode == 0, sample.stderr
-    metrics = json.loads((out / "sample.json").read_text())["metrics"]
+    metrics = json.loads((out / "sample.json").read_text())
     assert metrics["n"] == 20 and metrics["backbone"] == "mnist-cnn" and metrics["reference"] == "embedded:mnist (5000 images)"
     assert metrics["fid"] > 0 and metrics["kid_std"] is not None
     assert "FID" in sample.stdout and "reference embedded:mnist (5000 images)" in sample.stdout

@@ -1,15 +1,16 @@
 """The plugin system with real installed distributions: good, broken, raising, duplicate and malformed plugins."""
 
 import re
-import subprocess
-import sys
 import uuid
+from pathlib import Path
 
 import pytest
+import torch
 
 from ddpm_bench import hookspecs
 from ddpm_bench.errors import PluginError
 from ddpm_bench.plugins import DISABLE_ENV, STRICT_ENV, load_registry
+import processes
 from plugin_factory import install_plugin
 
 GOOD = """
@@ -70,8 +71,13 @@ def test_third_party_plugin_is_registered_with_its_name_and_version(site):
             "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n    register('notcallable', 42, '')\n",
             "not callable",
         ),
+        (
+            "from ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
+            "@hookimpl\ndef register_schedulerz(register):\n    register('typo', DDIMScheduler, '')\n",
+            "implements unknown hook 'register_schedulerz' (did you mean 'register_schedulers'?)",
+        ),
     ],
-    ids=["import-error", "hook-raises", "duplicate-name", "malformed-name", "not-callable"],
+    ids=["import-error", "hook-raises", "duplicate-name", "malformed-name", "not-callable", "misspelt-hook"],
 )
 def test_a_broken_plugin_is_reported_and_skipped(site, source, expected):
     install_plugin(site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), source)
@@ -112,22 +118,121 @@ def test_disabled_plugins_are_not_loaded(site, monkeypatch):
     assert "ddim" in registry.schedulers
 
 
+HOOKSPECS = hookspecs.hook_names()
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def test_every_hookspec_is_documented():
-    specs = [getattr(hookspecs, name) for name in dir(hookspecs) if name.startswith("register_")]
-    assert specs
-    for spec in specs:
-        assert spec.__doc__ and "register(" in spec.__doc__ and "Called" in spec.__doc__
+    assert HOOKSPECS == ["plugin_unavailable", "register_backbones", "register_schedulers"]
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    for name in HOOKSPECS:
+        spec = getattr(hookspecs, name)
+        assert spec.__doc__ and "Called" in spec.__doc__, name
+        assert f"def {name}(" in guide, f"docs/plugins.md shows no worked example of {name}"
+
+
+def test_every_hookspec_is_exercised_by_a_test():
+    """datasette's meta-test: a hook that no test implements can break unnoticed."""
+    tests = "".join(path.read_text() for path in (ROOT / "tests").glob("test_*.py"))
+    for name in HOOKSPECS:
+        assert f"def {name}(" in tests, f"no test implements {name}"
+
+
+BACKBONE_PLUGIN = """
+import torch
+from ddpm_bench import hookimpl
+
+class MeanPixels:
+    name = "mean-pixels"
+    feature_dim = 2
+    preprocessing = "mean and spread of the pixel values, in [0, 1]"
+
+    def identity(self):
+        return "mean-pixels:1"
+
+    def features(self, images):
+        x = images.float().flatten(1) / 255
+        return torch.stack([x.mean(1), x.std(1)], dim=1)
+
+@hookimpl
+def register_backbones(register):
+    register("mean-pixels", MeanPixels, "two pixel statistics, for tests")
+"""
+
+
+def test_a_plugin_backbone_scores_like_a_builtin(site, tmp_path, monkeypatch):
+    from ddpm_bench import plugins
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import reference_stats
+    from ddpm_bench.metrics.scoring import score_images
+    from ddpm_bench.data import mnist_digits
+
+    monkeypatch.setenv("DDPM_BENCH_CACHE", str(tmp_path / "cache"))
+    install_plugin(site, "ddpm-bench-meanpix", "0.2.0", "meanpix", unique("meanpix"), BACKBONE_PLUGIN)
+    plugins.reset_registry()
+    try:
+        registration = plugins.get_registry().backbones["mean-pixels"]
+        assert (registration.plugin, registration.package, registration.version) == ("meanpix", "ddpm-bench-meanpix", "0.2.0")
+        backbone = get_backbone("mean-pixels")
+        digits = mnist_digits()[0]
+        reference = reference_stats("embedded:mnist", backbone)
+        assert reference.n == 5000 and reference.mu.shape == (2,)
+        same = score_images(backbone, reference, [digits[:1000]])
+        blank = score_images(backbone, reference, [torch.zeros_like(digits[:1000])])
+        assert same["fid"] < 0.01 < blank["fid"]
+    finally:
+        plugins.reset_registry()
+
+
+def test_a_misspelt_hook_is_shown_as_broken_by_the_cli(tmp_path):
+    site = tmp_path / "site"
+    source = ("from ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
+              "@hookimpl\ndef register_schedulerz(register):\n    register('typo', DDIMScheduler, '')\n")
+    install_plugin(site, "ddpm-bench-typo", "0.0.1", "typo", unique("typo"), source)
+    plugins = processes.ddpm_bench("plugins", env={"PYTHONPATH": str(site), "PATH": ""})
+    assert plugins.returncode == 1
+    assert re.search(r"^typo\s+ddpm-bench-typo\s+0\.0\.1\s+FAILED: PluginError: implements unknown hook "
+                     r"'register_schedulerz' \(did you mean 'register_schedulers'\?\)", plugins.stdout, re.M)
+    assert re.search(r"^ddim\s+ddpm-bench\s+\S+\s+ddpm_bench.schedulers.ddim\s+ok$", plugins.stdout, re.M)
 
 
 def test_cli_reports_a_broken_plugin_and_still_lists_the_others(tmp_path):
     site = tmp_path / "site"
     install_plugin(site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), "raise ImportError('needs libfoo')\n")
     env = {"PYTHONPATH": str(site), "PATH": ""}
-    plugins = subprocess.run([sys.executable, "-m", "ddpm_bench", "plugins"], capture_output=True, text=True, env=env)
+    plugins = processes.ddpm_bench("plugins", env=env)
     assert plugins.returncode == 1
     assert re.search(r"^zzbroken\s+ddpm-bench-broken\s+0\.0\.1\s+FAILED: ImportError: needs libfoo$", plugins.stdout, re.M)
-    listing = subprocess.run([sys.executable, "-m", "ddpm_bench", "schedulers"], capture_output=True, text=True, env=env)
+    listing = processes.ddpm_bench("schedulers", env=env)
     assert listing.returncode == 0
     assert all(name in listing.stdout for name in ("ddpm", "ddim", "pndm"))
     assert "warning: plugin zzbroken (ddpm-bench-broken 0.0.1): ImportError: needs libfoo (skipped)" in listing.stderr
     assert "Traceback" not in listing.stderr
+
+
+def test_plugins_shows_what_a_plugin_lacks_and_still_exits_0(tmp_path):
+    site = tmp_path / "site"
+    source = ("import importlib.util\nfrom ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
+              "@hookimpl\ndef register_schedulers(register):\n    register('needs-bar', DDIMScheduler, '')\n"
+              "@hookimpl\ndef plugin_unavailable():\n"
+              "    return None if importlib.util.find_spec('libbar') else \"needs libbar (pip install libbar)\"\n")
+    install_plugin(site, "ddpm-bench-bar", "1.0.0", "bar", unique("bar"), source)
+    result = processes.ddpm_bench("plugins", env={"PYTHONPATH": str(site), "PATH": ""})
+    assert result.returncode == 0, result.stdout
+    assert re.search(r"^bar\s+ddpm-bench-bar\s+1\.0\.0\s+\S+\s+unavailable: needs libbar \(pip install libbar\)$",
+                     result.stdout, re.M)
+
+
+def test_the_inception_backbone_says_whether_it_can_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    from ddpm_bench.metrics import inception
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "torch_fidelity" else real_find_spec(name))
+    assert inception.plugin_unavailable() == "needs torch-fidelity (pip install 'ddpm-bench[inception]')"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setenv(inception.WEIGHTS_ENV, str(tmp_path / "weights.pth"))
+    assert inception.plugin_unavailable().startswith(f"no weights at {tmp_path / 'weights.pth'}")
+    (tmp_path / "weights.pth").write_bytes(b"")
+    assert inception.plugin_unavailable() is None

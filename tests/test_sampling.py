@@ -1,7 +1,6 @@
 """The sampling loop: parity with diffusers' pipelines, reproducibility, NFE, image conversion, NaN detection."""
 
 import json
-import subprocess
 import sys
 
 import diffusers
@@ -14,6 +13,7 @@ from ddpm_bench.data import to_uint8
 from ddpm_bench.errors import ConfigError, SamplingError
 from ddpm_bench.models import load_model
 from ddpm_bench.sampling import Sampler, sample_generators, sample_images
+import processes
 
 
 @pytest.fixture(scope="module")
@@ -126,16 +126,15 @@ def test_bad_sample_counts(model, n):
 
 def test_cli_sample_writes_grid_images_and_provenance(tiny_model_dir, tmp_path):
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "ddpm_bench", "sample", "--model", str(tiny_model_dir), "--scheduler", "ddim:eta=0.5",
-         "--steps", "4", "-n", "5", "--batch-size", "2", "--seed", "1", "--out", str(out), "--save-images"],
-        capture_output=True, text=True,
+    result = processes.ddpm_bench(
+        "sample", "--model", str(tiny_model_dir), "--scheduler", "ddim:eta=0.5",
+        "--steps", "4", "-n", "5", "--batch-size", "2", "--seed", "1", "--out", str(out), "--save-images",
     )
     assert result.returncode == 0, result.stderr
     record = json.loads((out / "sample.json").read_text())
     assert record["scheduler"] == "ddim:eta=0.5" and record["scheduler_config"]["eta"] == 0.5
-    assert record["timing"]["nfe"] == 4 and record["timing"]["images"] == 5 and record["timing"]["timed_batches"] == 3
-    assert record["plugin"] == "ddim" and record["model"]["sha256"]
+    assert record["nfe"] == 4 and record["images"] == 5 and record["timed_batches"] == 3
+    assert record["plugin"] == "ddim" and record["model_sha256"]
     assert (out / "grid.png").exists() and len(list((out / "images").glob("*.png"))) == 5
 
 
@@ -150,6 +149,6 @@ def test_cli_sample_writes_grid_images_and_provenance(tiny_model_dir, tmp_path):
 )
 def test_cli_sample_bad_input_is_one_line(tiny_model_dir, tmp_path, arguments, match):
     argv = [sys.executable, "-m", "ddpm_bench", "sample", "--model", str(tiny_model_dir), "-n", "2", "--out", str(tmp_path / "o")]
-    result = subprocess.run(argv + arguments, capture_output=True, text=True)
+    result = processes.run(argv + arguments)
     assert result.returncode == 2
     assert match in result.stderr and result.stderr.count("\n") == 1

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.sweep import RECORDS, config_from, load_config, run_sweep
+from ddpm_bench.records import RECORDS
+from ddpm_bench.settings import config_from, load_config
+from ddpm_bench.sweep import run_sweep
+import processes
 from conftest import make_tiny_unet
 
 RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_std", "status"]
@@ -34,7 +37,7 @@ def small(env, **overrides):
 
 
 def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "ddpm_bench", *args], capture_output=True, text=True, **kwargs)
+    return processes.ddpm_bench(*args, **kwargs)
 
 
 def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
@@ -114,9 +117,9 @@ def test_a_point_recorded_with_another_scheduler_configuration_is_computed_again
     assert [json.loads(line) for line in after[: len(records)]] == records and len(after) == len(records) + 1
     assert json.loads(after[-1])["point"] == "ddim@2"
     assert len(frame) == len(records) and (frame["fid"] > 0).all()
-    from ddpm_bench.report import load_records
+    from ddpm_bench.records import load_frame
 
-    assert load_records(tmp_path / "out")["fid"].tolist() == frame["fid"].tolist()
+    assert load_frame(tmp_path / "out")["fid"].tolist() == frame["fid"].tolist()
 
 
 def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path):
@@ -124,12 +127,12 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path
             "--batch-size", "3", "--model", str(env / "model"), "--no-progress"]
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "ddpm_bench", *args, "--out", str(killed)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     records = killed / RECORDS
     deadline = time.time() + 120
     while time.time() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     kept = records.read_text().splitlines()
     assert 3 <= len(kept) < 10
@@ -138,10 +141,10 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path
     assert records.read_text().splitlines()[: len(kept)] == kept
     fresh = cli(*args, "--out", str(tmp_path / "fresh"))
     assert fresh.returncode == 0, fresh.stderr
-    from ddpm_bench.report import load_records
+    from ddpm_bench.records import load_frame
 
-    a = load_records(killed)[RESULT_COLUMNS].reset_index(drop=True)
-    b = load_records(tmp_path / "fresh")[RESULT_COLUMNS].reset_index(drop=True)
+    a = load_frame(killed)[RESULT_COLUMNS].reset_index(drop=True)
+    b = load_frame(tmp_path / "fresh")[RESULT_COLUMNS].reset_index(drop=True)
     assert a.equals(b)
 
 
@@ -151,9 +154,9 @@ def test_the_written_config_reproduces_the_run(env, tmp_path):
     assert config.schedulers == ["ddim:eta=1.0"] and config.steps == [3] and config.n == 6
     second = cli("sweep", "--config", str(tmp_path / "first" / "sweep.toml"), "--out", str(tmp_path / "second"), "--no-progress")
     assert second.returncode == 0, second.stderr
-    from ddpm_bench.report import load_records
+    from ddpm_bench.records import load_frame
 
-    first, second = load_records(tmp_path / "first"), load_records(tmp_path / "second")
+    first, second = load_frame(tmp_path / "first"), load_frame(tmp_path / "second")
     assert first[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0).equals(second[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0))
     # the second run is another process, possibly with another thread count: equal up to float round-off
     assert np.allclose(first[["fid", "kid"]].to_numpy(float), second[["fid", "kid"]].to_numpy(float), rtol=1e-5)
@@ -164,9 +167,14 @@ def test_the_written_config_reproduces_the_run(env, tmp_path):
     [
         (["--schedulers", "ddim,dpm"], "unknown scheduler 'dpm'"),
         (["--schedulers", "ddim:etaa=1"], "unknown option 'etaa'"),
-        (["--steps", ""], "expected at least one integer"),
-        (["--steps", "10,x"], "expected comma-separated integers"),
-        (["--steps", "0,5"], "steps must be positive integers"),
+        (["--steps", ""], "argument --steps: empty item in ''"),
+        (["--steps", "10,,20"], "argument --steps: empty item in '10,,20'"),
+        (["--steps", "10,x"], "argument --steps: 'x' is not an integer"),
+        (["--steps", "0,5"], "argument --steps: '0' is not a positive integer"),
+        (["--steps", "5,-5"], "argument --steps: '-5' is not a positive integer"),
+        (["--steps", "5,10,5"], "argument --steps: '5' is given more than once"),
+        (["--schedulers", "ddim,,pndm"], "argument --schedulers: empty item in 'ddim,,pndm'"),
+        (["--schedulers", "ddim,ddim"], "argument --schedulers: 'ddim' is given more than once"),
         (["-n", "0"], "n must be a positive integer"),
         (["--model", "/no/such/model"], "is not a folder, a hub id"),
         (["--config", "BAD_TOML"], "is not valid TOML"),
@@ -195,6 +203,20 @@ def test_bad_input_after_a_finished_run_keeps_the_records(env, tmp_path):
     assert (tmp_path / "out" / RECORDS).read_text() == before
 
 
+@pytest.mark.parametrize("override,message", [
+    ({"model": "/no/such/model"}, "model source '/no/such/model' is not a folder, a hub id"),
+    ({"backbone": "mnist-cnm"}, "unknown backbone 'mnist-cnm' (did you mean 'mnist-cnn'?)"),
+    ({"reference": "/no/such/digits"}, "reference '/no/such/digits' not found"),
+])
+def test_a_wrong_source_beside_earlier_records_names_the_real_cause(env, tmp_path, override, message):
+    run_sweep(small(env, steps=[2], schedulers=["ddim"]), tmp_path / "out", progress=False)
+    before = (tmp_path / "out" / RECORDS).read_text()
+    with pytest.raises(BenchError) as error:
+        run_sweep(small(env, steps=[2], schedulers=["ddim"], **override), tmp_path / "out", progress=False)
+    assert message in str(error.value) and "another sweep config" not in str(error.value)
+    assert (tmp_path / "out" / RECORDS).read_text() == before
+
+
 def test_config_types_are_checked():
     with pytest.raises(ConfigError, match="n='10' should be a int"):
         config_from(n="10")
@@ -210,6 +232,12 @@ class MakesNaN(DDIMScheduler):
         output.prev_sample = output.prev_sample * float("nan")
         return output
 
+class RaisesAtStep2(DDIMScheduler):
+    def step(self, model_output, timestep, sample, **kwargs):
+        if int(timestep) == int(self.timesteps[1]):
+            raise RuntimeError("gave up at step 2")
+        return super().step(model_output, timestep, sample, **kwargs)
+
 class WrongShape(DDIMScheduler):
     def step(self, *args, **kwargs):
         output = super().step(*args, **kwargs)
@@ -220,6 +248,7 @@ class WrongShape(DDIMScheduler):
 def register_schedulers(register):
     register("makes-nan", MakesNaN, "returns NaN")
     register("wrong-shape", WrongShape, "returns the wrong shape")
+    register("raises-at-2", RaisesAtStep2, "raises on its second step")
 """
 
 
@@ -230,18 +259,41 @@ def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_p
     install_plugin(site, "ddpm-bench-faulty", "0.3.0", "faulty", "faulty_schedulers_mod", BROKEN_SCHEDULERS)
     install_plugin(site, "ddpm-bench-noimport", "0.0.1", "noimport", "noimport_mod", "raise ImportError('missing dependency')\n")
     out = tmp_path / "out"
-    result = cli("sweep", "--schedulers", "ddim,makes-nan,wrong-shape", "--steps", "2,3", "-n", "4", "--batch-size", "2",
+    result = cli("sweep", "--schedulers", "ddim,makes-nan,wrong-shape,raises-at-2", "--steps", "2,3", "-n", "4", "--batch-size", "2",
                  "--model", str(env / "model"), "--out", str(out), "--no-progress",
                  env={**os.environ, "PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr
     assert "plugin noimport (ddpm-bench-noimport 0.0.1): ImportError: missing dependency (skipped)" in result.stderr
-    from ddpm_bench.report import load_records
+    from ddpm_bench.records import load_frame
 
-    frame = load_records(out).set_index(["scheduler", "steps"])
+    frame = load_frame(out).set_index(["scheduler", "steps"])
     assert (frame.loc["ddim", "status"] == "ok").all()
     assert frame.loc[("makes-nan", 2), "error"].startswith("SamplingError: makes-nan: non-finite values after step 1/2")
     assert "returned shape (2, 1, 27, 28) for a sample of shape (2, 1, 28, 28)" in frame.loc[("wrong-shape", 3), "error"]
+    assert (frame.loc["raises-at-2", "error"] == "RuntimeError: gave up at step 2").all()
     assert (frame.loc["makes-nan", "plugin_version"] == "0.3.0").all()
     provenance = (out / "report.md").read_text().split("## Provenance")[1]
     assert "`makes-nan` from plugin faulty (ddpm-bench-faulty 0.3.0)" in provenance
     assert "real data" not in provenance
+
+
+def test_a_full_disk_mid_sweep_stops_in_one_line_and_keeps_every_earlier_point(env, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    run_sweep(small(env, steps=[2]), out, progress=False)  # the floor and two points
+    before = (out / RECORDS).read_text()
+    real_write = os.write
+
+    def full_disk(descriptor, data):
+        if data.startswith(b'{"'):  # a record: half of it reaches the disk, then the disk is full
+            real_write(descriptor, data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(BenchError) as error:
+        run_sweep(small(env, steps=[2, 4]), out, progress=False)
+    monkeypatch.undo()
+    assert "\n" not in str(error.value) and "No space left on device" in str(error.value)
+    assert (out / RECORDS).read_text() == before  # parses, holds every earlier point, nothing torn
+    frame = run_sweep(small(env, steps=[2, 4]), out, progress=False)  # space again: the sweep resumes
+    assert len(frame[frame["status"] == "ok"]) == 4

@@ -6,12 +6,13 @@ resizing, value range), which every report repeats. Its ``identity`` (weights ha
 
 from __future__ import annotations
 
-import difflib
 from typing import Protocol
 
 import torch
 
+from ddpm_bench.batching import FEATURE_BATCH, chunks
 from ddpm_bench.errors import ConfigError
+from ddpm_bench.names import unknown_name
 from ddpm_bench.plugins import get_registry
 
 
@@ -26,16 +27,17 @@ class Backbone(Protocol):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (N, C, H, W) -> features (N, feature_dim)."""
 
+    # Optional: ``describe(images) -> dict``, what the network can say about images beyond FID and KID (the
+    # mnist-cnn classifier's confidence); ``ddpm-bench quality`` reports it for samples and real images alike.
+
 
 def get_backbone(name: str) -> Backbone:
     backbones = get_registry().backbones
     if name not in backbones:
-        close = difflib.get_close_matches(name, list(backbones), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown backbone {name!r}{hint}; available: {', '.join(sorted(backbones)) or 'none'}")
+        raise ConfigError(unknown_name("backbone", name, backbones))
     return backbones[name].factory()
 
 
-def batched_features(backbone: Backbone, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def batched_features(backbone: Backbone, images: torch.Tensor, batch_size: int = FEATURE_BATCH) -> torch.Tensor:
     """Features of many images, ``batch_size`` at a time."""
-    return torch.cat([backbone.features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    return torch.cat([backbone.features(chunk) for chunk in chunks(images, batch_size)])

@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ddpm_bench.batching import FEATURE_BATCH, chunks
 from ddpm_bench.data import mnist_digits, stratified_split
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hookspecs import hookimpl
-from ddpm_bench.models import file_sha256
+from ddpm_bench.hashing import file_sha256
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "mnist-cnn"
 FEATURE_DIM = 128
@@ -60,7 +61,7 @@ def _shift(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2)
 def accuracy(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
     with torch.inference_mode():
-        predictions = torch.cat([model(images[i : i + 500]).argmax(1) for i in range(0, len(images), 500)])
+        predictions = torch.cat([model(chunk).argmax(1) for chunk in chunks(images, FEATURE_BATCH)])
     return (predictions == labels).float().mean().item()
 
 
@@ -79,8 +80,7 @@ def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: floa
     for epoch in range(epochs):
         model.train()
         order = train_idx[torch.randperm(len(train_idx), generator=generator)]
-        for i in range(0, len(order), batch_size):
-            batch = order[i : i + batch_size]
+        for batch in chunks(order, batch_size):
             loss = nn.functional.cross_entropy(model(_shift(images[batch], generator)), labels[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -89,7 +89,7 @@ def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: floa
         log(f"epoch {epoch + 1}/{epochs} loss {loss.item():.4f} held-out accuracy {accuracy(model, images[held_idx], labels[held_idx]):.4f}")
     model.eval()
     with torch.inference_mode():
-        feature_rms = torch.cat([model.features(images[i : i + 500]) for i in range(0, len(images), 500)]).pow(2).mean().sqrt()
+        feature_rms = torch.cat([model.features(chunk) for chunk in chunks(images, FEATURE_BATCH)]).pow(2).mean().sqrt()
     result = {
         "feature_rms": round(feature_rms.item(), 6),
         "held_out_accuracy": accuracy(model, images[held_idx], labels[held_idx]),
@@ -153,10 +153,14 @@ class MnistCnnBackbone:
         with torch.inference_mode():
             return torch.softmax(self.model(images.cpu()), dim=1)
 
+    def describe(self, images: torch.Tensor) -> dict:
+        """What this backbone can say about images beyond FID and KID: the classifier's confidence summary."""
+        return confidence_summary(self, images)
+
 
 def confidence_summary(backbone: MnistCnnBackbone, images: torch.Tensor, threshold: float = 0.9) -> dict:
     """Share of images the classifier assigns to one class with probability >= threshold, and the class spread."""
-    probabilities = torch.cat([backbone.probabilities(images[i : i + 500]) for i in range(0, len(images), 500)])
+    probabilities = torch.cat([backbone.probabilities(chunk) for chunk in chunks(images, FEATURE_BATCH)])
     top, predicted = probabilities.max(dim=1)
     counts = torch.bincount(predicted, minlength=10)
     return {

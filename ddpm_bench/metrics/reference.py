@@ -22,8 +22,10 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ddpm_bench.atomic import atomic_file
 from ddpm_bench.data import EMBEDDED_MNIST, load_dataset
 from ddpm_bench.errors import BenchError
+from ddpm_bench.hashing import text_sha256
 from ddpm_bench.metrics.backbones import Backbone, batched_features
 
 CACHE_ENV = "DDPM_BENCH_CACHE"
@@ -67,7 +69,7 @@ def _slug(text: str) -> str:
 
 
 def cache_path(name: str, backbone_name: str, resolution: str, key: str) -> Path:
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    digest = text_sha256(key)[:16]
     return cache_dir() / f"{_slug(name)}-{backbone_name}-{resolution}-{digest}.npz"
 
 
@@ -85,13 +87,8 @@ def write_stats(path: Path, stats: ReferenceStats) -> None:
     if stats.features is not None:
         arrays["features"] = stats.features
     meta = json.dumps({"name": stats.name, "key": stats.key, "n": stats.n, "checksum": _checksum(arrays)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         np.savez(handle, meta=np.array(meta), **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_stats(path: Path, key: Optional[str] = None) -> Optional[ReferenceStats]:
@@ -134,7 +131,7 @@ def import_published_stats(file: str | Path, name: str, backbone_name: str) -> P
     """Store a published ``mu``/``sigma`` .npz (pytorch-fid / torch-fidelity format) as reference ``name``."""
     file = Path(file)
     try:
-        with np.load(file) as archive:
+        with np.load(file, allow_pickle=False) as archive:
             mu, sigma = archive["mu"].astype(np.float64), archive["sigma"].astype(np.float64)
     except Exception as error:
         raise BenchError(f"{file} is not a statistics file with 'mu' and 'sigma' arrays: {error}") from error
@@ -156,6 +153,17 @@ def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> tor
     if n > len(pool):
         raise BenchError(f"the real-data floor needs {n} images but {source} has {len(pool)}")
     return pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+def check_reference(name: str, backbone_name: str) -> None:
+    """A one-line error unless ``name`` is an imported reference for this backbone or a data set that exists."""
+    if imported_path(name, backbone_name).exists() or name == EMBEDDED_MNIST:
+        return
+    path = Path(name)
+    if path.is_dir() or (path.suffix == ".npz" and path.is_file()):
+        return
+    raise BenchError(f"reference {name!r} not found: it is neither {EMBEDDED_MNIST}, a folder of images, an .npz of "
+                     f"images, nor statistics imported for backbone {backbone_name} (ddpm-bench stats --import)")
 
 
 def resolve_reference(name: str, backbone: Backbone, size: int, channels: int) -> ReferenceStats:

@@ -39,6 +39,13 @@ class SchedulerOutput:
         return iter((self.prev_sample, self.pred_original_sample))
 
 
+def step_output(prev_sample: torch.Tensor, pred_original_sample: Optional[torch.Tensor], return_dict: bool = True):
+    """What ``step`` returns: a ``SchedulerOutput``, or diffusers' tuple ``(prev_sample,)`` when not ``return_dict``."""
+    if return_dict:
+        return SchedulerOutput(prev_sample=prev_sample, pred_original_sample=pred_original_sample)
+    return (prev_sample,)
+
+
 def randn_like_batch(sample: torch.Tensor, generator: Generator) -> torch.Tensor:
     """Standard normal noise shaped like ``sample``, drawn as diffusers' ``randn_tensor`` draws it.
 
@@ -73,9 +80,23 @@ class BaseScheduler:
         self.num_inference_steps: Optional[int] = None
         self.timesteps = torch.from_numpy(np.arange(0, cfg.num_train_timesteps)[::-1].copy())
         self._prev = {t: t - 1 for t in range(cfg.num_train_timesteps)}
+        # alpha_bar after the last step (diffusers' ``set_alpha_to_one``): 1, a clean image, or alpha_bar_0.
+        set_alpha_to_one = getattr(cfg, "set_alpha_to_one", True)
+        self.final_alpha_cumprod = self.one if set_alpha_to_one else self.alphas_cumprod[0]
+        self.reset()
 
     # -- timesteps -------------------------------------------------------------------------------------------------
-    def _check_steps(self, num_inference_steps: Any) -> int:
+    def reset(self) -> None:
+        """Forget what earlier steps left behind (a multistep method's history); ``set_timesteps`` calls it. The
+        built-in one-step methods keep nothing."""
+
+    def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
+        """One model call per grid point, so NFE = num_inference_steps; resets all state."""
+        self.timesteps = torch.from_numpy(self.set_grid(num_inference_steps).copy()).to(device)
+        self.reset()
+
+    def check_steps(self, num_inference_steps: Any) -> int:
+        """``num_inference_steps`` as an int in 1..num_train_timesteps, or a one-line ConfigError."""
         T = self.config.num_train_timesteps
         if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)):
             raise ConfigError(f"num_inference_steps must be an integer, got {num_inference_steps!r}")
@@ -83,9 +104,10 @@ class BaseScheduler:
             raise ConfigError(f"num_inference_steps={num_inference_steps} is outside 1..num_train_timesteps={T}")
         return int(num_inference_steps)
 
-    def _set_grid(self, num_inference_steps: Any) -> np.ndarray:
-        """Validate the step count, build the descending grid, and map each grid point to the one after it (-1 last)."""
-        n = self._check_steps(num_inference_steps)
+    def set_grid(self, num_inference_steps: Any) -> np.ndarray:
+        """Validate the step count, build the descending grid of the configured ``timestep_spacing``, and map each
+        grid point to the one after it (-1 after the last; ``previous_timestep`` reads it)."""
+        n = self.check_steps(num_inference_steps)
         cfg = self.config
         grid = timestep_grid(cfg.timestep_spacing, cfg.num_train_timesteps, n, cfg.steps_offset)
         self.num_inference_steps = n
@@ -164,12 +186,6 @@ class BaseScheduler:
         s = torch.quantile(flat.abs(), self.config.dynamic_thresholding_ratio, dim=1)
         s = torch.clamp(s, min=1, max=self.config.sample_max_value).unsqueeze(1)
         return (torch.clamp(flat, -s, s) / s).reshape(sample.shape).to(dtype)
-
-    @staticmethod
-    def _output(prev_sample, pred_original_sample, return_dict: bool):
-        if return_dict:
-            return SchedulerOutput(prev_sample=prev_sample, pred_original_sample=pred_original_sample)
-        return (prev_sample,)
 
     def __len__(self) -> int:
         return self.config.num_train_timesteps

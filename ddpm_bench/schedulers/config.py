@@ -7,12 +7,13 @@ unknown names (with the closest match) and wrong types with a one-line ConfigErr
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 from ddpm_bench.errors import ConfigError
+from ddpm_bench.names import unknown_option
+from ddpm_bench.options import literal_candidates
 
 PredictionType = Literal["epsilon", "sample", "v_prediction"]
 BetaSchedule = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
@@ -79,19 +80,12 @@ def _accepts(annotation: Any, value: Any) -> bool:
     return isinstance(value, annotation)
 
 
-def unknown_option_message(owner: str, name: str, known: typing.Iterable[str]) -> str:
-    known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{owner}: unknown option {name!r}{hint}; valid options: {', '.join(known)}"
-
-
 def build_config(config_class: type, options: dict[str, Any], owner: str):
     """Check ``options`` against ``config_class`` and return the config; ConfigError names the first bad option."""
     types = option_types(config_class)
     for name, value in options.items():
         if name not in types:
-            raise ConfigError(unknown_option_message(owner, name, types))
+            raise ConfigError(unknown_option(owner, name, types))
         if not _accepts(types[name], value):
             raise ConfigError(f"{owner}: option {name}={value!r} has the wrong type; expected {_type_name(types[name])}")
         if isinstance(value, float) and value != value:
@@ -104,20 +98,9 @@ def parse_option_value(config_class: type, name: str, text: str, owner: str) -> 
     """Turn the text of ``name=text`` (a sweep's ``ddim:eta=1.0``) into a value of the option's type."""
     types = option_types(config_class)
     if name not in types:
-        raise ConfigError(unknown_option_message(owner, name, types))
+        raise ConfigError(unknown_option(owner, name, types))
     annotation = types[name]
-    candidates: list[Any] = [text]
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        candidates.insert(0, lowered == "true")
-    if lowered in ("none", "null"):
-        candidates.insert(0, None)
-    for convert in (int, float):
-        try:
-            candidates.append(convert(text))
-        except ValueError:
-            pass
-    for value in candidates:
+    for value in literal_candidates(text):
         if _accepts(annotation, value):
             return float(value) if annotation is float else value
     raise ConfigError(f"{owner}: option {name}={text!r} has the wrong type; expected {_type_name(annotation)}")

@@ -30,7 +30,7 @@ from typing import Any, Optional
 import torch
 
 from ddpm_bench.hookspecs import hookimpl
-from ddpm_bench.schedulers.base import BaseScheduler, Generator, randn_like_batch
+from ddpm_bench.schedulers.base import BaseScheduler, Generator, randn_like_batch, step_output
 from ddpm_bench.schedulers.config import ClippingConfig
 
 
@@ -48,15 +48,6 @@ class DDIMScheduler(BaseScheduler):
     """DDIM with eta, clipping and dynamic thresholding."""
 
     config_class = DDIMConfig
-
-    def __init__(self, **options: Any):
-        super().__init__(**options)
-        # alpha_bar after the last step: 1 (a clean image) or alpha_bar_0, as diffusers' ``set_alpha_to_one``.
-        self.final_alpha_cumprod = self.one if self.config.set_alpha_to_one else self.alphas_cumprod[0]
-
-    def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
-        """One model call per grid point: NFE = num_inference_steps."""
-        self.timesteps = torch.from_numpy(self._set_grid(num_inference_steps).copy()).to(device)
 
     def step(
         self,
@@ -98,7 +89,7 @@ class DDIMScheduler(BaseScheduler):
             if variance_noise is None:
                 variance_noise = randn_like_batch(model_output, generator)
             prev_sample = prev_sample + std_dev_t * variance_noise
-        return self._output(prev_sample, pred_original_sample, return_dict)
+        return step_output(prev_sample, pred_original_sample, return_dict)
 
 
 @hookimpl

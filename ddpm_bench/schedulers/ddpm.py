@@ -18,7 +18,7 @@ import torch
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
-from ddpm_bench.schedulers.base import BaseScheduler, Generator, randn_like_batch
+from ddpm_bench.schedulers.base import BaseScheduler, Generator, randn_like_batch, step_output
 from ddpm_bench.schedulers.config import ClippingConfig
 
 VarianceType = Literal["fixed_small", "fixed_large", "learned", "learned_range"]
@@ -35,10 +35,6 @@ class DDPMScheduler(BaseScheduler):
     """DDPM ancestral sampler with the fixed (sigma^2 = beta_tilde or beta) or learned variances."""
 
     config_class = DDPMConfig
-
-    def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
-        """One model call per grid point: NFE = num_inference_steps."""
-        self.timesteps = torch.from_numpy(self._set_grid(num_inference_steps).copy()).to(device)
 
     def _variance(self, alpha_prod_t, alpha_prod_t_prev, predicted_variance):
         """sigma_t^2 (DDPM section 3.2): ``fixed_small`` is beta_tilde_t = (1 - alpha_bar_{t'})/(1 - alpha_bar_t) beta_t
@@ -98,7 +94,7 @@ class DDPMScheduler(BaseScheduler):
             noise = randn_like_batch(model_output, generator)
             variance = self._variance(alpha_prod_t, alpha_prod_t_prev, predicted_variance)
             pred_prev_sample = pred_prev_sample + (variance**0.5) * noise
-        return self._output(pred_prev_sample, pred_original_sample, return_dict)
+        return step_output(pred_prev_sample, pred_original_sample, return_dict)
 
 
 @hookimpl

@@ -26,7 +26,7 @@ import torch
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
-from ddpm_bench.schedulers.base import BaseScheduler, Generator
+from ddpm_bench.schedulers.base import BaseScheduler, Generator, step_output
 from ddpm_bench.schedulers.config import SchedulerConfig
 
 RK_WARMUP_STEPS = 3
@@ -45,12 +45,8 @@ class PNDMScheduler(BaseScheduler):
 
     config_class = PNDMConfig
 
-    def __init__(self, **options: Any):
-        super().__init__(**options)
-        self.final_alpha_cumprod = self.one if self.config.set_alpha_to_one else self.alphas_cumprod[0]
-        self._reset()
-
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Clear the Runge-Kutta accumulator and the multistep history of earlier epsilons."""
         self.ets: list[torch.Tensor] = []
         self.counter = 0
         self.cur_model_output: Any = 0
@@ -60,8 +56,8 @@ class PNDMScheduler(BaseScheduler):
     def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
         """Model-call timesteps: for F-PNDM each of the first three grid intervals [g_k, g_{k+1}] is visited at
         g_k, m_k, m_k, g_{k+1} (m_k its midpoint), then g_3, ..., g_{n-1}; for PLMS g_0, g_1, g_1, g_2, ..., g_{n-1}."""
-        grid = self._set_grid(num_inference_steps)
-        self._reset()
+        grid = self.set_grid(num_inference_steps)
+        self.reset()
         if self.config.skip_prk_steps:
             calls = np.concatenate([grid[:1], grid[1:2], grid[1:]]) if len(grid) > 1 else grid
         else:
@@ -110,7 +106,7 @@ class PNDMScheduler(BaseScheduler):
         else:
             prev_sample = self._step_plms(eps, t, sample)
         self.counter += 1
-        return self._output(prev_sample, pred_original_sample, return_dict)
+        return step_output(prev_sample, pred_original_sample, return_dict)
 
     def _step_prk(self, eps, t: int, sample):
         """Pseudo Runge-Kutta (eq. 13): e' = (e1 + 2 e2 + 2 e3 + e4)/6, each stage transferred from x at g_k."""

@@ -21,10 +21,7 @@ from typing import Any, Optional
 
 import torch
 
-from ddpm_bench import hookimpl
-from ddpm_bench.errors import ConfigError
-from ddpm_bench.schedulers.base import BaseScheduler
-from ddpm_bench.schedulers.config import SchedulerConfig, TimestepSpacing
+from ddpm_bench import BaseScheduler, ConfigError, SchedulerConfig, TimestepSpacing, hookimpl, step_output
 
 __version__ = "0.1.0"
 
@@ -44,15 +41,11 @@ class DPMSolverPlusPlus2M(BaseScheduler):
         super().__init__(**options)
         if self.config.solver_order not in (1, 2):
             raise ConfigError(f"dpmpp-2m: solver_order must be 1 or 2, got {self.config.solver_order}")
-        self._reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Forget the previous step's data prediction (``set_timesteps`` calls this): a new run starts first order."""
         self.previous_x0: Optional[torch.Tensor] = None
         self.previous_lambda: Optional[torch.Tensor] = None
-
-    def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
-        self.timesteps = torch.from_numpy(self._set_grid(num_inference_steps).copy()).to(device)
-        self._reset()
 
     def _alpha_sigma_lambda(self, alpha_bar: torch.Tensor):
         alpha, sigma = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
@@ -75,7 +68,7 @@ class DPMSolverPlusPlus2M(BaseScheduler):
             d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * self.previous_x0
         prev_sample = (sigma_t / sigma_s) * sample - (alpha_t * (torch.exp(-h) - 1.0)) * d
         self.previous_x0, self.previous_lambda = x0, lambda_s
-        return self._output(prev_sample, x0, return_dict)
+        return step_output(prev_sample, x0, return_dict)
 
 
 @hookimpl

@@ -1,0 +1,182 @@
+"""The record schema and the one reader and writer of a sweep folder's ``records.jsonl``.
+
+One JSON object per line, one line per point (scheduler variant, step count), plus one line for the real-data floor.
+Lines are appended whole (one ``write`` of the encoded line, then fsync), so a kill leaves at most one torn last line.
+The one rule for such a line: the reader drops it with a warning, and the point it belonged to counts as not done, so
+a resumed sweep computes it again. Everything that reads records (resume, report, compare) goes through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+from ddpm_bench.errors import BenchError
+
+RECORDS = "records.jsonl"
+CONFIG = "sweep.toml"
+GRIDS = "grids"
+
+# -- field names ---------------------------------------------------------------------------------------------------
+POINT = "point"                      # "label@steps", or FLOOR_POINT
+SCHEDULER = "scheduler"              # the label a user wrote: "ddim:eta=1.0"
+SCHEDULER_NAME = "scheduler_name"    # the registered name: "ddim"
+SCHEDULER_CONFIG = "scheduler_config"
+STEPS = "steps"
+STATUS = "status"
+ERROR = "error"
+NFE = "nfe"
+SECONDS_PER_IMAGE = "seconds_per_image"
+FID = "fid"
+KID = "kid"
+KID_STD = "kid_std"
+N = "n"
+SEED = "seed"
+MODEL = "model"
+MODEL_SHA256 = "model_sha256"
+BACKBONE = "backbone"
+REFERENCE = "reference"
+GRID = "grid"
+RESULTS_HASH = "results_hash"
+METRICS = (FID, KID, KID_STD, N, "inception_score", "inception_score_std")  # what scoring a point adds
+
+# -- values of STATUS ----------------------------------------------------------------------------------------------
+OK = "ok"
+FAILED = "failed"
+FLOOR = "floor"
+FLOOR_UNAVAILABLE = "floor-unavailable"
+
+FLOOR_POINT = "real-data-floor"
+
+
+def point_id(label: str, steps: int) -> str:
+    return f"{label}@{steps}"
+
+
+def grid_file(label: str, steps: int) -> str:
+    """The sample grid of a point, relative to the sweep folder."""
+    return f"{GRIDS}/{re.sub(r'[^A-Za-z0-9_.=-]+', '_', label)}-{steps}.png"
+
+
+def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) -> list[dict]:
+    """Every complete record in ``path`` (none when it does not exist). A torn last line is dropped with a warning;
+    a broken line elsewhere is an error naming it."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        warn(f"ddpm-bench: warning: {path} ends in a torn line (a run killed mid-write); ignoring it, its point counts "
+             "as not done")
+    records = []
+    for number, line in enumerate(complete.decode(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise BenchError(f"{path} line {number} is not valid JSON; move the file away to start over") from None
+        if not isinstance(record, dict) or POINT not in record:
+            raise BenchError(f"{path} line {number} is not a ddpm-bench record; move the file away to start over")
+        records.append(record)
+    return records
+
+
+def current_records(records: list[dict]) -> list[dict]:
+    """The last record of each point: a point computed again supersedes its earlier record."""
+    return list({record[POINT]: record for record in records}.values())
+
+
+def records_frame(records: list[dict]):
+    """Records as a DataFrame sorted by scheduler and steps, with ``ms_per_image`` beside ``seconds_per_image``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    if not frame.empty:
+        frame = frame.sort_values([SCHEDULER, STEPS]).reset_index(drop=True)
+    if SECONDS_PER_IMAGE in frame:
+        frame["ms_per_image"] = frame[SECONDS_PER_IMAGE] * 1000
+    return frame
+
+
+def load_frame(folder: Path):
+    """The current record of every point of a sweep folder, as a DataFrame; a one-line error when there are none."""
+    path = Path(folder) / RECORDS
+    if not path.exists():
+        raise BenchError(f"{folder} has no {RECORDS}; run a sweep into it first")
+    records = read_records(path)
+    if not records:
+        raise BenchError(f"{path} holds no records")
+    return records_frame(current_records(records))
+
+
+class RecordStore:
+    """A sweep folder's records: the points already done, the check that they belong to this sweep, and appends."""
+
+    def __init__(self, folder: Path, results_hash: str):
+        self.path = Path(folder) / RECORDS
+        self.results_hash = results_hash
+
+    def load(self) -> list[dict]:
+        """The records, checked to come from a sweep with the same results-determining settings."""
+        records = read_records(self.path)
+        foreign = {r.get(RESULTS_HASH) for r in records} - {self.results_hash}
+        if foreign:
+            raise BenchError(
+                f"{self.path} holds records of another sweep config (n, seed, model, backbone, reference, batch size or "
+                "precision differ); use another --out, or --force to replace them"
+            )
+        return records
+
+    def model_mismatch(self, weights_sha256: str) -> Optional[str]:
+        """Why the recorded points cannot sit beside new ones of a model with these weights (the model source may
+        name a folder or hub id whose weights changed since), or None."""
+        recorded = {r[MODEL_SHA256] for r in self.load() if r.get(MODEL_SHA256)} - {weights_sha256}
+        if not recorded:
+            return None
+        return (f"{self.path} holds records of a model with other weights (sha256 {sorted(recorded)[0][:16]}, now "
+                f"{weights_sha256[:16]}); use another --out, or --force to replace them")
+
+    def append(self, record: dict) -> None:
+        """Add one record durably. A torn last line left by a kill is cut off first, so the new line starts clean; a
+        write that fails (a full disk) is undone, so the file keeps every earlier record and parses, and is reported
+        in one line."""
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as error:
+            raise BenchError(f"cannot write records to {self.path}: {error.strerror or error}") from error
+        try:
+            self._cut_torn_tail(descriptor)
+            size = os.fstat(descriptor).st_size
+            try:
+                written = os.write(descriptor, line)
+                if written != len(line):
+                    raise OSError(f"short write, {written} of {len(line)} bytes")
+                os.fsync(descriptor)
+            except OSError as error:
+                os.ftruncate(descriptor, size)
+                raise BenchError(f"cannot write the record of {record.get(POINT)} to {self.path}: "
+                                 f"{error.strerror or error}; the earlier records are kept") from error
+        finally:
+            os.close(descriptor)
+
+    @staticmethod
+    def _cut_torn_tail(descriptor: int) -> None:
+        size = os.fstat(descriptor).st_size
+        if size == 0:
+            return
+        tail = os.pread(descriptor, min(size, 1 << 20), max(0, size - (1 << 20)))
+        if tail.endswith(b"\n"):
+            return
+        newline = tail.rfind(b"\n")
+        keep = size - len(tail) + newline + 1 if newline >= 0 else (0 if size <= len(tail) else size)
+        os.ftruncate(descriptor, keep)
+
+    def reset(self) -> None:
+        if self.path.exists():
+            self.path.unlink()

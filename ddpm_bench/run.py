@@ -1,0 +1,206 @@
+"""The one run pipeline behind ``sample``, ``quality`` and ``sweep``.
+
+1. ``Workbench.open(settings)`` resolves the model, the backbone and the reference statistics through the registries
+   (under torchrun, rank 0 fills the statistics cache before the other ranks read it);
+2. ``prepare_output(out)`` makes sure the output folder can be written before anything is computed;
+3. ``Workbench.run_point(spec, steps, n)`` samples a point, scores it, and returns its record: what produced it
+   (``provenance``, one layout for every command), its timing, its metrics, or why it failed;
+4. ``Workbench.score_real(n)``: the same metrics for N real images, the floor a perfect sampler would reach at this N.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from ddpm_bench import distributed, records as R
+from ddpm_bench.api import SchedulerSpec, build_scheduler, scheduler_config_dict, scheduler_registration
+from ddpm_bench.batching import FEATURE_BATCH, chunks
+from ddpm_bench.errors import BenchError
+from ddpm_bench.models import LoadedModel, load_model, model_folder
+from ddpm_bench.progress import RunProgress, mode_for
+from ddpm_bench.provenance import device_description, library_versions
+from ddpm_bench.sampling import Precision, SampledBatch, Sampler
+from ddpm_bench.settings import RunSettings
+
+
+def prepare_output(out: str | Path) -> Path:
+    """The output folder, created and checked to be writable (a one-line error otherwise)."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise BenchError(f"cannot write to output folder {out}: {error.strerror or error}") from error
+    return out
+
+
+def check_sources(settings: RunSettings, *, score: bool = True) -> None:
+    """That the model, backbone and reference a run names exist, each with a one-line error naming the missing one,
+    before anything is loaded or compared with earlier records."""
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import check_reference
+
+    model_folder(settings.model)
+    if score:
+        get_backbone(settings.backbone)
+        check_reference(settings.reference, settings.backbone)
+
+
+@dataclass
+class PointRun:
+    """A finished point: its record and the first images (for its grid)."""
+
+    record: dict
+    grid_images: Optional[torch.Tensor]
+
+    @property
+    def ok(self) -> bool:
+        return self.record[R.STATUS] == R.OK
+
+
+@dataclass
+class Workbench:
+    """What every point of a run shares: settings, model, how the UNet runs, and the metric (backbone, reference)."""
+
+    settings: RunSettings
+    model: LoadedModel
+    precision: Precision
+    backbone: object = None
+    reference: object = None
+
+    @classmethod
+    def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
+        """Load the model, and with ``score`` the backbone and reference statistics, named by ``settings``."""
+        from ddpm_bench.metrics.backbones import get_backbone
+        from ddpm_bench.metrics.reference import resolve_reference
+
+        settings.validate()
+        precision = Precision(settings.precision, settings.channels_last, settings.compile)
+        model = load_model(settings.model, settings.device or distributed.local_device())
+        bench = cls(settings, model, precision)
+        if score:
+            bench.backbone = get_backbone(settings.backbone)
+            channels, height, _ = model.sample_shape
+            with distributed.main_first():  # rank 0 computes and caches the reference statistics first
+                bench.reference = resolve_reference(settings.reference, bench.backbone, height, channels)
+        return bench
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.unet.parameters()).device
+
+    def provenance(self) -> dict:
+        """What produced a result, in the layout every record, ``sample.json`` and ``quality.json`` share."""
+        s = self.settings
+        facts = {
+            R.MODEL: s.model, R.MODEL_SHA256: self.model.weights_sha256, "model_weights": str(self.model.weights_file),
+            R.SEED: s.seed, "batch_size": s.batch_size, "precision": s.precision, "channels_last": s.channels_last,
+            "compile": s.compile, "device": device_description(self.device), "versions": library_versions(),
+            "world_size": distributed.world_size(),
+        }
+        if self.backbone is not None:
+            facts.update({R.BACKBONE: s.backbone, "preprocessing": self.backbone.preprocessing,
+                          R.REFERENCE: self.reference.description})
+        return facts
+
+    def scorer(self):
+        from ddpm_bench.metrics.scoring import Scorer
+
+        return Scorer(self.backbone, self.reference)
+
+    def run_point(
+        self,
+        spec: SchedulerSpec,
+        steps: int,
+        n: int,
+        *,
+        indices: Optional[Sequence[int]] = None,
+        progress: Optional[bool] = None,
+        grid_samples: int = 36,
+        on_batch: Optional[Callable[[SampledBatch], None]] = None,
+        raise_errors: bool = False,
+        tracker: Optional[RunProgress] = None,
+    ) -> PointRun:
+        """Sample images 0..n-1 (this rank's ``indices`` of them under torchrun) with one scheduler at one step
+        count, score them when the workbench has a metric, and describe the point. A failure on any rank (the
+        scheduler raising, non-finite samples) is returned as a record with status ``failed``, unless
+        ``raise_errors`` (one point, one process: the caller reports the error itself)."""
+        registration = scheduler_registration(spec.name)
+        record = {
+            **self.provenance(), R.POINT: R.point_id(spec.label, steps), R.SCHEDULER: spec.label,
+            R.SCHEDULER_NAME: spec.name, R.STEPS: steps, "plugin": registration.plugin,
+            "plugin_package": registration.package, "plugin_version": registration.version,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        kept, error = [], None
+        if tracker is None and mode_for(progress) == "lines" and distributed.is_main():  # one point on its own
+            nfe = self.planned_nfe(spec, steps)
+            tracker = RunProgress([nfe * n])
+            tracker.point(f"{spec.label} at {steps} steps", n, nfe)
+        try:
+            scheduler = build_scheduler(spec, self.model.schedule)
+            record[R.SCHEDULER_CONFIG] = scheduler_config_dict(scheduler)
+            sampler = Sampler(self.model, scheduler, steps, batch_size=self.settings.batch_size,
+                              precision=self.precision, progress=mode_for(progress) == "bar", label=spec.label,
+                              on_call=tracker.call if tracker is not None else None)
+            scorer = self.scorer() if self.backbone is not None else None
+            for batch in sampler.stream(n, self.settings.seed, indices):
+                if scorer is not None:
+                    scorer.update(batch.images)
+                if on_batch is not None:
+                    on_batch(batch)
+                if tracker is not None:
+                    tracker.batch(len(batch.indices))
+                kept.append(batch.images[: max(0, grid_samples - sum(len(k) for k in kept))])
+        except Exception as exception:  # a failing point is recorded, and whoever runs points goes on
+            if raise_errors:
+                raise
+            error = f"{type(exception).__name__}: {exception}"
+        error = distributed.first_error(error)
+        if error:
+            return PointRun({**record, R.STATUS: R.FAILED, R.ERROR: error}, None)
+        metrics = scorer.compute() if scorer is not None else {R.N: n}
+        timing = distributed.combine_timings(distributed.gather(sampler.stats.to_dict()), n)
+        grid = torch.cat(distributed.gather(torch.cat(kept)))[:grid_samples]
+        record.update({R.STATUS: R.OK, **timing, **metrics})
+        return PointRun(record, grid)
+
+    def planned_nfe(self, spec: SchedulerSpec, steps: int) -> int:
+        """The model calls a point will make, from its scheduler's timesteps (the step count if it cannot say)."""
+        try:
+            scheduler = build_scheduler(spec, self.model.schedule)
+            scheduler.set_timesteps(steps)
+            return len(scheduler.timesteps)
+        except Exception:  # the point itself will fail and say why; the estimate just falls back
+            return steps
+
+    def real_images(self, n: int) -> torch.Tensor:
+        """``n`` real images drawn (seeded) from the reference data set."""
+        from ddpm_bench.metrics.reference import real_subset
+
+        channels, height, _ = self.model.sample_shape
+        return real_subset(self.settings.reference, n, self.settings.seed, height, channels)
+
+    def score(self, images: torch.Tensor) -> dict:
+        """FID and KID of images held in memory, in this process alone."""
+        from ddpm_bench.metrics.scoring import score_images
+
+        return score_images(self.backbone, self.reference, chunks(images, FEATURE_BATCH))
+
+    def floor_record(self, n: int) -> dict:
+        """FID and KID of N real images drawn from the reference set: what a perfect sampler would score at this
+        N. Only when the reference is a data set; imported mu/sigma statistics have no images."""
+        record = {**self.provenance(), R.N: n, R.POINT: R.FLOOR_POINT, R.SCHEDULER: "real data", R.STEPS: 0,
+                  R.STATUS: R.FLOOR}
+        try:
+            record.update(self.score(self.real_images(n)))
+        except BenchError as error:
+            record.update({R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)})
+        return record

@@ -1,0 +1,158 @@
+"""Every default in one table, and the settings objects built from it.
+
+The CLI (argparse defaults and help), the Python API (dataclass defaults) and a sweep's TOML file all read their
+defaults from ``DEFAULTS``, so they cannot drift apart. ``RunSettings`` holds what any run needs (model, metric,
+seed, runtime); ``SweepConfig`` adds the sweep's plan (schedulers, step counts, N).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.hashing import json_digest
+from ddpm_bench.names import unknown_option
+from ddpm_bench.options import positive_int
+
+DEFAULTS: dict[str, Any] = {
+    # what is sampled, and how it is scored
+    "model": "embedded:mnist",
+    "backbone": "mnist-cnn",
+    "reference": "embedded:mnist",
+    "seed": 0,
+    # how the UNet runs (timing only: sample i depends on (seed, i) alone, whatever the batch size)
+    "batch_size": 128,
+    "device": None,
+    "precision": "fp32",
+    "channels_last": False,
+    "compile": False,
+    # the main job: a sweep of about 5 minutes on a 2-core CPU
+    "schedulers": ["ddpm", "ddim", "pndm"],
+    "steps": [5, 10, 20],
+    "n": 256,
+    "grid_samples": 36,
+    # one scheduler at one step count (``sample``), and a model's quality card (``quality``)
+    "sample_n": 64,
+    "quality_scheduler": "ddim",
+    "quality_steps": 100,
+    "quality_n": 1000,
+}
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def default(name: str) -> Any:
+    """A default, as a fresh copy (lists are not shared between callers)."""
+    value = DEFAULTS[name]
+    return list(value) if isinstance(value, list) else value
+
+
+def _from_table(name: str):
+    return field(default_factory=lambda: default(name))
+
+
+@dataclass
+class RunSettings:
+    """What every run needs besides its scheduler and step count."""
+
+    model: str = _from_table("model")
+    backbone: str = _from_table("backbone")
+    reference: str = _from_table("reference")
+    seed: int = _from_table("seed")
+    batch_size: int = _from_table("batch_size")
+    device: Optional[str] = _from_table("device")
+    precision: str = _from_table("precision")
+    channels_last: bool = _from_table("channels_last")
+    compile: bool = _from_table("compile")
+
+    def validate(self):
+        positive_int(self.batch_size, "batch_size")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        return self
+
+
+@dataclass
+class SweepConfig(RunSettings):
+    """Everything a sweep needs. The defaults are the main job: about 5 minutes on a 2-core CPU."""
+
+    schedulers: list[str] = _from_table("schedulers")
+    steps: list[int] = _from_table("steps")
+    n: int = _from_table("n")
+    grid_samples: int = _from_table("grid_samples")
+
+    def validate(self) -> "SweepConfig":
+        from ddpm_bench.api import parse_scheduler_spec
+
+        super().validate()
+        if not self.schedulers:
+            raise ConfigError("no schedulers given; e.g. --schedulers ddpm,ddim,pndm")
+        if not self.steps:
+            raise ConfigError("no step counts given; e.g. --steps 5,10,20")
+        for steps in self.steps:
+            positive_int(steps, "every step count")
+        if len(set(self.steps)) != len(self.steps):
+            raise ConfigError(f"steps {self.steps!r} name a step count more than once")
+        positive_int(self.n, "n")
+        positive_int(self.grid_samples, "grid_samples")
+        if self.n < 2:
+            raise ConfigError("n must be at least 2 to compute FID")
+        for text in self.schedulers:
+            parse_scheduler_spec(text)
+        return self
+
+    def results_key(self) -> dict:
+        """The settings that determine every point's numbers (not which points there are)."""
+        fields = dataclasses.asdict(self)
+        return {k: fields[k] for k in ("n", "seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")}
+
+    def results_hash(self) -> str:
+        return json_digest(self.results_key())
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        values = {**{k: values[k] for k in ("schedulers", "steps", "n")}, **values}  # the plan first, then the rest
+        return "# ddpm-bench sweep config; reproduce with: ddpm-bench sweep --config THIS_FILE\n" + tomli_w.dumps({"sweep": values})
+
+
+FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
+               "channels_last": bool, "compile": bool, "model": str, "backbone": str, "reference": str, "precision": str}
+
+
+def config_from(**values: Any) -> SweepConfig:
+    """A checked SweepConfig from keyword values; those not given come from ``DEFAULTS``."""
+    known = {f.name for f in dataclasses.fields(SweepConfig)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(unknown_option("sweep", key, known))
+        expected = FIELD_TYPES.get(key)
+        if expected is not None and not isinstance(value, expected):
+            raise ConfigError(f"sweep option {key}={value!r} should be a {expected.__name__}")
+    return SweepConfig(**values).validate()
+
+
+def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
+    """A SweepConfig from a TOML file (table ``[sweep]``), with command-line overrides (those not None) on top."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise BenchError(f"cannot read config {path}: {error.strerror}") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise BenchError(f"config {path} is not valid TOML: {error}") from error
+    table = data.get("sweep", data)
+    if not isinstance(table, dict):
+        raise BenchError(f"config {path}: [sweep] must be a table")
+    known = {f.name for f in dataclasses.fields(SweepConfig)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(unknown_option(f"config {path}", key, known))
+    return config_from(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
