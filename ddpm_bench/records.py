@@ -20,6 +20,7 @@ from ddpm_bench.errors import BenchError
 RECORDS = "records.jsonl"
 CONFIG = "sweep.toml"
 GRIDS = "grids"
+FEATURES_DIR = "features"
 
 # -- field names ---------------------------------------------------------------------------------------------------
 POINT = "point"                      # "label@steps", or FLOOR_POINT
@@ -39,8 +40,12 @@ SEED = "seed"
 MODEL = "model"
 MODEL_SHA256 = "model_sha256"
 BACKBONE = "backbone"
-REFERENCE = "reference"
+REFERENCE = "reference"              # its description: "embedded:mnist (5000 images)"
+REFERENCE_SOURCE = "reference_source"  # what the user named: "embedded:mnist"
 GRID = "grid"
+FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
+FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)
+KID_ALL, KID_LOW, KID_HIGH = "kid_all", "kid_low", "kid_high"  # KID over all N samples, and its 95 % interval
 RESULTS_HASH = "results_hash"
 METRICS = (FID, KID, KID_STD, N, "inception_score", "inception_score_std")  # what scoring a point adds
 
@@ -57,9 +62,23 @@ def point_id(label: str, steps: int) -> str:
     return f"{label}@{steps}"
 
 
+def point_slug(label: str, steps: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', label)}-{steps}"
+
+
+def point_label(scheduler: str, steps: int) -> str:
+    """How reports and ``compare`` name a point: ``ddim:20``, ``ddim:eta=1.0:20``."""
+    return f"{scheduler}:{steps}"
+
+
 def grid_file(label: str, steps: int) -> str:
     """The sample grid of a point, relative to the sweep folder."""
-    return f"{GRIDS}/{re.sub(r'[^A-Za-z0-9_.=-]+', '_', label)}-{steps}.png"
+    return f"{GRIDS}/{point_slug(label, steps)}.png"
+
+
+def features_file(label: str, steps: int) -> str:
+    """The per-sample features of a point, relative to the sweep folder."""
+    return f"{FEATURES_DIR}/{point_slug(label, steps)}.npy"
 
 
 def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) -> list[dict]:

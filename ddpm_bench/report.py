@@ -13,11 +13,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ddpm_bench.compare import best_and_ties, report_section
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, pareto_front, recommendation
 from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
 
-TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid", "kid_std", "status"]
+TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "FID 95% interval", "fd_infinity", "kid", "kid_std", "KID 95% interval", "status"]
+
+
+INTERVALS = (
+    "The 95 % intervals come from the basic bootstrap over sample indices with the reference fixed (300 replicates; "
+    "ddpm_bench/stats.py). Resampling with replacement repeats samples, which raises FID; the basic interval "
+    "subtracts that rise, so it estimates the FID of the sampler's distribution rather than the finite-N value and "
+    "may lie below the table's FID. Both are squared distances, so a lower end below 0 is shown as 0. With N close "
+    "to twice the feature dimension (256 samples of 128 features by default) the intervals are conservative: wider "
+    "than needed, so \"tied\" is called more often than a larger N would. KID's interval is for KID over all N "
+    "samples (the table's KID averages subsets). fd_infinity is FD-infinity (Chong & Forsyth 2020): FID on subsets "
+    "of N/2 to N samples, fitted linearly in 1/N and extrapolated to 1/N = 0, the finite-N bias removed."
+)
+
+BELOW_THE_FLOOR = (
+    "How to read a point below the floor or a negative KID: both are noise, not a better-than-real sampler. The floor "
+    "is N real images scored the same way; a sampler whose samples are a little less diverse than real data, or "
+    "that reproduces training images, gets a smaller finite-N FID bias and can score below it. KID is unbiased, so "
+    "when the true difference is near 0 about half of its estimates fall below 0. Judge such points by their "
+    "intervals and by the paired comparisons below, not by their order in the table."
+)
 
 
 def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,9 +72,14 @@ def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
 
     points = ok_points(frame)
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12, 4.5))
+    # the axis spans the estimates; an interval reaching further down (to 0 on a log axis) ends at the axis
+    fid_floor = points["fid"].min() / 2 if len(points) and points["fid"].min() > 0 else 0
     for label, group in points.groupby("scheduler"):
         group = group.sort_values(x)
-        ax_fid.plot(group[x], group["fid"], marker="o", label=label)
+        (line,) = ax_fid.plot(group[x], group["fid"], marker="o", label=label)
+        if "fid_low" in group and group["fid_low"].notna().any():  # bias-corrected: may lie below the estimate
+            ax_fid.vlines(group[x], group["fid_low"].clip(lower=fid_floor), group["fid_high"], color=line.get_color(),
+                          alpha=0.5, linewidth=3)
         for _, row in group.iterrows():
             ax_fid.annotate(str(int(row["steps"])), (row[x], row["fid"]), textcoords="offset points", xytext=(3, 4), fontsize=7)
         ax_kid.errorbar(group[x], group["kid"], yerr=group["kid_std"], marker="o", capsize=3, label=label)
@@ -61,11 +87,12 @@ def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
     if floor is not None:
         ax_fid.axhline(floor["fid"], color="grey", linestyle="--", label="real data (floor)")
         ax_kid.axhline(floor["kid"], color="grey", linestyle="--", label="real data (floor)")
-    fid_label, kid_label = "FID (labels: steps)", "KID (bars: std over subsets)"
+    fid_label, kid_label = "FID (labels: steps; bars: 95% interval)", "KID (bars: std over subsets)"
     fids = points["fid"].tolist() + ([floor["fid"]] if floor is not None else [])
     if fids and min(fids) > 0:  # FIDs spread over decades between few and many steps: a log axis keeps both readable
         ax_fid.set_yscale("log")
-        fid_label = "FID (log; labels: steps)"
+        ax_fid.set_ylim(fid_floor, max(fids + [points["fid_high"].max() if "fid_high" in points else 0]) * 1.3)
+        fid_label = "FID (log; labels: steps; bars: 95% interval, bias-corrected)"
     if len(points) and points["kid_std"].median() > 0:
         # KID is unbiased, so it can be negative: symmetric log, linear up to the decade above its typical std
         linear_range = 10.0 ** np.ceil(np.log10(points["kid_std"].median()))
@@ -121,6 +148,9 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         ]
     front = pareto_front(points, time_tolerance)
     first = frame.iloc[0]
+    for metric, (low, high) in (("FID", ("fid_low", "fid_high")), ("KID", ("kid_low", "kid_high"))):
+        if low in frame:
+            frame[f"{metric} 95% interval"] = [f"[{a:.4g}, {b:.4g}]" if a == a else "" for a, b in zip(frame[low], frame[high])]
     sections = [
         "# ddpm-bench sweep report",
         f"Model `{first.get('model')}` (weights sha256 `{str(first.get('model_sha256'))[:16]}`), "
@@ -134,9 +164,14 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
         "## Results",
         _markdown_table(frame, [c for c in TABLE_COLUMNS if c in frame] + (["error"] if "error" in frame else [])),
+        INTERVALS,
+        BELOW_THE_FLOOR,
+        "## Paired comparisons",
+        *report_section(folder),
         "## Pareto front: the best choice for each time budget",
         _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
         *recommendation(points, front, time_tolerance),
+        *best_and_ties(folder),
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Charts",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
 import torch
 
 from ddpm_bench import distributed, records as R
@@ -55,10 +56,11 @@ def check_sources(settings: RunSettings, *, score: bool = True) -> None:
 
 @dataclass
 class PointRun:
-    """A finished point: its record and the first images (for its grid)."""
+    """A finished point: its record, the first images (for its grid), and every sample's features in index order."""
 
     record: dict
     grid_images: Optional[torch.Tensor]
+    features: Optional[np.ndarray] = None
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,7 @@ class Workbench:
     precision: Precision
     backbone: object = None
     reference: object = None
+    _stats_reference: object = None
 
     @classmethod
     def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
@@ -103,11 +106,11 @@ class Workbench:
             R.MODEL: s.model, R.MODEL_SHA256: self.model.weights_sha256, "model_weights": str(self.model.weights_file),
             R.SEED: s.seed, "batch_size": s.batch_size, "precision": s.precision, "channels_last": s.channels_last,
             "compile": s.compile, "device": device_description(self.device), "versions": library_versions(),
-            "world_size": distributed.world_size(),
+            "world_size": distributed.world_size(), "sample_shape": list(self.model.sample_shape),
         }
         if self.backbone is not None:
             facts.update({R.BACKBONE: s.backbone, "preprocessing": self.backbone.preprocessing,
-                          R.REFERENCE: self.reference.description})
+                          R.REFERENCE: self.reference.description, R.REFERENCE_SOURCE: s.reference})
         return facts
 
     def scorer(self):
@@ -139,7 +142,7 @@ class Workbench:
             "plugin_package": registration.package, "plugin_version": registration.version,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        kept, error = [], None
+        kept, features, error = [], [], None
         if tracker is None and mode_for(progress) == "lines" and distributed.is_main():  # one point on its own
             nfe = self.planned_nfe(spec, steps)
             tracker = RunProgress([nfe * n])
@@ -153,7 +156,7 @@ class Workbench:
             scorer = self.scorer() if self.backbone is not None else None
             for batch in sampler.stream(n, self.settings.seed, indices):
                 if scorer is not None:
-                    scorer.update(batch.images)
+                    features.append(scorer.update(batch.images).float().numpy())
                 if on_batch is not None:
                     on_batch(batch)
                 if tracker is not None:
@@ -170,7 +173,31 @@ class Workbench:
         timing = distributed.combine_timings(distributed.gather(sampler.stats.to_dict()), n)
         grid = torch.cat(distributed.gather(torch.cat(kept)))[:grid_samples]
         record.update({R.STATUS: R.OK, **timing, **metrics})
-        return PointRun(record, grid)
+        all_features = None
+        if scorer is not None:
+            all_features = np.concatenate([part for rank in distributed.gather(features) for part in rank])
+            if distributed.is_main():
+                record.update(self.intervals(all_features))
+        return PointRun(record, grid, all_features)
+
+    def intervals(self, features: np.ndarray) -> dict:
+        """95 % intervals of FID and KID from the point's features (stats.py), and what they cost."""
+        from ddpm_bench.stats import PointFeatures, fd_infinity, point_intervals
+
+        started = time.perf_counter()
+        point = PointFeatures(features, self.stats_reference())
+        result = {**point_intervals(point), **fd_infinity(point)}
+        return {**result, "interval_method": "basic bootstrap over sample indices, 300 replicates, reference fixed",
+                "statistics_seconds": time.perf_counter() - started}
+
+    def stats_reference(self):
+        """The reference side for stats.py, built once per workbench."""
+        if self._stats_reference is None:
+            from ddpm_bench.stats import Reference
+
+            ref = self.reference
+            self._stats_reference = Reference(ref.mu, ref.sigma, ref.features)
+        return self._stats_reference
 
     def planned_nfe(self, spec: SchedulerSpec, steps: int) -> int:
         """The model calls a point will make, from its scheduler's timesteps (the step count if it cannot say)."""

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "steps": [5, 10, 20],
     "n": 256,
     "grid_samples": 36,
+    # every sample's backbone features, kept beside the records (float16) so that statistics never re-sample
+    "keep_features": True,
     # one scheduler at one step count (``sample``), and a model's quality card (``quality``)
     "sample_n": 64,
     "quality_scheduler": "ddim",
@@ -86,6 +88,7 @@ class SweepConfig(RunSettings):
     steps: list[int] = _from_table("steps")
     n: int = _from_table("n")
     grid_samples: int = _from_table("grid_samples")
+    keep_features: bool = _from_table("keep_features")
 
     def validate(self) -> "SweepConfig":
         from ddpm_bench.api import parse_scheduler_spec
@@ -124,7 +127,7 @@ class SweepConfig(RunSettings):
 
 
 FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
-               "channels_last": bool, "compile": bool, "model": str, "backbone": str, "reference": str, "precision": str}
+               "channels_last": bool, "compile": bool, "keep_features": bool, "model": str, "backbone": str, "reference": str, "precision": str}
 
 
 def config_from(**values: Any) -> SweepConfig:

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from ddpm_bench import distributed, records as R
 from ddpm_bench.api import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
-from ddpm_bench.atomic import write_text
+from ddpm_bench.atomic import atomic_file, write_text
 from ddpm_bench.errors import BenchError
 from ddpm_bench.images import save_grid
 from ddpm_bench.lock import folder_lock
@@ -71,6 +71,9 @@ def run_sweep(
                 if point.ok:
                     record[R.GRID] = R.grid_file(spec.label, steps)
                     save_grid(point.grid_images, Path(out) / record[R.GRID])
+                    if config.keep_features and point.features is not None:
+                        record[R.FEATURES] = R.features_file(spec.label, steps)
+                        save_features(point.features, Path(out) / record[R.FEATURES])
                 store.append(record)
                 log(f"{point_summary(record)}; {left}")
         return R.records_frame(R.current_records(store.load())) if main else None
@@ -108,6 +111,14 @@ def outdated_points(records: list[dict], specs: list[SchedulerSpec], model_sched
         changed = sorted(k for k in then.keys() | current.keys() if then.get(k) != current.get(k))
         outdated[record[R.POINT]] = ", ".join(f"{k} {then.get(k)!r} -> {current.get(k)!r}" for k in changed)
     return outdated
+
+
+def save_features(features, path: Path) -> None:
+    """A point's features as float32 .npy (sample-index order), written whole or not at all."""
+    import numpy as np
+
+    with atomic_file(path) as handle:
+        np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
 def sweep_record(config: SweepConfig, record: dict) -> dict:

@@ -87,7 +87,8 @@ class Scorer:
                 self.inception_score = InceptionScore(feature=PrecomputedFeatures(1008), splits=10, sync_on_compute=self.sync)
         self.n = 0
 
-    def update(self, images: torch.Tensor) -> None:
+    def update(self, images: torch.Tensor) -> torch.Tensor:
+        """Score a batch; returns its features (float64, one row per image), for whoever keeps them."""
         if self.inception_score is not None:
             features, logits = self.backbone.features_and_logits(images)
             self.inception_score.update(logits.double())
@@ -98,6 +99,7 @@ class Scorer:
         if self.kid is not None:
             self.kid.update(features, real=False)
         self.n += len(images)
+        return features
 
     def compute(self) -> dict:
         """The metrics over every rank's images (under torchrun with ``sync``, every rank must call this)."""

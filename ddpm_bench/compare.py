@@ -1,0 +1,192 @@
+"""``ddpm-bench compare``: differences in FID and KID between points of one or two sweep folders, each with a 95 %
+interval and a verdict, from the features the sweep kept (nothing is sampled again).
+
+Two points are compared *paired* when sample i of each started from the same initial noise: same model weights,
+seed and N (and so the same per-index seeds). Otherwise the comparison is unpaired, and says so. Both points must
+have been scored with the same backbone against the same reference, or the difference means nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ddpm_bench import records as R
+from ddpm_bench.errors import BenchError
+from ddpm_bench.names import unknown_name
+from ddpm_bench.stats import Difference, PointFeatures, Reference, compare
+
+
+@dataclass
+class Point:
+    label: str
+    record: dict
+    folder: Path
+
+    def features(self) -> np.ndarray:
+        path = self.folder / self.record[R.FEATURES]
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise BenchError(f"cannot read the features of {self.label} ({path}): {error}") from error
+
+    def pairs_with(self, other: "Point") -> bool:
+        """Whether sample i of both points started from the same x_T."""
+        keys = (R.MODEL_SHA256, R.SEED, R.N)
+        return all(self.record.get(k) == other.record.get(k) for k in keys)
+
+
+def load_points(folders: Sequence[Path]) -> list[Point]:
+    """The finished points with stored features, labelled as the report labels them (``ddim:20``; with two folders
+    the second's labels carry its folder name)."""
+    points = []
+    for number, folder in enumerate(folders):
+        frame = R.load_frame(folder)
+        for record in frame.to_dict("records"):
+            if record.get(R.STATUS) != R.OK or not isinstance(record.get(R.FEATURES), str):
+                continue
+            label = R.point_label(record[R.SCHEDULER], int(record[R.STEPS]))
+            points.append(Point(f"{Path(folder).name}/{label}" if number else label, record, Path(folder)))
+    if not points:
+        raise BenchError(f"no point in {', '.join(map(str, folders))} kept its features; run the sweep without "
+                         "--no-features")
+    return points
+
+
+def default_pairs(points: list[Point]) -> list[tuple[Point, Point]]:
+    """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
+    pairs = [(a, b) for a, b in combinations(points, 2) if a.record[R.STEPS] == b.record[R.STEPS]]
+    by_scheduler: dict[str, list[Point]] = {}
+    for point in points:
+        by_scheduler.setdefault(point.record[R.SCHEDULER], []).append(point)
+    for group in by_scheduler.values():
+        group.sort(key=lambda p: p.record[R.STEPS])
+        pairs += list(zip(group, group[1:]))
+    return pairs
+
+
+def named_pairs(points: list[Point], texts: Sequence[str]) -> list[tuple[Point, Point]]:
+    """``A,B`` texts (labels as ``ddim:20`` or ``ddim@20``) resolved to points; an unknown label is named."""
+    by_label = {p.label: p for p in points}
+    by_label.update({p.label.rsplit(":", 1)[0] + "@" + p.label.rsplit(":", 1)[1]: p for p in points})
+    pairs = []
+    for text in texts:
+        parts = [part.strip() for part in text.split(",")]
+        if len(parts) != 2:
+            raise BenchError(f"--pairs {text!r}: write two point labels separated by a comma, e.g. ddim:10,ddim:20")
+        for part in parts:
+            if part not in by_label:
+                raise BenchError(unknown_name("point", part, [p.label for p in points]))
+        pairs.append((by_label[parts[0]], by_label[parts[1]]))
+    return pairs
+
+
+def reference_for(point: Point) -> Reference:
+    """The reference statistics a point was scored against, from the statistics cache."""
+    from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.metrics.reference import resolve_reference
+
+    record = point.record
+    if not record.get(R.REFERENCE_SOURCE):
+        raise BenchError(f"{point.label} does not name its reference source (recorded by an older ddpm-bench)")
+    channels, height, _ = record["sample_shape"]
+    stats = resolve_reference(record[R.REFERENCE_SOURCE], get_backbone(record[R.BACKBONE]), height, channels)
+    return Reference(stats.mu, stats.sigma, stats.features)
+
+
+def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:
+    """Median over pairs of (paired interval width / unpaired interval width), FID only."""
+    ratios = [p.width / u.width for p, u in zip(differences, unpaired) if p.metric == "fid" and u.width > 0]
+    return float(np.median(ratios)) if ratios else None
+
+
+def best_and_ties(folder: Path) -> list[str]:
+    """The best-FID point, the points its paired interval cannot tell from it, and the fastest of that tied set:
+    the recommendation a user can trust at the top of the quality range."""
+    try:
+        points = load_points([folder])
+    except BenchError:
+        return []
+    reference = reference_for(points[0])
+    best = min(points, key=lambda p: p.record[R.FID])
+    best_features = PointFeatures(best.features(), reference)
+    tied = []
+    for other in points:
+        if other is best:
+            continue
+        (fid,) = [d for d in compare(PointFeatures(other.features(), reference), best_features, (other.label, best.label),
+                                     paired=other.pairs_with(best)) if d.metric == "fid"]
+        if fid.verdict == "tied":
+            tied.append((other, fid))
+    if not tied:
+        return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
+                "95 % confidence (paired interval of the FID difference above 0)."]
+    tied_set = [best] + [p for p, _ in tied]
+    fastest = min(tied_set, key=lambda p: p.record[R.SECONDS_PER_IMAGE])
+    listed = "; ".join(f"{p.label} ({p.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
+                       f"95 % interval [{d.low:+.3f}, {d.high:+.3f}])" for p, d in tied)
+    return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but it is tied (the paired 95 % "
+            f"interval of the FID difference includes 0) with: {listed}. The fastest of this tied set is "
+            f"**{fastest.label}** ({fastest.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms per image): at this N, the "
+            "sweep cannot tell it from the best, so it is the pick for the best quality."]
+
+
+def report_section(folder: Path) -> list[str]:
+    """The report's paired comparisons: the default pairs of a sweep, each with its verdict, and how much narrower
+    pairing made the intervals."""
+    try:
+        points = load_points([folder])
+    except BenchError:
+        return ["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), so "
+                "there are no intervals or paired comparisons; run the sweep again into a new folder to get them."]
+    pairs = default_pairs(points)
+    reference = reference_for(points[0])
+    cache = {p.label: PointFeatures(p.features(), reference) for p in points}
+    paired, unpaired = [], []
+    for a, b in pairs:
+        paired += [d for d in compare(cache[a.label], cache[b.label], (a.label, b.label), paired=a.pairs_with(b))
+                   if d.metric == "fid"]
+        unpaired += [d for d in compare(cache[a.label], cache[b.label], (a.label, b.label), paired=False)
+                     if d.metric == "fid"]
+    ratio = width_ratio(paired, unpaired)
+    rows = ["| a | b | FID(a) - FID(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
+    rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {d.verdict} |" for d in paired]
+    first = points[0].record
+    return [
+        f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
+        f"{first.get(R.N)}), so two points are compared sample by sample: the bootstrap draws the same sample "
+        "indices for both, and what the two samplers share cancels in the difference. A difference is called only "
+        "when its 95 % interval excludes 0; otherwise the points are tied. `ddpm-bench compare DIR` prints these, "
+        "with KID, and any other pair.",
+        "\n".join(rows),
+        (f"Pairing made the intervals {1 / ratio:.1f} times narrower than unpaired ones (median width ratio "
+         f"{ratio:.2f} over {len(paired)} pairs)." if ratio else ""),
+    ]
+
+
+def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
+                replicates: int = 300) -> list[Difference]:
+    """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
+    points = load_points([Path(f) for f in folders])
+    pairs = named_pairs(points, pair_texts) if pair_texts else default_pairs(points)
+    metrics = {(p.record[R.BACKBONE], p.record.get(R.REFERENCE_SOURCE)) for pair in pairs for p in pair}
+    if len(metrics) > 1:
+        raise BenchError(f"these points were scored with different backbones or references ({sorted(metrics)}); "
+                         "their FIDs cannot be compared")
+    reference = reference_for(pairs[0][0]) if pairs else None
+    cache: dict[str, PointFeatures] = {}
+
+    def features(point: Point) -> PointFeatures:
+        if point.label not in cache:
+            cache[point.label] = PointFeatures(point.features(), reference)
+        return cache[point.label]
+
+    differences = []
+    for a, b in pairs:
+        differences += compare(features(a), features(b), (a.label, b.label), paired=a.pairs_with(b),
+                               replicates=replicates)
+    return differences

@@ -1,0 +1,196 @@
+"""Uncertainty for FID and KID from a point's stored per-sample features: 95 % intervals per point, and paired
+comparisons between points whose sample i started from the same initial noise x_T.
+
+Method: the basic (pivotal) bootstrap over sample indices, the reference statistics held fixed.
+
+- A replicate draws N sample indices with replacement, as multiplicities ``w`` (``w_i`` copies of sample i), and
+  recomputes the metric from the weighted features. Duplicated samples make a replicate less diverse than real
+  samples and bias FID upward, so the *percentile* interval (the replicates' own quantiles) would sit too high. The
+  basic interval reflects the replicates about the estimate, ``[2 T - q_97.5, 2 T - q_2.5]``: the shift that
+  resampling adds is subtracted once more, which removes the duplication bias to first order and targets the metric
+  of the samplers' distributions rather than its finite-N expectation (calibrated on Gaussians of known Frechet
+  distance in tests/test_stats.py).
+- Paired: one set of indices serves both points of a replicate, so sample i of A is always weighed with sample i of
+  B. What both points share (the same x_T leads both samplers to nearly the same digit) cancels in the difference,
+  and the interval narrows. Unpaired: each point draws its own indices (points of different seeds, N or models).
+- A verdict follows from the interval of the difference: ``a better`` or ``b better`` when it excludes 0 (lower is
+  better for both metrics), else ``tied``.
+
+FID per replicate (Heusel et al. 2017): ||mu - mu_r||^2 + Tr(S) + Tr(S_r) - 2 Tr((S_r^1/2 S S_r^1/2)^1/2), the last
+trace from the eigenvalues of a symmetric matrix. KID (Binkowski et al. 2018) is computed over the whole sample
+rather than torchmetrics' random subsets, as the unbiased MMD^2 with the cubic kernel k(x, y) = (x.y / d + 1)^3;
+under weights the off-diagonal sum is w^T K w - sum_i w_i K_ii.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+CONFIDENCE = 0.95
+REPLICATES = 300
+CHUNK = 25  # replicates per batched matrix product (memory: CHUNK x N x D floats)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The fixed side of every FID and KID: mean, covariance (and its square root), and the features for KID."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        values, vectors = np.linalg.eigh(self.sigma)
+        object.__setattr__(self, "sigma_sqrt", (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T)
+        if self.features is not None:
+            d = self.features.shape[1]
+            k = kernel(self.features, self.features, d)
+            n = len(k)
+            object.__setattr__(self, "kyy", (k.sum() - np.trace(k)) / (n * (n - 1)))
+
+
+def kernel(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
+    """KID's cubic polynomial kernel, as torchmetrics and the KID paper use it."""
+    return (x @ y.T / d + 1.0) ** 3
+
+
+class PointFeatures:
+    """One point's features (N x D, sample-index order) against a reference, ready for weighted recomputation."""
+
+    def __init__(self, features: np.ndarray, reference: Reference, with_kid: bool = True):
+        self.x = np.asarray(features, dtype=np.float64)
+        self.reference = reference
+        self.n, self.d = self.x.shape
+        self.with_kid = with_kid and reference.features is not None
+        if self.with_kid:
+            self.kxx = kernel(self.x, self.x, self.d)
+            self.kxx_diagonal = np.diag(self.kxx).copy()
+            self.kxy_mean = kernel(self.x, reference.features, self.d).mean(axis=1)
+
+    def fid(self, weights: np.ndarray) -> np.ndarray:
+        """FID for each row of ``weights`` (R x N multiplicities summing to N)."""
+        ref = self.reference
+        out = np.empty(len(weights))
+        for start in range(0, len(weights), CHUNK):
+            w = weights[start : start + CHUNK]
+            mu = w @ self.x / self.n
+            centred = self.x[None] - mu[:, None]
+            sigma = np.matmul((centred * w[:, :, None]).transpose(0, 2, 1), centred) / (self.n - 1)
+            inner = ref.sigma_sqrt @ sigma @ ref.sigma_sqrt
+            root_trace = np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum(axis=1)
+            out[start : start + CHUNK] = (((mu - ref.mu) ** 2).sum(axis=1) + np.trace(sigma, axis1=1, axis2=2)
+                                          + np.trace(ref.sigma) - 2 * root_trace)
+        return out
+
+    def kid(self, weights: np.ndarray) -> Optional[np.ndarray]:
+        """The unbiased MMD^2 over all N samples, for each row of ``weights`` (None without reference features)."""
+        if not self.with_kid:
+            return None
+        off_diagonal = ((weights @ self.kxx) * weights).sum(axis=1) - weights @ self.kxx_diagonal
+        return off_diagonal / (self.n * (self.n - 1)) + self.reference.kyy - 2 * weights @ self.kxy_mean / self.n
+
+    def estimates(self) -> dict:
+        """FID and KID of the samples themselves (every weight 1)."""
+        ones = np.ones((1, self.n))
+        kid = self.kid(ones)
+        return {"fid": float(self.fid(ones)[0]), "kid": None if kid is None else float(kid[0])}
+
+
+def fd_infinity(point: PointFeatures, *, sizes: int = 8, repeats: int = 4, seed: int = 0) -> dict:
+    """FD-infinity (Chong & Forsyth 2020, "Effectively Unbiased FID and Inception Score and where to find them",
+    section 3): FID is, to first order, linear in 1/N, so FID is computed on random subsets (drawn without
+    replacement) at ``sizes`` sizes from N/2 to N, ``repeats`` times each, a line is fitted to FID against 1/N,
+    and its value at 1/N = 0 estimates the FID of infinitely many samples: the bias of finite N removed."""
+    rng = np.random.default_rng(seed)
+    counts = np.unique(np.linspace(max(2, point.n // 2), point.n, sizes).astype(int))
+    inverse, values = [], []
+    for m in counts:
+        for _ in range(repeats if m < point.n else 1):
+            subset = PointFeatures(point.x[rng.choice(point.n, size=m, replace=False)], point.reference, with_kid=False)
+            inverse.append(1.0 / m)
+            values.append(float(subset.fid(np.ones((1, m)))[0]))
+    slope, intercept = np.polyfit(inverse, values, 1)
+    return {"fd_infinity": float(intercept), "fd_infinity_slope": float(slope)}
+
+
+def bootstrap_weights(n: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """R x N multiplicities of N indices drawn with replacement."""
+    draws = rng.integers(0, n, size=(replicates, n))
+    return np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float64)
+
+
+def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The basic bootstrap interval: the replicates' spread reflected about the estimate."""
+    alpha = (1 - confidence) / 2
+    low_q, high_q = np.quantile(replicates, [alpha, 1 - alpha])
+    return float(2 * estimate - high_q), float(2 * estimate - low_q)
+
+
+def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0) -> dict:
+    """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
+    negative, so a lower end below 0 is raised to 0 (coverage is kept). Calibration (tests/test_stats.py): at the
+    stated rate when N is large against the feature dimension D; conservative (wider than needed, covering more
+    often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
+    weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
+    estimate = point.estimates()
+    result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,
+              "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
+    low, result["fid_high"] = basic_interval(estimate["fid"], point.fid(weights))
+    result["fid_low"] = max(0.0, low)
+    if estimate["kid"] is not None:
+        low, result["kid_high"] = basic_interval(estimate["kid"], point.kid(weights))
+        result["kid_low"] = max(0.0, low)
+    return result
+
+
+@dataclass(frozen=True)
+class Difference:
+    """metric(a) - metric(b), its interval, and what it says."""
+
+    a: str
+    b: str
+    metric: str
+    difference: float
+    low: float
+    high: float
+    paired: bool
+    n: int
+
+    @property
+    def verdict(self) -> str:
+        if self.high < 0:
+            return "a better"
+        if self.low > 0:
+            return "b better"
+        return "tied"
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "metric": self.metric, "difference": self.difference, "low": self.low,
+                "high": self.high, "paired": self.paired, "n": self.n, "verdict": self.verdict}
+
+
+def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
+            replicates: int = REPLICATES, seed: int = 0) -> list[Difference]:
+    """FID(a) - FID(b) and KID(a) - KID(b) with 95 % intervals; paired resampling needs equal N (sample i of a
+    matched with sample i of b)."""
+    if paired and a.n != b.n:
+        raise ValueError(f"paired comparison needs equal N, got {a.n} and {b.n}")
+    rng = np.random.default_rng(seed)
+    wa = bootstrap_weights(a.n, replicates, rng)
+    wb = wa if paired else bootstrap_weights(b.n, replicates, rng)
+    ea, eb = a.estimates(), b.estimates()
+    out = []
+    for metric, compute in (("fid", lambda p, w: p.fid(w)), ("kid", lambda p, w: p.kid(w))):
+        if ea[metric] is None or eb[metric] is None:
+            continue
+        estimate = ea[metric] - eb[metric]
+        low, high = basic_interval(estimate, compute(a, wa) - compute(b, wb))
+        out.append(Difference(*labels, metric, estimate, low, high, paired, min(a.n, b.n)))
+    return out

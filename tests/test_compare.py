@@ -1,0 +1,99 @@
+"""Features kept per point, intervals in every record, and ``compare``: the records, the report and compare agree."""
+
+import json
+
+import numpy as np
+import pytest
+
+import processes
+from conftest import make_tiny_unet
+from ddpm_bench import records as R
+from ddpm_bench.compare import run_compare
+from ddpm_bench.settings import config_from
+from ddpm_bench.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
+    env = {"DDPM_BENCH_CACHE": str(root / "cache")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DDPM_BENCH_CACHE", env["DDPM_BENCH_CACHE"])
+        config = config_from(schedulers=["ddim", "ddpm"], steps=[2, 4], n=12, batch_size=5, model=str(root / "model"))
+        frame = run_sweep(config, root / "out", progress=False)
+        other = run_sweep(config_from(schedulers=["ddim"], steps=[2], n=12, seed=1, batch_size=5,
+                                      model=str(root / "model")), root / "seed1", progress=False)
+    return root, frame, env
+
+
+def test_every_point_keeps_its_features_in_sample_order_and_an_interval(sweep):
+    root, frame, _ = sweep
+    points = frame[frame["status"] == "ok"]
+    assert len(points) == 4
+    for record in points.to_dict("records"):
+        features = np.load(root / "out" / record[R.FEATURES], allow_pickle=False)
+        assert features.shape == (12, 128) and features.dtype == np.float32
+        assert record[R.FID_LOW] <= record[R.FID] <= record[R.FID_HIGH] or record[R.FID_LOW] < record[R.FID_HIGH]
+        assert record[R.KID_LOW] < record[R.KID_HIGH] and record["statistics_seconds"] >= 0
+    ddim2 = np.load(root / "out" / R.features_file("ddim", 2))
+    assert not np.array_equal(ddim2, np.load(root / "out" / R.features_file("ddpm", 2)))
+
+
+def test_compare_pairs_points_of_one_sweep_and_not_points_of_another_seed(sweep):
+    root, _, env = sweep
+    import os
+
+    os.environ["DDPM_BENCH_CACHE"] = env["DDPM_BENCH_CACHE"]
+    try:
+        within = run_compare([root / "out"])
+        across = run_compare([root / "out", root / "seed1"], ["ddim:2,seed1/ddim:2"])
+    finally:
+        del os.environ["DDPM_BENCH_CACHE"]
+    labels = {(d.a, d.b) for d in within}
+    assert ("ddim:2", "ddpm:2") in labels and ("ddim:2", "ddim:4") in labels
+    assert all(d.paired for d in within) and {d.metric for d in within} == {"fid", "kid"}
+    assert all(not d.paired for d in across)
+    for d in within + across:
+        assert d.low <= d.high and d.verdict in ("a better", "b better", "tied")
+
+
+def test_the_compare_command_prints_json_that_agrees_with_the_records(sweep):
+    root, frame, env = sweep
+    result = processes.ddpm_bench("compare", str(root / "out"), "--pairs", "ddim:2,ddpm@2", "--json", env={**env, "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {r["metric"] for r in rows} == {"fid", "kid"}
+    fid = next(r for r in rows if r["metric"] == "fid")
+    assert set(fid) >= {"a", "b", "metric", "difference", "low", "high", "paired", "n", "verdict"}
+    by_point = frame.set_index(R.POINT)
+    # compare recomputes from the stored float32 features what torchmetrics computed in float64
+    recorded = by_point.loc["ddim@2", R.FID] - by_point.loc["ddpm@2", R.FID]
+    assert fid["difference"] == pytest.approx(recorded, rel=1e-4, abs=1e-6)
+    assert fid["paired"] is True and fid["n"] == 12
+
+
+def test_compare_names_an_unknown_point(sweep):
+    root, _, env = sweep
+    result = processes.ddpm_bench("compare", str(root / "out"), "--pairs", "ddim:3,ddpm:2", env={**env, "PATH": ""})
+    assert result.returncode == 2 and "unknown point 'ddim:3' (did you mean" in result.stderr
+
+
+def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare(sweep):
+    root, frame, env = sweep
+    import os
+
+    from ddpm_bench.report import write_report
+
+    os.environ["DDPM_BENCH_CACHE"] = env["DDPM_BENCH_CACHE"]
+    try:
+        report = write_report(root / "out").read_text()
+        (fid, _) = run_compare([root / "out"], ["ddim:2,ddpm:2"])
+    finally:
+        del os.environ["DDPM_BENCH_CACHE"]
+    assert "| fid | FID 95% interval | kid | kid_std | KID 95% interval |" in report
+    record = frame.set_index(R.POINT).loc["ddim@2"]
+    assert f"[{record[R.FID_LOW]:.4g}, {record[R.FID_HIGH]:.4g}]" in report
+    assert f"| ddim:2 | ddpm:2 | {fid.difference:+.3f} | [{fid.low:+.3f}, {fid.high:+.3f}] | {fid.verdict} |" in report
+    assert "Pairing made the intervals" in report and "median width ratio" in report
+    assert "has the lowest FID" in report and "How to read a point below the floor" in report

@@ -1,0 +1,150 @@
+"""Calibration of the intervals on synthetic features with known answers (fixed seeds, 200 trials each)."""
+
+import numpy as np
+import pytest
+
+from ddpm_bench.stats import PointFeatures, Reference, compare, point_intervals
+
+D, N, TRIALS, REPLICATES = 4, 300, 200, 200
+POPULATION = Reference(np.zeros(D), np.eye(D))  # the reference is the population N(0, I): true FDs are exact
+MEAN = np.full(D, 0.3)  # true FD of N(MEAN, I) to the reference: |MEAN|^2 = 0.36
+
+
+def gaussian(rng, n=N, mean=MEAN):
+    return mean + rng.normal(size=(n, D))
+
+
+def correlated_twin(rng, a, rho=0.9):
+    """Same distribution as ``a``, sample i close to a_i: what one x_T does for two similar samplers."""
+    return MEAN + rho * (a - MEAN) + np.sqrt(1 - rho**2) * rng.normal(size=a.shape)
+
+
+def rate(hits):
+    return sum(hits) / len(hits)
+
+
+@pytest.fixture(scope="module")
+def null_trials():
+    """For each trial: paired difference of correlated twins, unpaired difference of independent sets, and the
+    width of the unpaired interval of the twins (for the width ratios)."""
+    out = []
+    for trial in range(TRIALS):
+        rng = np.random.default_rng(10_000 + trial)
+        a = gaussian(rng)
+        twin, other = correlated_twin(rng, a), gaussian(rng)
+        A = PointFeatures(a, POPULATION)
+        (paired,) = compare(A, PointFeatures(twin, POPULATION), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial)
+        (unpaired,) = compare(A, PointFeatures(other, POPULATION), ("a", "c"), paired=False, replicates=REPLICATES, seed=trial)
+        (twin_unpaired,) = compare(A, PointFeatures(twin, POPULATION), ("a", "b"), paired=False, replicates=REPLICATES, seed=trial)
+        (independent_paired,) = compare(A, PointFeatures(other, POPULATION), ("a", "c"), paired=True, replicates=REPLICATES, seed=trial)
+        out.append((paired, unpaired, twin_unpaired, independent_paired))
+    return out
+
+
+def test_same_distribution_paired_contains_zero_at_the_stated_rate(null_trials):
+    coverage = rate([p.low <= 0 <= p.high for p, *_ in null_trials])
+    assert 0.90 <= coverage <= 0.99, coverage
+    assert rate([p.verdict == "tied" for p, *_ in null_trials]) == coverage
+
+
+def test_same_distribution_unpaired_contains_zero_at_the_stated_rate(null_trials):
+    coverage = rate([u.low <= 0 <= u.high for _, u, *_ in null_trials])
+    assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_paired_intervals_are_narrower_when_pairs_are_correlated_and_no_narrower_when_not(null_trials):
+    correlated = np.median([p.width / t.width for p, _, t, _ in null_trials])
+    independent = np.median([i.width / u.width for _, u, _, i in null_trials])
+    assert correlated < 0.5, correlated           # rho = 0.9: about a third as wide
+    assert 0.85 < independent < 1.15, independent  # nothing shared, nothing gained
+
+
+def test_a_known_shift_is_covered_and_a_large_one_excludes_zero():
+    shift = np.full(D, 0.25)  # FD(N(0, I)) - FD(N(shift, I)) = -|shift|^2 = -0.25
+    hits, excluded = [], []
+    for trial in range(TRIALS):
+        rng = np.random.default_rng(20_000 + trial)
+        a, s = rng.normal(size=(N, D)), rng.normal(size=(N, D)) + shift
+        (d,) = compare(PointFeatures(a, POPULATION), PointFeatures(s, POPULATION), ("a", "s"), paired=False,
+                       replicates=REPLICATES, seed=trial)
+        hits.append(d.low <= -np.sum(shift**2) <= d.high)
+        excluded.append(d.verdict == "a better")
+    assert 0.90 <= rate(hits) <= 0.99, rate(hits)
+    assert rate(excluded) > 0.95, rate(excluded)
+
+
+def test_a_point_interval_covers_the_true_frechet_distance_and_the_plain_estimate_is_biased():
+    hits, errors = [], []
+    for trial in range(TRIALS):
+        rng = np.random.default_rng(30_000 + trial)
+        point = point_intervals(PointFeatures(gaussian(rng), POPULATION), replicates=REPLICATES, seed=trial)
+        hits.append(point["fid_low"] <= 0.36 <= point["fid_high"])
+        errors.append(point["fid"] - 0.36)
+    assert 0.90 <= rate(hits) <= 0.99, rate(hits)
+    assert np.mean(errors) > 0.01  # FID at finite N overshoots (about tr/N); the interval accounts for it
+
+
+def test_kid_differences_are_calibrated_too():
+    rng0 = np.random.default_rng(7)
+    reference_features = rng0.normal(size=(1000, D))
+    reference = Reference(reference_features.mean(0), np.cov(reference_features, rowvar=False), reference_features)
+    paired_hits, unpaired_hits = [], []
+    for trial in range(TRIALS):
+        rng = np.random.default_rng(40_000 + trial)
+        a = gaussian(rng)
+        A = PointFeatures(a, reference)
+        _, paired = compare(A, PointFeatures(correlated_twin(rng, a), reference), ("a", "b"), paired=True,
+                            replicates=REPLICATES, seed=trial)
+        _, unpaired = compare(A, PointFeatures(gaussian(rng), reference), ("a", "c"), paired=False,
+                              replicates=REPLICATES, seed=trial)
+        assert paired.metric == unpaired.metric == "kid"
+        paired_hits.append(paired.low <= 0 <= paired.high)
+        unpaired_hits.append(unpaired.low <= 0 <= unpaired.high)
+    assert 0.90 <= rate(paired_hits) <= 0.99 and 0.90 <= rate(unpaired_hits) <= 0.99
+
+
+def test_paired_needs_equal_n():
+    a = PointFeatures(np.zeros((5, D)) + np.arange(5)[:, None], POPULATION)
+    b = PointFeatures(np.zeros((6, D)) + np.arange(6)[:, None], POPULATION)
+    with pytest.raises(ValueError, match="equal N"):
+        compare(a, b, ("a", "b"), paired=True)
+
+
+def test_with_n_near_twice_the_dimension_the_intervals_stay_valid_but_wide():
+    """The default sweep's regime (N = 256 samples of D = 128 features), scaled down: FID at this N is several times
+    the true distance; the intervals still cover it (conservatively), and the null paired difference contains 0."""
+    d, n = 32, 64
+    population = Reference(np.zeros(d), np.eye(d))
+    mean = np.full(d, 0.1)  # true FD 0.32
+    point_hits, null_hits, estimates = [], [], []
+    for trial in range(60):
+        rng = np.random.default_rng(50_000 + trial)
+        a = mean + rng.normal(size=(n, d))
+        twin = mean + 0.9 * (a - mean) + np.sqrt(0.19) * rng.normal(size=(n, d))
+        A = PointFeatures(a, population)
+        point = point_intervals(A, replicates=REPLICATES, seed=trial)
+        (difference,) = compare(A, PointFeatures(twin, population), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial)
+        point_hits.append(point["fid_low"] <= 0.32 <= point["fid_high"])
+        null_hits.append(difference.low <= 0 <= difference.high)
+        estimates.append(point["fid"])
+        assert point["fid_low"] >= 0
+    assert np.mean(estimates) > 3 * 0.32
+    assert rate(point_hits) >= 0.95 and rate(null_hits) >= 0.95
+
+
+def test_fd_infinity_removes_the_finite_n_bias_that_fid_keeps():
+    """Chong & Forsyth 2020: on Gaussians of known FD, FID at N = 400 (D = 16) overshoots by about 0.23; the
+    extrapolation to 1/N = 0 lands within 0.06 of the truth on average."""
+    from ddpm_bench.stats import fd_infinity
+
+    d, n = 16, 400
+    population = Reference(np.zeros(d), np.eye(d))
+    mean = np.full(d, 0.15)
+    true = float(np.sum(mean**2))  # 0.36
+    fid_errors, infinity_errors = [], []
+    for trial in range(20):
+        point = PointFeatures(mean + np.random.default_rng(60_000 + trial).normal(size=(n, d)), population)
+        fid_errors.append(point.estimates()["fid"] - true)
+        infinity_errors.append(fd_infinity(point, seed=trial)["fd_infinity"] - true)
+    assert np.mean(fid_errors) > 0.15
+    assert abs(np.mean(infinity_errors)) < 0.06
