@@ -91,7 +91,7 @@ def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare
         (fid, _) = run_compare([root / "out"], ["ddim:2,ddpm:2"])
     finally:
         del os.environ["DDPM_BENCH_CACHE"]
-    assert "| fid | FID 95% interval | kid | kid_std | KID 95% interval |" in report
+    assert "| fid | FID 95% interval | fd_infinity | kid | kid_std | KID 95% interval |" in report
     record = frame.set_index(R.POINT).loc["ddim@2"]
     assert f"[{record[R.FID_LOW]:.4g}, {record[R.FID_HIGH]:.4g}]" in report
     assert f"| ddim:2 | ddpm:2 | {fid.difference:+.3f} | [{fid.low:+.3f}, {fid.high:+.3f}] | {fid.verdict} |" in report
