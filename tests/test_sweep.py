@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -203,13 +204,21 @@ def test_bad_input_after_a_finished_run_keeps_the_records(env, tmp_path):
     assert (tmp_path / "out" / RECORDS).read_text() == before
 
 
+@pytest.fixture(scope="module")
+def finished(env, tmp_path_factory):
+    """A finished one-point sweep, copied by tests that need earlier records to sit beside."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    run_sweep(small(env, steps=[2], schedulers=["ddim"]), out, progress=False)
+    return out
+
+
 @pytest.mark.parametrize("override,message", [
     ({"model": "/no/such/model"}, "model source '/no/such/model' is not a folder, a hub id"),
     ({"backbone": "mnist-cnm"}, "unknown backbone 'mnist-cnm' (did you mean 'mnist-cnn'?)"),
     ({"reference": "/no/such/digits"}, "reference '/no/such/digits' not found"),
 ])
-def test_a_wrong_source_beside_earlier_records_names_the_real_cause(env, tmp_path, override, message):
-    run_sweep(small(env, steps=[2], schedulers=["ddim"]), tmp_path / "out", progress=False)
+def test_a_wrong_source_beside_earlier_records_names_the_real_cause(env, finished, tmp_path, override, message):
+    shutil.copytree(finished, tmp_path / "out")
     before = (tmp_path / "out" / RECORDS).read_text()
     with pytest.raises(BenchError) as error:
         run_sweep(small(env, steps=[2], schedulers=["ddim"], **override), tmp_path / "out", progress=False)
