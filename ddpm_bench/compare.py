@@ -98,35 +98,55 @@ def reference_for(point: Point) -> Reference:
     return Reference(stats.mu, stats.sigma, stats.features)
 
 
+class StoredPoints:
+    """Points of one or two sweep folders with the reference they were scored against; each point's features are
+    read, and their kernel sums built, once however many comparisons use them."""
+
+    def __init__(self, folders: Sequence[Path], *, with_kid: bool = True):
+        self.points = load_points(folders)
+        self.reference = reference_for(self.points[0])
+        self.with_kid = with_kid
+        self._features: dict[str, PointFeatures] = {}
+
+    def features(self, point: Point) -> PointFeatures:
+        if point.label not in self._features:
+            self._features[point.label] = PointFeatures(point.features(), self.reference, with_kid=self.with_kid)
+        return self._features[point.label]
+
+    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = 300) -> list[Difference]:
+        """a - b for every metric the features allow; paired when the points pair, unless ``paired`` says otherwise."""
+        return compare(self.features(a), self.features(b), (a.label, b.label),
+                       paired=a.pairs_with(b) if paired is None else paired, replicates=replicates)
+
+
 def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:
     """Median over pairs of (paired interval width / unpaired interval width), FID only."""
     ratios = [p.width / u.width for p, u in zip(differences, unpaired) if p.metric == "fid" and u.width > 0]
     return float(np.median(ratios)) if ratios else None
 
 
-def best_and_ties(folder: Path) -> list[str]:
+def report_sections(folder: Path) -> tuple[list[str], list[str]]:
+    """The report's paired comparisons, and its tie-aware pick for the best quality, from one reading of the sweep's
+    features (FID only: the report shows no KID differences, so no kernel sums are built)."""
+    try:
+        bench = StoredPoints([folder], with_kid=False)
+    except BenchError:
+        return (["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), "
+                 "so there are no intervals or paired comparisons; run the sweep again into a new folder to get them."],
+                [])
+    return comparison_lines(bench), best_and_ties(bench)
+
+
+def best_and_ties(bench: StoredPoints) -> list[str]:
     """The best-FID point, the points its paired interval cannot tell from it, and the fastest of that tied set:
     the recommendation a user can trust at the top of the quality range."""
-    try:
-        points = load_points([folder])
-    except BenchError:
-        return []
-    reference = reference_for(points[0])
-    best = min(points, key=lambda p: p.record[R.FID])
-    best_features = PointFeatures(best.features(), reference)
-    tied = []
-    for other in points:
-        if other is best:
-            continue
-        (fid,) = [d for d in compare(PointFeatures(other.features(), reference), best_features, (other.label, best.label),
-                                     paired=other.pairs_with(best)) if d.metric == "fid"]
-        if fid.verdict == "tied":
-            tied.append((other, fid))
+    best = min(bench.points, key=lambda p: p.record[R.FID])
+    tied = [(other, fid) for other in bench.points if other is not best
+            for fid in bench.compare(other, best) if fid.verdict == "tied"]
     if not tied:
         return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
                 "95 % confidence (paired interval of the FID difference above 0)."]
-    tied_set = [best] + [p for p, _ in tied]
-    fastest = min(tied_set, key=lambda p: p.record[R.SECONDS_PER_IMAGE])
+    fastest = min([best] + [p for p, _ in tied], key=lambda p: p.record[R.SECONDS_PER_IMAGE])
     listed = "; ".join(f"{p.label} ({p.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
                        f"95 % interval [{d.low:+.3f}, {d.high:+.3f}])" for p, d in tied)
     return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but it is tied (the paired 95 % "
@@ -135,27 +155,16 @@ def best_and_ties(folder: Path) -> list[str]:
             "sweep cannot tell it from the best, so it is the pick for the best quality."]
 
 
-def report_section(folder: Path) -> list[str]:
-    """The report's paired comparisons: the default pairs of a sweep, each with its verdict, and how much narrower
-    pairing made the intervals."""
-    try:
-        points = load_points([folder])
-    except BenchError:
-        return ["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), so "
-                "there are no intervals or paired comparisons; run the sweep again into a new folder to get them."]
-    pairs = default_pairs(points)
-    reference = reference_for(points[0])
-    cache = {p.label: PointFeatures(p.features(), reference) for p in points}
+def comparison_lines(bench: StoredPoints) -> list[str]:
+    """The default pairs, each with its verdict, and how much narrower pairing made the intervals."""
     paired, unpaired = [], []
-    for a, b in pairs:
-        paired += [d for d in compare(cache[a.label], cache[b.label], (a.label, b.label), paired=a.pairs_with(b))
-                   if d.metric == "fid"]
-        unpaired += [d for d in compare(cache[a.label], cache[b.label], (a.label, b.label), paired=False)
-                     if d.metric == "fid"]
+    for a, b in default_pairs(bench.points):
+        paired += bench.compare(a, b)
+        unpaired += bench.compare(a, b, paired=False)
     ratio = width_ratio(paired, unpaired)
     rows = ["| a | b | FID(a) - FID(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
     rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {d.verdict} |" for d in paired]
-    first = points[0].record
+    first = bench.points[0].record
     return [
         f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
         f"{first.get(R.N)}), so two points are compared sample by sample: the bootstrap draws the same sample "
@@ -171,22 +180,10 @@ def report_section(folder: Path) -> list[str]:
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
                 replicates: int = 300) -> list[Difference]:
     """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
-    points = load_points([Path(f) for f in folders])
-    pairs = named_pairs(points, pair_texts) if pair_texts else default_pairs(points)
+    bench = StoredPoints([Path(f) for f in folders])
+    pairs = named_pairs(bench.points, pair_texts) if pair_texts else default_pairs(bench.points)
     metrics = {(p.record[R.BACKBONE], p.record.get(R.REFERENCE_SOURCE)) for pair in pairs for p in pair}
     if len(metrics) > 1:
         raise BenchError(f"these points were scored with different backbones or references ({sorted(metrics)}); "
                          "their FIDs cannot be compared")
-    reference = reference_for(pairs[0][0]) if pairs else None
-    cache: dict[str, PointFeatures] = {}
-
-    def features(point: Point) -> PointFeatures:
-        if point.label not in cache:
-            cache[point.label] = PointFeatures(point.features(), reference)
-        return cache[point.label]
-
-    differences = []
-    for a, b in pairs:
-        differences += compare(features(a), features(b), (a.label, b.label), paired=a.pairs_with(b),
-                               replicates=replicates)
-    return differences
+    return [d for a, b in pairs for d in bench.compare(a, b, replicates=replicates)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ddpm_bench.compare import best_and_ties, report_section
+from ddpm_bench.compare import report_sections
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, pareto_front, recommendation
 from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
@@ -147,6 +147,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
             _chart(frame, "nfe", "model calls per image, NFE (log)", folder / "fid_vs_nfe.png"),
         ]
     front = pareto_front(points, time_tolerance)
+    comparisons, ties = report_sections(folder)
     first = frame.iloc[0]
     for metric, (low, high) in (("FID", ("fid_low", "fid_high")), ("KID", ("kid_low", "kid_high"))):
         if low in frame:
@@ -167,11 +168,11 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         INTERVALS,
         BELOW_THE_FLOOR,
         "## Paired comparisons",
-        *report_section(folder),
+        *comparisons,
         "## Pareto front: the best choice for each time budget",
         _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
         *recommendation(points, front, time_tolerance),
-        *best_and_ties(folder),
+        *ties,
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Charts",

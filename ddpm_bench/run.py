@@ -143,7 +143,8 @@ class Workbench:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         kept, features, error = [], [], None
-        if tracker is None and mode_for(progress) == "lines" and distributed.is_main():  # one point on its own
+        mode = mode_for(progress)
+        if tracker is None and mode == "lines" and distributed.is_main():  # one point on its own
             nfe = self.planned_nfe(spec, steps)
             tracker = RunProgress([nfe * n])
             tracker.point(f"{spec.label} at {steps} steps", n, nfe)
@@ -151,7 +152,7 @@ class Workbench:
             scheduler = build_scheduler(spec, self.model.schedule)
             record[R.SCHEDULER_CONFIG] = scheduler_config_dict(scheduler)
             sampler = Sampler(self.model, scheduler, steps, batch_size=self.settings.batch_size,
-                              precision=self.precision, progress=mode_for(progress) == "bar", label=spec.label,
+                              precision=self.precision, progress=mode == "bar", label=spec.label,
                               on_call=tracker.call if tracker is not None else None)
             scorer = self.scorer() if self.backbone is not None else None
             for batch in sampler.stream(n, self.settings.seed, indices):
