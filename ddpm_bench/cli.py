@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
 
     train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
-    train.add_argument("--data", help="embedded:mnist (default), a folder of images, or an .npz of images")
+    train.add_argument("--data", help="embedded:mnist (default; all 5,000 digits), embedded:mnist-train (the 4,000 not held out), a folder of images, or an .npz of images")
     train.add_argument("--out", required=True, help="run folder: checkpoint, log, and the final model/")
     from ddpm_bench.training import TrainConfig
 

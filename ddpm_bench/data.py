@@ -11,6 +11,11 @@ import torch
 from ddpm_bench.errors import BenchError
 
 EMBEDDED_MNIST = "embedded:mnist"
+EMBEDDED_MNIST_TRAIN = "embedded:mnist-train"
+EMBEDDED_MNIST_HELD_OUT = "embedded:mnist-held-out"
+EMBEDDED_DATA = (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT)
+HELD_OUT_FRACTION = 0.2  # 4,000 training / 1,000 held-out digits: the split the mnist-cnn backbone was trained on
+SPLIT_SEED = 0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
@@ -21,6 +26,22 @@ def mnist_digits() -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = mnist_data()
     images = torch.from_numpy(np.asarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28))
     return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+def mnist_split() -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, held_out) into the 5,000 digits: stratified by class, 4,000 / 1,000, seed 0. The mnist-cnn
+    backbone and the embedded model both train on the first part only, so the held-out digits are real images
+    neither has seen: the honest real-data floor."""
+    return stratified_split(mnist_digits()[1], HELD_OUT_FRACTION, SPLIT_SEED)
+
+
+def embedded_digits(source: str) -> torch.Tensor:
+    """uint8 digits of an embedded data set: all 5,000, the 4,000 training digits, or the 1,000 held-out ones."""
+    images = mnist_digits()[0]
+    if source == EMBEDDED_MNIST:
+        return images
+    train, held_out = mnist_split()
+    return images[train if source == EMBEDDED_MNIST_TRAIN else held_out]
 
 
 def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
@@ -46,9 +67,10 @@ def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
 
 
 def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
-    """uint8 images (N, C, H, W) of a data set source: embedded:mnist, a folder of images, or an .npz of images."""
-    if source == EMBEDDED_MNIST:
-        return mnist_digits()[0]
+    """uint8 images (N, C, H, W) of a data set source: an embedded one (embedded:mnist, embedded:mnist-train,
+    embedded:mnist-held-out), a folder of images, or an .npz of images."""
+    if source in EMBEDDED_DATA:
+        return embedded_digits(source)
     path = Path(source)
     if path.is_dir():
         return image_folder(path, size, channels)
@@ -64,7 +86,8 @@ def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
         if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
             array = array.transpose(0, 3, 1, 2)
         return torch.from_numpy(np.ascontiguousarray(array))
-    raise BenchError(f"data set {source!r} is neither {EMBEDDED_MNIST} nor a folder of images nor an .npz of images")
+    raise BenchError(f"data set {source!r} is neither one of {', '.join(EMBEDDED_DATA)} nor a folder of images nor an "
+                     ".npz of images")
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,9 @@ import datetime
 import itertools
 import math
 import os
+import re
+import signal
+import socket
 from typing import Any, Callable, Iterator, TypeVar
 
 import torch
@@ -24,6 +27,10 @@ TIMEOUT_ENV = "DDPM_BENCH_DIST_TIMEOUT"
 
 # Each join of this process gets its own key prefix in torchrun's store (see process_group).
 _joins = itertools.count()
+
+
+class PeerLost(BenchError):
+    """Another rank of the group ended (killed, crashed) while this one still needed it."""
 
 
 def world_size() -> int:
@@ -60,9 +67,61 @@ def process_group() -> Iterator[int]:
     store = dist.PrefixStore(f"ddpm-bench/join-{next(_joins)}", store)
     dist.init_process_group(backend=backend, store=store, rank=my_rank, world_size=size, timeout=timeout)
     try:
-        yield world_size()
+        peers = gather((socket.gethostname(), os.getpid()))
+        with stop_on_lost_peer(peers):
+            yield world_size()
     finally:
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def stop_on_lost_peer(peers: list[tuple[str, int]]) -> Iterator[None]:
+    """Turn a dead peer into one line that names it. A rank that dies (SIGKILL, out of memory) leaves the others
+    blocked or failing in the next collective; torchrun then stops them with SIGTERM. Either way this rank raises
+    ``PeerLost`` naming the dead rank (found among the peers on this host by their process ids), so the sweep ends
+    with one line, its lock released and every finished point kept, instead of a traceback or a hang."""
+
+    def lost(cause: str) -> PeerLost:
+        dead = [f"rank {r} (process {pid})" for r, (host, pid) in enumerate(peers)
+                if r != rank() and host == socket.gethostname() and not process_alive(pid)]
+        who = " and ".join(dead) if dead else "another rank"
+        return PeerLost(f"{who} ended while the run was in progress ({cause}); rank {rank()} stopped. Every finished "
+                        "point is kept: run the same command again to resume")
+
+    def on_sigterm(signum, frame):
+        raise lost("the launcher stopped the group")
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except RuntimeError as error:  # gloo/NCCL: "Connection closed by peer", a timed-out collective
+        if any(not process_alive(pid) for r, (host, pid) in enumerate(peers) if host == socket.gethostname()):
+            raise lost(communication_failure(error)) from error
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def communication_failure(error: Exception) -> str:
+    """The gist of a backend's error: "Connection closed by peer [127.0.0.1]:7562" out of gloo's source location,
+    its hint and its stack."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(error).split()))
+    return text.split(". ")[0][:100]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host is running (a zombie, dead but not yet reaped, counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc (not Linux): the signal test above has answered
 
 
 def local_device() -> str | None:

@@ -2,14 +2,14 @@
 
 import torch
 
-from ddpm_bench.data import mnist_digits
+from ddpm_bench.data import mnist_digits, mnist_split
 from ddpm_bench.metrics.backbones import get_backbone
-from ddpm_bench.metrics.mnist_cnn import accuracy, held_out_split, load_classifier
+from ddpm_bench.metrics.mnist_cnn import accuracy, load_classifier
 
 
 def test_the_classifier_reaches_98_percent_on_its_held_out_digits():
     images, labels = mnist_digits()
-    _, held_out = held_out_split()
+    _, held_out = mnist_split()
     assert len(held_out) == 1000
     assert accuracy(load_classifier(), images[held_out], labels[held_out]) >= 0.98
 
@@ -39,3 +39,16 @@ def test_the_embedded_model_draws_digits_deterministically():
     summary = confidence_summary(get_backbone("mnist-cnn"), runs[0])
     assert summary["confident_share"] >= 0.6
     assert sum(c > 0 for c in summary["class_counts"]) >= 7
+
+
+def test_the_embedded_digits_split_into_4000_training_and_1000_held_out_digits_by_class():
+    from ddpm_bench.data import load_dataset
+
+    images, labels = mnist_digits()
+    train, held_out = mnist_split()
+    assert len(train) == 4000 and len(held_out) == 1000
+    assert not set(train.tolist()) & set(held_out.tolist())
+    assert torch.equal(torch.bincount(labels[train]) + torch.bincount(labels[held_out]), torch.bincount(labels))
+    assert (torch.bincount(labels[held_out]) * 4 - torch.bincount(labels[train])).abs().max() <= 4  # stratified
+    assert torch.equal(load_dataset("embedded:mnist-train", 28, 1), images[train])
+    assert torch.equal(load_dataset("embedded:mnist-held-out", 28, 1), images[held_out])

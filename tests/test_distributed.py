@@ -3,6 +3,8 @@
 import json
 import os
 import re
+import signal
+import time
 
 import pytest
 
@@ -78,3 +80,51 @@ def test_the_process_group_is_left_on_the_way_out(tmp_path):
     result = processes.torchrun(str(script), env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(re.findall(r"left\d", result.stdout)) == ["left0", "left1"]
+
+
+def worker_of_rank(started, rank, timeout=60):
+    """The process id of torchrun's worker with RANK=rank (workers run in sessions of their own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in started.workers():
+            if processes.environment_of(pid).get("RANK") == str(rank):
+                return pid
+        time.sleep(0.1)
+    raise AssertionError(f"no worker of rank {rank} appeared")
+
+
+def record_lines(folder):
+    path = folder / "records.jsonl"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_killed_rank_stops_the_others_with_one_line_and_the_sweep_resumes(tmp_path):
+    make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "model")
+    env = {**os.environ, "DDPM_BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "out"
+    command = [*processes.TORCHRUN, "--nproc_per_node", "2", "-m", "ddpm_bench", "sweep", "--schedulers", "ddim,ddpm",
+               "--steps", "2,50", "-n", "16", "--batch-size", "8", "--no-progress", "--model", str(tmp_path / "model"),
+               "--out", str(out)]
+    launcher = processes.start(command, env=env)
+    victim = worker_of_rank(launcher, 1)
+    deadline = time.monotonic() + 120
+    while len(record_lines(out)) < 3 and launcher.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the floor, ddim@2 and ddpm@2 are written; ddim@50 (seconds) has begun
+    finished = record_lines(out)
+    assert len(finished) == 3, "the first points did not finish"
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    result = processes.finish(launcher, timeout=60)  # nothing hangs and no process is left (finish asserts both)
+    assert time.monotonic() - killed_at < 30
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("ddpm-bench: error:")]
+    assert len(ours) == 1, result.stderr[-3000:]
+    assert f"rank 1 (process {victim}) ended while the run was in progress" in ours[0]
+    assert "Every finished point is kept: run the same command again to resume" in ours[0]
+    assert record_lines(out) == finished  # every finished point kept, nothing half-written
+
+    again = processes.run(command, env=env, timeout=180)
+    assert again.returncode == 0, again.stderr[-3000:]
+    lines = record_lines(out)
+    assert lines[:3] == finished and len(lines) == 5
+    assert {json.loads(line)["point"] for line in lines[3:]} == {"ddim@50", "ddpm@50"}

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ddpm_bench.batching import FEATURE_BATCH, chunks
-from ddpm_bench.data import mnist_digits, stratified_split
+from ddpm_bench.data import SPLIT_SEED, mnist_digits, mnist_split
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hookspecs import hookimpl
 from ddpm_bench.hashing import file_sha256
@@ -71,7 +71,7 @@ def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: floa
 
     torch.manual_seed(seed)
     images, labels = mnist_digits()
-    train_idx, held_idx = stratified_split(labels, 0.2, seed)
+    train_idx, held_idx = mnist_split()
     model = DigitCNN()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * -(-len(train_idx) // batch_size))
@@ -99,7 +99,7 @@ def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: floa
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
         "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": round(time.perf_counter() - started, 1),
-        "held_out_indices_seed": seed,
+        "held_out_indices_seed": SPLIT_SEED,
     }
     out.mkdir(parents=True, exist_ok=True)
     save_file(model.state_dict(), str(out / "model.safetensors"))
@@ -116,11 +116,6 @@ def load_classifier(folder: Path = ASSET) -> DigitCNN:
     model = DigitCNN()
     model.load_state_dict(load_file(str(weights)))
     return model.eval().requires_grad_(False)
-
-
-def held_out_split(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The classifier's (train, held-out) indices into the 5,000 digits."""
-    return stratified_split(mnist_digits()[1], 0.2, seed)
 
 
 class MnistCnnBackbone:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ddpm_bench.atomic import atomic_file
-from ddpm_bench.data import EMBEDDED_MNIST, load_dataset
+from ddpm_bench.data import EMBEDDED_DATA, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hashing import text_sha256
 from ddpm_bench.metrics.backbones import Backbone, batched_features
@@ -53,7 +53,7 @@ class ReferenceStats:
 def cache_key(source: str, images: torch.Tensor, backbone: Backbone) -> str:
     pixels = hashlib.sha256(images.numpy().tobytes()).hexdigest()[:16]
     parts = {
-        "source": source if source == EMBEDDED_MNIST else str(Path(source).resolve()),
+        "source": source if source in EMBEDDED_DATA else str(Path(source).resolve()),
         "pixels_sha256": pixels,
         "n": len(images),
         "shape": list(images.shape[1:]),
@@ -157,12 +157,12 @@ def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> tor
 
 def check_reference(name: str, backbone_name: str) -> None:
     """A one-line error unless ``name`` is an imported reference for this backbone or a data set that exists."""
-    if imported_path(name, backbone_name).exists() or name == EMBEDDED_MNIST:
+    if imported_path(name, backbone_name).exists() or name in EMBEDDED_DATA:
         return
     path = Path(name)
     if path.is_dir() or (path.suffix == ".npz" and path.is_file()):
         return
-    raise BenchError(f"reference {name!r} not found: it is neither {EMBEDDED_MNIST}, a folder of images, an .npz of "
+    raise BenchError(f"reference {name!r} not found: it is neither {', '.join(EMBEDDED_DATA)}, a folder of images, an .npz of "
                      f"images, nor statistics imported for backbone {backbone_name} (ddpm-bench stats --import)")
 
 
