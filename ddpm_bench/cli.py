@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--model", help=f"diffusers folder, hub id, or embedded:mnist (default: {DEFAULTS['model']})")
     sweep.add_argument("--backbone", help=f"feature network for FID/KID (default: {DEFAULTS['backbone']})")
     sweep.add_argument("--reference", help=f"reference data set or imported statistics (default: {DEFAULTS['reference']})")
+    sweep.add_argument("--floor-data", help="real images the model never saw, for the real-data floor (e.g. "
+                       "embedded:mnist-held-out, a folder, an .npz) (default: drawn from --reference)")
     sweep.add_argument("--config", help="a sweep TOML; options given here override it")
     sweep.add_argument("--out", default="runs/sweep", help="output folder (default: %(default)s)")
     sweep.add_argument("--force", action="store_true", help="recompute points already recorded in --out")
@@ -243,7 +245,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     overrides = {
         "schedulers": args.schedulers, "steps": args.steps, "n": args.n, "seed": args.seed, "model": args.model,
-        "backbone": args.backbone, "reference": args.reference, "batch_size": args.batch_size, "device": args.device,
+        "backbone": args.backbone, "reference": args.reference, "floor_data": args.floor_data,
+        "batch_size": args.batch_size, "device": args.device,
         "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
         "keep_features": args.keep_features,
     }

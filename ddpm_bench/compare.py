@@ -107,6 +107,7 @@ class StoredPoints:
         self.reference = reference_for(self.points[0])
         self.with_kid = with_kid
         self._features: dict[str, PointFeatures] = {}
+        self._differences: dict[tuple[str, str], Difference] = {}
 
     def features(self, point: Point) -> PointFeatures:
         if point.label not in self._features:
@@ -119,18 +120,37 @@ class StoredPoints:
                        paired=a.pairs_with(b) if paired is None else paired, replicates=replicates)
 
 
+    def fid_difference(self, a: dict, b: dict) -> Optional[Difference]:
+        """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept
+        no features. Cached: the report's front, recommendation and expectations ask for the same pairs."""
+        labels = (R.point_label(a[R.SCHEDULER], int(a[R.STEPS])), R.point_label(b[R.SCHEDULER], int(b[R.STEPS])))
+        if labels not in self._differences:
+            by_label = {p.label: p for p in self.points}
+            if labels[0] not in by_label or labels[1] not in by_label:
+                return None
+            first, second = by_label[labels[0]], by_label[labels[1]]
+            self._differences[labels] = next(d for d in self.compare(first, second) if d.metric == "fid")
+        return self._differences[labels]
+
+
 def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:
     """Median over pairs of (paired interval width / unpaired interval width), FID only."""
     ratios = [p.width / u.width for p, u in zip(differences, unpaired) if p.metric == "fid" and u.width > 0]
     return float(np.median(ratios)) if ratios else None
 
 
-def report_sections(folder: Path) -> tuple[list[str], list[str]]:
-    """The report's paired comparisons, and its tie-aware pick for the best quality, from one reading of the sweep's
-    features (FID only: the report shows no KID differences, so no kernel sums are built)."""
+def stored_points(folder: Path) -> Optional[StoredPoints]:
+    """The report's view of a sweep's stored features (FID only: the report shows no KID differences, so no kernel
+    sums are built); None when no point kept its features."""
     try:
-        bench = StoredPoints([folder], with_kid=False)
+        return StoredPoints([folder], with_kid=False)
     except BenchError:
+        return None
+
+
+def report_sections(bench: Optional[StoredPoints]) -> tuple[list[str], list[str]]:
+    """The report's paired comparisons, and its tie-aware pick for the best quality."""
+    if bench is None:
         return (["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), "
                  "so there are no intervals or paired comparisons; run the sweep again into a new folder to get them."],
                 [])
@@ -138,21 +158,17 @@ def report_sections(folder: Path) -> tuple[list[str], list[str]]:
 
 
 def best_and_ties(bench: StoredPoints) -> list[str]:
-    """The best-FID point, the points its paired interval cannot tell from it, and the fastest of that tied set:
-    the recommendation a user can trust at the top of the quality range."""
+    """The best-FID point and the points its paired interval cannot tell from it."""
     best = min(bench.points, key=lambda p: p.record[R.FID])
     tied = [(other, fid) for other in bench.points if other is not best
             for fid in bench.compare(other, best) if fid.verdict == "tied"]
     if not tied:
         return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
                 "95 % confidence (paired interval of the FID difference above 0)."]
-    fastest = min([best] + [p for p, _ in tied], key=lambda p: p.record[R.SECONDS_PER_IMAGE])
     listed = "; ".join(f"{p.label} ({p.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
                        f"95 % interval [{d.low:+.3f}, {d.high:+.3f}])" for p, d in tied)
-    return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but it is tied (the paired 95 % "
-            f"interval of the FID difference includes 0) with: {listed}. The fastest of this tied set is "
-            f"**{fastest.label}** ({fastest.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms per image): at this N, the "
-            "sweep cannot tell it from the best, so it is the pick for the best quality."]
+    return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but at this N it is tied (the paired "
+            f"95 % interval of the FID difference includes 0) with: {listed}."]
 
 
 def comparison_lines(bench: StoredPoints) -> list[str]:

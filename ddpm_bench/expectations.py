@@ -2,35 +2,43 @@
 
 Each check finds its schedulers by plugin name and configuration (``ddim`` with ``eta`` 0, ``ddpm`` with
 ``variance_type`` ``fixed_large``...), not by the label a user typed, and is left out when the sweep lacks them. Each
-paragraph states the expectation with its source, the figures that bear on it, and a verdict. FID decides which of two
-points is better; KID's standard deviation says whether a difference is beyond noise.
+paragraph states the expectation with its source, the figures that bear on it, and a verdict: "shown", "not shown",
+or "undecided at this N".
+
+A point is better than another only when the 95 % interval of their FID difference excludes 0: the paired interval
+of stats.py, which the caller supplies as ``judge`` (``compare.StoredPoints.fid_difference``). A sweep that kept no
+features (recorded by an older ddpm-bench) has no such intervals; its points are judged by KID's standard deviation
+over subsets instead, unpaired and cruder, and the paragraph says so.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Optional
+from typing import Callable, Optional
 
 import pandas as pd
+
+Judge = Callable[[pd.Series, pd.Series], Optional[object]]  # two points -> a stats.Difference of FID, or None
 
 LOW_RANGE_NFE = 100  # PNDM paper, Table 1: its gains over DDIM are at 10 to 100 model calls
 MANY_STEPS = 100  # a step count at which deterministic samplers of the same ODE should have converged
 
 
-def expectations(points: pd.DataFrame) -> list[str]:
-    """One paragraph per check whose schedulers ``points`` (the sweep's finished points) holds."""
-    by_label = {label: group.set_index("steps").sort_index() for label, group in points.groupby("scheduler")}
+def expectations(points: pd.DataFrame, judge: Optional[Judge] = None) -> list[str]:
+    """One paragraph per check whose schedulers ``points`` (the sweep's finished points) holds; ``judge`` gives the
+    FID difference of two points with its interval."""
+    evidence = Evidence(judge or (lambda a, b: None))
+    by_label = {label: group.set_index("steps", drop=False).sort_index() for label, group in points.groupby("scheduler")}
     ddim = _find(by_label, "ddim", eta=0.0)
     ddim_eta_one = _find(by_label, "ddim", eta=1.0)
     ddpm = _find(by_label, "ddpm", variance_type="fixed_small")
     ddpm_large = _find(by_label, "ddpm", variance_type="fixed_large")
     pndm = _find(by_label, "pndm")
     checks = [
-        _ddim_beats_ddpm_at_few_steps(ddim, ddpm),
-        _eta_one_is_ddpm(ddim_eta_one, ddpm),
-        _large_variance_fails_at_few_steps(ddpm_large, ddpm),
-        _pndm_beats_ddim_at_equal_calls(pndm, ddim),
-        _deterministic_samplers_meet(ddim, pndm),
+        _ddim_beats_ddpm_at_few_steps(evidence, ddim, ddpm),
+        _eta_one_is_ddpm(evidence, ddim_eta_one, ddpm),
+        _large_variance_fails_at_few_steps(evidence, ddpm_large, ddpm),
+        _pndm_beats_ddim_at_equal_calls(evidence, pndm, ddim),
+        _deterministic_samplers_meet(evidence, ddim, pndm),
     ]
     return [check for check in checks if check]
 
@@ -56,63 +64,77 @@ def _kid_noise(a, b) -> float:
     return (a["kid_std"] ** 2 + b["kid_std"] ** 2) ** 0.5
 
 
-def _kid_within_noise(a, b) -> bool:
-    return abs(a["kid"] - b["kid"]) <= _kid_noise(a, b)
+class Evidence:
+    """Which of two points is better, and the figures that say so, from ``judge``'s FID interval (or KID's noise)."""
 
+    def __init__(self, judge: Judge):
+        self.judge = judge
 
-def _kid_difference(a, b) -> str:
-    """The KID difference of two points and whether it is within its noise, in words."""
-    return (f"KID difference {abs(a['kid'] - b['kid']):.4f}, {'within' if _kid_within_noise(a, b) else 'beyond'} its "
-            f"noise {_kid_noise(a, b):.4f}")
+    def order(self, a, b) -> str:
+        """"a better", "b better" or "tied": by the FID interval when there is one, else by KID beyond its noise."""
+        difference = self.judge(a, b)
+        if difference is not None:
+            return difference.verdict
+        if abs(a["kid"] - b["kid"]) <= _kid_noise(a, b):
+            return "tied"
+        return "a better" if a["fid"] < b["fid"] else "b better"
 
+    def evidence(self, a, b) -> str:
+        """The FID difference with its interval, else the KID difference with its noise."""
+        difference = self.judge(a, b)
+        if difference is not None:
+            kind = "paired" if difference.paired else "unpaired"
+            return (f"FID difference {difference.difference:+.3f}, {kind} 95 % interval [{difference.low:+.3f}, "
+                    f"{difference.high:+.3f}]")
+        return (f"no stored features, so by KID: difference {abs(a['kid'] - b['kid']):.4f} against its noise "
+                f"{_kid_noise(a, b):.4f}")
 
-def _versus(steps: int, name_a: str, a, name_b: str, b) -> str:
-    """``steps`` steps: which is better on FID, and whether the KID difference exceeds its noise."""
-    better = name_a if a["fid"] < b["fid"] else name_b
-    return (f"{steps} steps: {better} better (FID {name_a} {a['fid']:.2f} vs {name_b} {b['fid']:.2f}; "
-            f"{_kid_difference(a, b)})")
+    def versus(self, steps: int, name_a: str, a, name_b: str, b) -> str:
+        """``steps`` steps: which is better, or tied, with the evidence."""
+        outcome = {"a better": f"{name_a} better", "b better": f"{name_b} better", "tied": "tied"}[self.order(a, b)]
+        return f"{steps} steps: {outcome} (FID {name_a} {a['fid']:.2f} vs {name_b} {b['fid']:.2f}; {self.evidence(a, b)})"
 
 
 def _verdict(holds: bool, undecided: bool = False) -> str:
     if holds:
         return "Shown."
-    return "Not shown, but undecided: every difference is within noise at this N." if undecided else "Not shown."
+    return "Undecided at this N: the intervals include no difference either way." if undecided else "Not shown."
 
 
-def _ddim_beats_ddpm_at_few_steps(ddim, ddpm) -> str:
+def _ddim_beats_ddpm_at_few_steps(ev: "Evidence", ddim, ddpm) -> str:
     steps = _common_steps(ddim, ddpm)
     if not steps:
         return ""
-    parts = [_versus(s, "DDIM", ddim.loc[s], "DDPM", ddpm.loc[s]) for s in steps]
+    parts = [ev.versus(s, "DDIM", ddim.loc[s], "DDPM", ddpm.loc[s]) for s in steps]
     text = ("DDIM (eta = 0) better than DDPM at few steps, the gap closing as steps grow (DDIM paper, Table 1). "
             "At equal steps: " + "; ".join(parts) + ".")
     first, last = steps[0], steps[-1]
     gap_first = ddpm.loc[first, "fid"] - ddim.loc[first, "fid"]
     gap_last = ddpm.loc[last, "fid"] - ddim.loc[last, "fid"]
-    holds = gap_first > 0
+    first_order = ev.order(ddim.loc[first], ddpm.loc[first])
+    holds = first_order == "a better"
     if len(steps) > 1:
-        closing = abs(gap_last) < abs(gap_first)
+        closing = abs(gap_last) < abs(gap_first) or ev.order(ddim.loc[last], ddpm.loc[last]) == "tied"
         text += (f" The FID gap (DDPM minus DDIM) is {gap_first:.2f} at {first} steps and {gap_last:.2f} at {last}: "
                  f"{'closing' if closing else 'not closing'}.")
         holds = holds and closing
-    return f"{text} {_verdict(holds)}"
+    return f"{text} {_verdict(holds, undecided=first_order == 'tied')}"
 
 
-def _eta_one_is_ddpm(ddim_eta_one, ddpm) -> str:
+def _eta_one_is_ddpm(ev: "Evidence", ddim_eta_one, ddpm) -> str:
     steps = _common_steps(ddim_eta_one, ddpm)
     if not steps:
         return ""
     differences = {s: abs(ddim_eta_one.loc[s, "fid"] - ddpm.loc[s, "fid"]) for s in steps}
     worst = max(differences, key=differences.get)
-    within = sum(_kid_within_noise(ddim_eta_one.loc[s], ddpm.loc[s]) for s in steps)
-    holds = within == len(steps)
+    tied = sum(ev.order(ddim_eta_one.loc[s], ddpm.loc[s]) == "tied" for s in steps)
     return ("DDIM with eta = 1 is DDPM's sampler with the smaller variance, beta tilde (DDIM paper, eq. 16 and "
             "Section 4.1), so on the same noise the two give the same samples up to round-off. Largest FID difference "
-            f"{differences[worst]:.3f} (at {worst} steps); KID difference within noise at {within} of {len(steps)} "
-            f"step counts. {_verdict(holds)}")
+            f"{differences[worst]:.3f} (at {worst} steps: {ev.evidence(ddim_eta_one.loc[worst], ddpm.loc[worst])}); "
+            f"tied at {tied} of {len(steps)} step counts. {_verdict(tied == len(steps))}")
 
 
-def _large_variance_fails_at_few_steps(ddpm_large, ddpm) -> str:
+def _large_variance_fails_at_few_steps(ev: "Evidence", ddpm_large, ddpm) -> str:
     steps = _common_steps(ddpm_large, ddpm)
     if not steps:
         return ""
@@ -120,49 +142,40 @@ def _large_variance_fails_at_few_steps(ddpm_large, ddpm) -> str:
     text = ("DDPM with the larger variance (beta, `fixed_large`; sigma hat in the DDIM paper) far worse than with "
             "beta tilde at few steps (DDIM paper, Table 1), the two similar at many (DDPM paper, Section 3.2, at "
             f"T = 1000). FID at {first} steps: {ddpm_large.loc[first, 'fid']:.2f} vs {ddpm.loc[first, 'fid']:.2f}")
-    holds = ddpm_large.loc[first, "fid"] > ddpm.loc[first, "fid"]
+    first_order = ev.order(ddpm_large.loc[first], ddpm.loc[first])
+    text += f" ({ev.evidence(ddpm_large.loc[first], ddpm.loc[first])})"
+    holds = first_order == "b better"
     if len(steps) > 1:
         large, small = ddpm_large.loc[last], ddpm.loc[last]
-        text += f"; at {last} steps: {large['fid']:.2f} vs {small['fid']:.2f}, {_kid_difference(large, small)}"
-        holds = holds and (last < MANY_STEPS or _kid_within_noise(large, small))
-    return f"{text}. {_verdict(holds)}"
+        text += f"; at {last} steps: {large['fid']:.2f} vs {small['fid']:.2f} ({ev.evidence(large, small)})"
+        holds = holds and (last < MANY_STEPS or ev.order(large, small) == "tied")
+    return f"{text}. {_verdict(holds, undecided=first_order == 'tied')}"
 
 
-def _at_calls(points: pd.DataFrame, nfe: float) -> Optional[dict]:
-    """FID, KID and KID std of ``points`` at ``nfe`` model calls, interpolated linearly in log NFE between the two
-    points that bracket it (the larger std of the two); None outside their range."""
-    points = points.sort_values("nfe")
-    below, above = points[points["nfe"] <= nfe], points[points["nfe"] >= nfe]
-    if not len(below) or not len(above):
-        return None
-    low, high = below.iloc[-1], above.iloc[0]
-    span = math.log(high["nfe"]) - math.log(low["nfe"])
-    weight = 0.0 if span == 0 else (math.log(nfe) - math.log(low["nfe"])) / span
-    value = {key: low[key] + weight * (high[key] - low[key]) for key in ("fid", "kid")}
-    return {**value, "kid_std": max(low["kid_std"], high["kid_std"])}
-
-
-def _pndm_beats_ddim_at_equal_calls(pndm, ddim) -> str:
-    """Each PNDM point against DDIM at the same number of model calls, interpolated between DDIM's step counts."""
+def _pndm_beats_ddim_at_equal_calls(ev: "Evidence", pndm, ddim) -> str:
+    """Each PNDM point against DDIM given at least as many model calls (its smallest step count that makes as many):
+    a PNDM point better than that is better than DDIM at equal calls."""
     if pndm is None or ddim is None:
         return ""
     pairs = []
     for _, row in pndm[pndm["nfe"] <= LOW_RANGE_NFE].iterrows():
-        rival = _at_calls(ddim, row["nfe"])
-        if rival is not None:
-            pairs.append((row, rival))
+        rivals = ddim[ddim["nfe"] >= row["nfe"]]
+        if len(rivals):
+            pairs.append((row, rivals.iloc[0]))
     if not pairs:
         return ""
-    wins = sum(p["fid"] < d["fid"] for p, d in pairs)
-    clear = sum(not _kid_within_noise(p, d) for p, d in pairs)
-    text = "; ".join(f"{int(p['nfe'])} calls: FID PNDM {p['fid']:.2f} vs DDIM {d['fid']:.2f}" for p, d in pairs)
+    orders = [ev.order(p, d) for p, d in pairs]
+    text = "; ".join(f"PNDM at {int(p.name)} steps ({int(p['nfe'])} calls, FID {p['fid']:.2f}) vs DDIM at "
+                     f"{int(d.name)} steps ({int(d['nfe'])} calls, FID {d['fid']:.2f}): "
+                     f"{ {'a better': 'PNDM better', 'b better': 'DDIM better', 'tied': 'tied'}[o]} ({ev.evidence(p, d)})"
+                     for (p, d), o in zip(pairs, orders))
+    wins, losses = orders.count("a better"), orders.count("b better")
     return ("PNDM better than DDIM at equal model calls in the low range (PNDM paper, Table 1). Each PNDM point with "
-            f"at most {LOW_RANGE_NFE} calls against DDIM at as many calls (interpolated in log calls between its "
-            f"step counts): {text}. PNDM is better in {wins} of {len(pairs)}; the KID difference is beyond its noise "
-            f"in {clear} of {len(pairs)}. " + _verdict(wins > len(pairs) / 2, undecided=clear == 0))
+            f"at most {LOW_RANGE_NFE} calls against DDIM given at least as many calls: {text}. PNDM is better in "
+            f"{wins} of {len(pairs)}, worse in {losses}. " + _verdict(wins > len(pairs) / 2, undecided=wins == losses == 0))
 
 
-def _deterministic_samplers_meet(ddim, pndm) -> str:
+def _deterministic_samplers_meet(ev: "Evidence", ddim, pndm) -> str:
     steps = [s for s in _common_steps(ddim, pndm) if s >= MANY_STEPS]
     if not steps:
         return ""
@@ -170,5 +183,5 @@ def _deterministic_samplers_meet(ddim, pndm) -> str:
     a, b = ddim.loc[last], pndm.loc[last]
     return ("DDIM (eta = 0) and PNDM integrate the same probability-flow ODE (DDIM paper, Section 4.3; PNDM paper, "
             "Section 3), so at many steps their samples, and scores, should meet. At "
-            f"{last} steps: FID DDIM {a['fid']:.2f} vs PNDM {b['fid']:.2f}, {_kid_difference(a, b)}. "
-            f"{_verdict(_kid_within_noise(a, b))}")
+            f"{last} steps: FID DDIM {a['fid']:.2f} vs PNDM {b['fid']:.2f} ({ev.evidence(a, b)}). "
+            f"{_verdict(ev.order(a, b) == 'tied')}")

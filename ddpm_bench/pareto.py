@@ -10,6 +10,8 @@ aside and how far apart equal-NFE timings fell in this sweep.
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import pandas as pd
 
 TIME_TOLERANCE = 0.10
@@ -33,6 +35,28 @@ def pareto_front(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE) -
     kept = [row for row in rows if not any(_dominates(rival, row, time_tolerance) for rival in rows if rival is not row)]
     columns = points.columns
     return pd.DataFrame(kept, columns=columns).sort_values("seconds_per_image") if kept else points.iloc[0:0]
+
+
+def decided_front(points: pd.DataFrame, better: Callable[[pd.Series, pd.Series], Optional[bool]],
+                  time_tolerance: float = TIME_TOLERANCE) -> Optional[pd.DataFrame]:
+    """The front that only decided differences build: from the fastest point up, a slower point joins when it is
+    ``better`` than the last one kept (the 95 % interval of their FID difference excludes 0); one within
+    ``time_tolerance`` of the last one's time replaces it. A slower point tied with a faster one stays off: at this N
+    the sweep cannot say it buys anything. None when ``better`` cannot judge some pair (no stored features)."""
+    front: list[pd.Series] = []
+    for _, row in points.sort_values("seconds_per_image").iterrows():
+        if not front:
+            front.append(row)
+            continue
+        verdict = better(row, front[-1])
+        if verdict is None:
+            return None
+        if verdict:
+            if row["seconds_per_image"] <= front[-1]["seconds_per_image"] * (1 + time_tolerance):
+                front[-1] = row
+            else:
+                front.append(row)
+    return pd.DataFrame(front, columns=points.columns) if front else points.iloc[0:0]
 
 
 def set_aside(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[tuple[pd.Series, pd.Series]]:
@@ -73,18 +97,33 @@ def _ms(row: pd.Series) -> str:
     return f"{row['seconds_per_image'] * 1000:.1f} ms"
 
 
-def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[str]:
-    """One sentence per budget range of ``front`` (``points``' front under ``time_tolerance``), then what the
-    tolerance set aside and why."""
+def _fid(row: pd.Series) -> str:
+    interval = ""
+    if "fid_low" in row and row["fid_low"] == row["fid_low"]:
+        interval = f", 95 % interval [{row['fid_low']:.2f}, {row['fid_high']:.2f}]"
+    return f"FID {row['fid']:.2f}{interval}"
+
+
+def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float, decided: bool = False) -> list[str]:
+    """One sentence per budget range of ``front``, then how the front was built: from decided differences
+    (``decided``, see ``decided_front``) or, for a sweep without stored features, from FID estimates with timing
+    tolerance (what it set aside, and why)."""
     if front.empty:
         return ["No point finished, so there is nothing to recommend."]
     lines = []
     for i, (_, row) in enumerate(front.iterrows()):
         budget = f"from {_ms(row)} per image" + (f" up to {_ms(front.iloc[i + 1])}" if i + 1 < len(front) else " upward")
-        lines.append(f"With a budget {budget}: **{_name(row)}** (NFE {int(row['nfe'])}, FID {row['fid']:.2f}).")
+        lines.append(f"With a budget {budget}: **{_name(row)}** (NFE {int(row['nfe'])}, {_fid(row)}).")
+    if decided:
+        lines.append("Each step up this list is better than the one before it with 95 % confidence (the paired "
+                     "interval of their FID difference excludes 0). A slower point that is tied with a faster one is "
+                     f"left off: it buys no quality this sweep can detect. Times within {time_tolerance:.0%} of each "
+                     "other count as equal.")
+        return lines
     best = front.iloc[-1]
     lines.append(f"The best quality measured is {_name(best)} (FID {best['fid']:.2f}); every point off this front is "
-                 f"matched or beaten on FID by another that takes at most {time_tolerance:.0%} more time per image.")
+                 f"matched or beaten on FID by another that takes at most {time_tolerance:.0%} more time per image. "
+                 "This sweep kept no features, so these are FID estimates without intervals.")
     spread = equal_nfe_time_spread(points)
     if spread is not None:
         ratio, slow, fast = spread

@@ -42,6 +42,7 @@ MODEL_SHA256 = "model_sha256"
 BACKBONE = "backbone"
 REFERENCE = "reference"              # its description: "embedded:mnist (5000 images)"
 REFERENCE_SOURCE = "reference_source"  # what the user named: "embedded:mnist"
+FLOOR_DATA = "floor_data"            # the floor's real images: --floor-data, else the reference source
 GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
 FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)

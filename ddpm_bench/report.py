@@ -1,6 +1,7 @@
-"""The comparison report of a sweep: tables, FID-versus-time and FID-versus-NFE charts, sample grids, the Pareto
-front with a plain-language recommendation, and provenance. Written as ``report.md`` and a self-contained
-``report.html`` (images embedded); ``ddpm-bench report DIR`` rebuilds both from ``records.jsonl``.
+"""The comparison report of a sweep, for a reader: the answer first (the tie-aware pick and the best choice for
+each time budget, with intervals), then the charts, the table, how to read it, the paired comparisons, what the
+papers lead one to expect, the sample grids, and provenance. Written as ``report.md`` and a self-contained
+``report.html`` (charts as inline SVG, grids embedded); ``ddpm-bench report DIR`` rebuilds both from the records.
 """
 
 from __future__ import annotations
@@ -10,34 +11,44 @@ import html
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ddpm_bench.compare import report_sections
+from ddpm_bench.charts import draw
+from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.expectations import expectations
-from ddpm_bench.pareto import TIME_TOLERANCE, pareto_front, recommendation
+from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, pareto_front, recommendation
 from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
 
-TABLE_COLUMNS = ["scheduler", "steps", "nfe", "ms_per_image", "fid", "FID 95% interval", "fd_infinity", "kid", "kid_std", "KID 95% interval", "status"]
-
+# the table: (record field, header a reader understands, format)
+TABLE = [
+    ("scheduler", "scheduler", "{}"), ("steps", "steps", "{:.0f}"), ("nfe", "model calls (NFE)", "{:.0f}"),
+    ("ms_per_image", "ms / image", "{:.1f}"), ("fid", "FID", "{:.3f}"), ("fid_interval", "FID (95 % CI)", "{}"),
+    ("fd_infinity", "FD∞", "{:.3f}"), ("kid_milli", "KID × 10³", "{:.2f}"),
+    ("kid_interval", "KID × 10³ (95 % CI)", "{}"), ("prdc_precision", "precision", "{:.2f}"),
+    ("prdc_recall", "recall", "{:.2f}"), ("prdc_density", "density", "{:.2f}"), ("prdc_coverage", "coverage", "{:.2f}"), ("near_copy_rate", "near copies", "{:.1%}"),
+    ("status", "status", "{}"),
+]
 
 INTERVALS = (
-    "The 95 % intervals come from the basic bootstrap over sample indices with the reference fixed (300 replicates; "
-    "ddpm_bench/stats.py). Resampling with replacement repeats samples, which raises FID; the basic interval "
-    "subtracts that rise, so it estimates the FID of the sampler's distribution rather than the finite-N value and "
-    "may lie below the table's FID. Both are squared distances, so a lower end below 0 is shown as 0. With N close "
-    "to twice the feature dimension (256 samples of 128 features by default) the intervals are conservative: wider "
-    "than needed, so \"tied\" is called more often than a larger N would. KID's interval is for KID over all N "
-    "samples (the table's KID averages subsets). fd_infinity is FD-infinity (Chong & Forsyth 2020): FID on subsets "
-    "of N/2 to N samples, fitted linearly in 1/N and extrapolated to 1/N = 0, the finite-N bias removed."
+    "Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed (300 replicates; "
+    "ddpm_bench/stats.py). Resampling repeats samples, which raises FID; the basic interval subtracts that rise, so "
+    "it brackets the FID of the sampler's distribution rather than the N-sample value, and may lie below the "
+    "table's FID. A lower end below 0 is shown as 0. With N near twice the feature dimension (256 samples of 128 "
+    "features by default) the intervals are conservative, so \"tied\" is called more often than a larger N would."
 )
-
+COLUMNS = (
+    "FD∞ (Chong & Forsyth 2020) is FID with the finite-N bias removed (FID on subsets of N/2 to N samples, "
+    "extrapolated to infinitely many). KID is over all N samples, unbiased. Precision and density (how much of the "
+    "samples lies on the real data) and recall and coverage (how much of the real data the samples reach) are "
+    "Naeem et al. 2020's k-NN measures (k = 5) in the backbone's feature space: a low FID bought with low diversity "
+    "shows as high precision with low recall and coverage. Near copies: the share of samples closer (pixel L2) to "
+    "a reference image than any two reference images are to each other."
+)
 BELOW_THE_FLOOR = (
-    "How to read a point below the floor or a negative KID: both are noise, not a better-than-real sampler. The floor "
-    "is N real images scored the same way; a sampler whose samples are a little less diverse than real data, or "
-    "that reproduces training images, gets a smaller finite-N FID bias and can score below it. KID is unbiased, so "
-    "when the true difference is near 0 about half of its estimates fall below 0. Judge such points by their "
-    "intervals and by the paired comparisons below, not by their order in the table."
+    "A point below the floor, or a negative KID, is noise, not a better-than-real sampler. The floor is N real "
+    "images scored the same way. Samples a little less diverse than real data, or copies of training images, get "
+    "a smaller finite-N FID than real data can. KID is unbiased, so when the true value is near 0 about half of its "
+    "estimates fall below 0. Judge such points by their intervals and the paired comparisons, not by their order."
 )
 
 
@@ -59,71 +70,62 @@ def floor_sentence(frame: pd.DataFrame) -> str:
     floor = floor_row(frame)
     if floor is None:
         return "No real-data floor was measured (the reference is imported statistics, not images)."
-    return (f"Floor: {int(floor['n'])} real images drawn from the reference set score FID {floor['fid']:.2f} and KID "
-            f"{floor['kid']:.4f} +- {floor['kid_std']:.4f}; a perfect sampler would score about this at N = {int(floor['n'])}.")
+    source = floor.get("floor_data") if isinstance(floor.get("floor_data"), str) else floor.get("reference_source")
+    interval = ""
+    if "fid_low" in floor and floor["fid_low"] == floor["fid_low"]:
+        interval = f" (95 % interval [{floor['fid_low']:.2f}, {floor['fid_high']:.2f}], the grey band)"
+    text = (f"The grey line is the real-data floor: {int(floor['n'])} real images from {source} score FID "
+            f"{floor['fid']:.2f}{interval}. A perfect sampler would score about this at N = {int(floor['n'])}.")
+    if source == floor.get("reference_source"):
+        text += (" These images come from the reference set itself (and, for the embedded model, from its training "
+                 "data), so the floor is optimistic; `--floor-data` names held-out real images instead.")
+    return text
 
 
-def _chart(frame: pd.DataFrame, x: str, xlabel: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator
-
-    points = ok_points(frame)
-    fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12, 4.5))
-    # the axis spans the estimates; an interval reaching further down (to 0 on a log axis) ends at the axis
-    fid_floor = points["fid"].min() / 2 if len(points) and points["fid"].min() > 0 else 0
-    for label, group in points.groupby("scheduler"):
-        group = group.sort_values(x)
-        (line,) = ax_fid.plot(group[x], group["fid"], marker="o", label=label)
-        if "fid_low" in group and group["fid_low"].notna().any():  # bias-corrected: may lie below the estimate
-            ax_fid.vlines(group[x], group["fid_low"].clip(lower=fid_floor), group["fid_high"], color=line.get_color(),
-                          alpha=0.5, linewidth=3)
-        for _, row in group.iterrows():
-            ax_fid.annotate(str(int(row["steps"])), (row[x], row["fid"]), textcoords="offset points", xytext=(3, 4), fontsize=7)
-        ax_kid.errorbar(group[x], group["kid"], yerr=group["kid_std"], marker="o", capsize=3, label=label)
-    floor = floor_row(frame)
-    if floor is not None:
-        ax_fid.axhline(floor["fid"], color="grey", linestyle="--", label="real data (floor)")
-        ax_kid.axhline(floor["kid"], color="grey", linestyle="--", label="real data (floor)")
-    fid_label, kid_label = "FID (labels: steps; bars: 95% interval)", "KID (bars: std over subsets)"
-    fids = points["fid"].tolist() + ([floor["fid"]] if floor is not None else [])
-    if fids and min(fids) > 0:  # FIDs spread over decades between few and many steps: a log axis keeps both readable
-        ax_fid.set_yscale("log")
-        ax_fid.set_ylim(fid_floor, max(fids + [points["fid_high"].max() if "fid_high" in points else 0]) * 1.3)
-        fid_label = "FID (log; labels: steps; bars: 95% interval, bias-corrected)"
-    if len(points) and points["kid_std"].median() > 0:
-        # KID is unbiased, so it can be negative: symmetric log, linear up to the decade above its typical std
-        linear_range = 10.0 ** np.ceil(np.log10(points["kid_std"].median()))
-        top = max(points["kid"].abs().max(), linear_range)
-        decades = [linear_range * 10.0**k for k in range(int(np.ceil(np.log10(top / linear_range))) + 1)]
-        ax_kid.set_yscale("symlog", linthresh=linear_range)
-        ax_kid.yaxis.set_major_locator(FixedLocator([-d for d in decades[:2]] + [0] + decades))
-        kid_label = f"KID (symlog, linear within ±{linear_range:g}; bars: std)"
-    for axis, metric in ((ax_fid, fid_label), (ax_kid, kid_label)):
-        axis.set_xscale("log")
-        axis.set_xlabel(xlabel)
-        axis.set_ylabel(metric)
-        axis.grid(True, which="both", alpha=0.3)
-        axis.legend(fontsize=8)
-    sample = points.iloc[0] if len(points) else {}
-    fig.suptitle(f"N={sample.get('n', '?')}, backbone {sample.get('backbone', '?')}, reference {sample.get('reference', '?')}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def pick(points: pd.DataFrame, front: pd.DataFrame, judge) -> list[str]:
+    """The pick for the best quality: the top of the front, which is the lowest FID or tied with it and faster."""
+    if front.empty or judge is None:
+        return []
+    top, best = front.iloc[-1], points.loc[points["fid"].idxmin()]
+    name = f"{top['scheduler']} at {int(top['steps'])} steps"
+    if top["scheduler"] == best["scheduler"] and top["steps"] == best["steps"]:
+        return [f"For the best quality: **{name}** ({top['seconds_per_image'] * 1000:.1f} ms per image), which has "
+                f"the lowest FID ({top['fid']:.3f})."]
+    difference = judge(top, best)
+    if difference is None or difference.verdict != "tied":
+        return []
+    return [f"For the best quality: **{name}** ({top['seconds_per_image'] * 1000:.1f} ms per image). The lowest FID "
+            f"is {best['scheduler']} at {int(best['steps'])} steps ({best['fid']:.3f}), but the difference to it, "
+            f"{difference.difference:+.3f} (paired 95 % interval [{difference.low:+.3f}, {difference.high:+.3f}]), "
+            "is not told apart from 0 at this N; each faster choice in the budget list below is decidedly worse."]
 
 
-def _markdown_table(frame: pd.DataFrame, columns: list[str]) -> str:
-    def cell(value):
-        if isinstance(value, float):
-            return "" if value != value else f"{value:.4g}"
-        return str(value)
+def table(frame: pd.DataFrame) -> str:
+    """The results as a markdown table with a reader's headers and numbers rounded for reading."""
+    shown = frame.assign(
+        fid_interval=_intervals(frame, "fid_low", "fid_high", 1.0, "{:.2f}"),
+        kid_milli=(frame["kid_all"] if "kid_all" in frame else frame["kid"]) * 1000,
+        kid_interval=_intervals(frame, "kid_low", "kid_high", 1000.0, "{:.2f}"),
+    )
+    columns = [(field, head, form) for field, head, form in TABLE if field in shown]
+    if "error" in shown:
+        columns.append(("error", "error", "{}"))
 
-    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    rows += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for _, row in frame.iterrows()]
+    def cell(value, form):
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        return form.format(value) if isinstance(value, (int, float)) else str(value)
+
+    rows = ["| " + " | ".join(head for _, head, _ in columns) + " |", "|" + "---|" * len(columns)]
+    rows += ["| " + " | ".join(cell(row.get(f), form) for f, _, form in columns) + " |" for _, row in shown.iterrows()]
     return "\n".join(rows)
+
+
+def _intervals(frame: pd.DataFrame, low: str, high: str, factor: float, form: str) -> list[str]:
+    if low not in frame:
+        return [""] * len(frame)
+    return [f"[{form.format(a * factor)}, {form.format(b * factor)}]" if a == a else ""
+            for a, b in zip(frame[low], frame[high])]
 
 
 def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
@@ -140,50 +142,52 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
     folder = Path(folder)
     frame = load_frame(folder)
     points = ok_points(frame)
-    charts = []
-    if len(points):
-        charts = [
-            _chart(frame, "seconds_per_image", "seconds per image (log)", folder / "fid_vs_time.png"),
-            _chart(frame, "nfe", "model calls per image, NFE (log)", folder / "fid_vs_nfe.png"),
-        ]
-    front = pareto_front(points, time_tolerance)
-    comparisons, ties = report_sections(folder)
+    floor = floor_row(frame)
+    stored = stored_points(folder)
+    judge = stored.fid_difference if stored is not None else None
+    front = None
+    if judge is not None:
+        front = decided_front(points, lambda a, b: None if (d := judge(a, b)) is None else d.verdict == "a better",
+                              time_tolerance)
+    decided = front is not None
+    if front is None:
+        front = pareto_front(points, time_tolerance)
+    comparisons, ties = report_sections(stored)
     first = frame.iloc[0]
-    for metric, (low, high) in (("FID", ("fid_low", "fid_high")), ("KID", ("kid_low", "kid_high"))):
-        if low in frame:
-            frame[f"{metric} 95% interval"] = [f"[{a:.4g}, {b:.4g}]" if a == a else "" for a, b in zip(frame[low], frame[high])]
-    sections = [
-        "# ddpm-bench sweep report",
-        f"Model `{first.get('model')}` (weights sha256 `{str(first.get('model_sha256'))[:16]}`), "
-        f"N = {first.get('n')} samples per point, seed {first.get('seed')}, batch size {first.get('batch_size')}, "
-        f"precision {first.get('precision')}, device {points.iloc[0]['device'] if len(points) else '?'}.",
-        f"Metric: FID and KID with backbone `{first.get('backbone')}` against {first.get('reference')}. "
-        f"Images meet the backbone as follows: {first.get('preprocessing')}. FID is biased upward at small N; "
-        "KID is unbiased, shown with its standard deviation over subsets.",
-        floor_sentence(frame),
+    setting = (f"N = {first.get('n')} samples per point, seed {first.get('seed')}, scored with the "
+               f"`{first.get('backbone')}` feature network against {first.get('reference')}")
+    sections = ["# ddpm-bench sweep report", f"Model `{first.get('model')}`; {setting}.", "## The answer",
+                *pick(points, front, judge), *ties, *recommendation(points, front, time_tolerance, decided)]
+    if len(points):
+        sections.append("## Charts")
+        for axis, caption in (("time", "FID and KID against time per image"),
+                              ("nfe", "FID and KID against model calls per image")):
+            chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg")
+            sections.append(f"![{caption}; labels: steps; {setting}]({chart.name})")
+        sections.append(floor_sentence(frame))
+    sections += [
+        "## Results",
+        table(frame),
+        "## How to read these numbers",
+        INTERVALS, COLUMNS, BELOW_THE_FLOOR,
         "Time is the median over batches of the sampling loop's wall time per image (initial noise, model calls, "
         "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
-        "## Results",
-        _markdown_table(frame, [c for c in TABLE_COLUMNS if c in frame] + (["error"] if "error" in frame else [])),
-        INTERVALS,
-        BELOW_THE_FLOOR,
         "## Paired comparisons",
         *comparisons,
-        "## Pareto front: the best choice for each time budget",
-        _markdown_table(front, ["scheduler", "steps", "nfe", "ms_per_image", "fid", "kid"]) if len(front) else "(empty)",
-        *recommendation(points, front, time_tolerance),
-        *ties,
         "## What the papers lead one to expect, and whether this sweep shows it",
-        *(expectations(points) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
-        "## Charts",
-        *[f"![{c.stem}]({c.name})" for c in charts],
+        *(expectations(points, judge) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Samples",
+        "The first samples of each point; sample i of every point started from the same noise.",
     ]
     for label, grids in grid_selection(frame):
-        sections.append(f"**{label}**: " + " ".join(f"![{label} {steps} steps]({path}) {steps} steps" for steps, path in grids))
+        sections.append("\n".join(f"![{label} at {steps} steps]({path})" for steps, path in grids))
     versions = first.get("versions") if isinstance(first.get("versions"), dict) else {}
     sections += [
         "## Provenance",
+        f"Model `{first.get('model')}`, weights sha256 `{str(first.get('model_sha256'))[:16]}`; {setting}; batch size "
+        f"{first.get('batch_size')}, precision {first.get('precision')}, device "
+        f"{points.iloc[0]['device'] if len(points) else '?'}. Images meet the feature network as follows: "
+        f"{first.get('preprocessing')}.",
         "Schedulers: " + "; ".join(
             f"`{r['scheduler']}` from plugin {r.get('plugin')} ({r.get('plugin_package')} {r.get('plugin_version')})"
             for _, r in sampled_points(frame).drop_duplicates("scheduler").iterrows()
@@ -198,15 +202,20 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
 
 
 def to_html(markdown: str, folder: Path) -> str:
-    """A self-contained HTML page from the report's markdown: tables, headings, paragraphs, images inlined."""
-    def image(match):
-        path = folder / match.group(2)
+    """A self-contained HTML page from the report's markdown: tables, headings, paragraphs; a block of image lines
+    becomes a row of figures, each captioned (its alt text) underneath; SVG charts are inlined, grids embedded."""
+    def figure(alt: str, name: str) -> str:
+        path = folder / name
+        caption = f"<figcaption>{html.escape(alt.replace('`', ''))}</figcaption>"
+        if path.suffix == ".svg" and path.exists():
+            svg = re.sub(r"^.*?(?=<svg)", "", path.read_text(), flags=re.S)
+            svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 style="width:100%;height:auto"', svg, count=1)
+            return f'<figure class="chart" role="img" aria-label="{html.escape(alt)}">{svg}{caption}</figure>'
         data = base64.b64encode(path.read_bytes()).decode() if path.exists() else ""
-        return f'<img alt="{html.escape(match.group(1))}" src="data:image/png;base64,{data}" style="max-width:100%">'
+        return f'<figure class="grid"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">{caption}</figure>'
 
     def inline(text):
         text = html.escape(text)
-        text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", lambda m: image(m), text)
         text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
         return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
@@ -215,15 +224,23 @@ def to_html(markdown: str, folder: Path) -> str:
         lines = block.strip().splitlines()
         if not lines:
             continue
-        if lines[0].startswith("#"):
+        images = [re.fullmatch(r"!\[([^\]]*)\]\(([^)]+)\)", line) for line in lines]
+        if all(images):
+            body.append('<div class="figures">' + "".join(figure(m.group(1), m.group(2)) for m in images) + "</div>")
+        elif lines[0].startswith("#"):
             level = len(lines[0]) - len(lines[0].lstrip("#"))
             body.append(f"<h{level}>{inline(lines[0].lstrip('# '))}</h{level}>")
         elif lines[0].startswith("|"):
             rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if not line.startswith("|---")]
             head = "".join(f"<th>{inline(c)}</th>" for c in rows[0])
             cells = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
-            body.append(f"<table><tr>{head}</tr>{cells}</table>")
+            body.append(f'<div class="table"><table><tr>{head}</tr>{cells}</table></div>')
         else:
             body.append(f"<p>{inline(' '.join(lines))}</p>")
-    style = "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>ddpm-bench report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    style = ("body{font-family:system-ui,sans-serif;max-width:1180px;margin:auto;padding:0 16px;line-height:1.45}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;"
+             "text-align:right}th{background:#f3f3f3}.table{overflow-x:auto}figure{margin:8px 0}"
+             ".figures{display:flex;flex-wrap:wrap;gap:16px}.chart{width:100%}.grid img{image-rendering:pixelated;"
+             "width:252px}figcaption{font-size:13px;color:#444;text-align:center}")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>ddpm-bench report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")

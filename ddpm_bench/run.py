@@ -23,10 +23,21 @@ from ddpm_bench.api import SchedulerSpec, build_scheduler, scheduler_config_dict
 from ddpm_bench.batching import FEATURE_BATCH, chunks
 from ddpm_bench.errors import BenchError
 from ddpm_bench.models import LoadedModel, load_model, model_folder
+from ddpm_bench.near_copies import NearCopyProbe
 from ddpm_bench.progress import RunProgress, mode_for
 from ddpm_bench.provenance import device_description, library_versions
 from ddpm_bench.sampling import Precision, SampledBatch, Sampler
 from ddpm_bench.settings import RunSettings
+
+
+def reference_images(source: str, size: int, channels: int) -> Optional[torch.Tensor]:
+    """The reference set's images, or None when it is imported statistics (no images) or cannot be read."""
+    from ddpm_bench.data import load_dataset
+
+    try:
+        return load_dataset(source, size, channels)
+    except BenchError:
+        return None
 
 
 def prepare_output(out: str | Path) -> Path:
@@ -45,6 +56,7 @@ def prepare_output(out: str | Path) -> Path:
 def check_sources(settings: RunSettings, *, score: bool = True) -> None:
     """That the model, backbone and reference a run names exist, each with a one-line error naming the missing one,
     before anything is loaded or compared with earlier records."""
+    from ddpm_bench.data import check_data_source
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import check_reference
 
@@ -52,6 +64,8 @@ def check_sources(settings: RunSettings, *, score: bool = True) -> None:
     if score:
         get_backbone(settings.backbone)
         check_reference(settings.reference, settings.backbone)
+        if settings.floor_data:
+            check_data_source(settings.floor_data, "floor data")
 
 
 @dataclass
@@ -76,7 +90,9 @@ class Workbench:
     precision: Precision
     backbone: object = None
     reference: object = None
+    near_copies: object = None  # a NearCopyProbe when the reference's pixels are at hand
     _stats_reference: object = None
+    _manifold: object = None
 
     @classmethod
     def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
@@ -93,6 +109,7 @@ class Workbench:
             channels, height, _ = model.sample_shape
             with distributed.main_first():  # rank 0 computes and caches the reference statistics first
                 bench.reference = resolve_reference(settings.reference, bench.backbone, height, channels)
+            bench.near_copies = NearCopyProbe.for_reference(reference_images(settings.reference, height, channels))
         return bench
 
     @property
@@ -113,10 +130,11 @@ class Workbench:
                           R.REFERENCE: self.reference.description, R.REFERENCE_SOURCE: s.reference})
         return facts
 
-    def scorer(self):
+    def scorer(self, sync: bool = True):
+        """FID/KID of this workbench's metric; ``sync``: reduced over the ranks of a torchrun group."""
         from ddpm_bench.metrics.scoring import Scorer
 
-        return Scorer(self.backbone, self.reference)
+        return Scorer(self.backbone, self.reference, sync=sync)
 
     def run_point(
         self,
@@ -142,7 +160,7 @@ class Workbench:
             "plugin_package": registration.package, "plugin_version": registration.version,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        kept, features, error = [], [], None
+        kept, features, nearest, error = [], [], [], None
         mode = mode_for(progress)
         if tracker is None and mode == "lines" and distributed.is_main():  # one point on its own
             nfe = self.planned_nfe(spec, steps)
@@ -158,6 +176,8 @@ class Workbench:
             for batch in sampler.stream(n, self.settings.seed, indices):
                 if scorer is not None:
                     features.append(scorer.update(batch.images).float().numpy())
+                if self.near_copies is not None:
+                    nearest.append(self.near_copies.distances(batch.images))
                 if on_batch is not None:
                     on_batch(batch)
                 if tracker is not None:
@@ -179,17 +199,31 @@ class Workbench:
             all_features = np.concatenate([part for rank in distributed.gather(features) for part in rank])
             if distributed.is_main():
                 record.update(self.intervals(all_features))
+        if self.near_copies is not None:
+            distances = np.concatenate([part for rank in distributed.gather(nearest) for part in rank])
+            record.update(self.near_copies.summary(distances))
         return PointRun(record, grid, all_features)
 
     def intervals(self, features: np.ndarray) -> dict:
-        """95 % intervals of FID and KID from the point's features (stats.py), and what they cost."""
+        """95 % intervals of FID and KID (stats.py), FD-infinity, precision/recall/density/coverage (manifold.py)
+        from the point's features, and what they cost."""
         from ddpm_bench.stats import PointFeatures, fd_infinity, point_intervals
 
         started = time.perf_counter()
         point = PointFeatures(features, self.stats_reference())
         result = {**point_intervals(point), **fd_infinity(point)}
+        if self.manifold() is not None:
+            result.update(self.manifold().scores(features))
         return {**result, "interval_method": "basic bootstrap over sample indices, 300 replicates, reference fixed",
                 "statistics_seconds": time.perf_counter() - started}
+
+    def manifold(self):
+        """The reference's k-NN balls (manifold.py), built once per workbench; None for imported statistics."""
+        if self._manifold is None and self.reference.features is not None:
+            from ddpm_bench.manifold import RealManifold
+
+            self._manifold = RealManifold(self.reference.features)
+        return self._manifold
 
     def stats_reference(self):
         """The reference side for stats.py, built once per workbench."""
@@ -210,11 +244,11 @@ class Workbench:
             return steps
 
     def real_images(self, n: int) -> torch.Tensor:
-        """``n`` real images drawn (seeded) from the reference data set."""
+        """``n`` real images drawn (seeded) from the floor's data set (``--floor-data``, else the reference)."""
         from ddpm_bench.metrics.reference import real_subset
 
         channels, height, _ = self.model.sample_shape
-        return real_subset(self.settings.reference, n, self.settings.seed, height, channels)
+        return real_subset(self.settings.floor_source, n, self.settings.seed, height, channels)
 
     def score(self, images: torch.Tensor) -> dict:
         """FID and KID of images held in memory, in this process alone."""
@@ -223,12 +257,18 @@ class Workbench:
         return score_images(self.backbone, self.reference, chunks(images, FEATURE_BATCH))
 
     def floor_record(self, n: int) -> dict:
-        """FID and KID of N real images drawn from the reference set: what a perfect sampler would score at this
-        N. Only when the reference is a data set; imported mu/sigma statistics have no images."""
+        """What real images score at this N, with the same statistics as a point (intervals, FD-infinity, PRDC,
+        near copies): N images drawn from ``--floor-data``, else from the reference set itself. Only when that
+        source is a data set; imported mu/sigma statistics have no images."""
         record = {**self.provenance(), R.N: n, R.POINT: R.FLOOR_POINT, R.SCHEDULER: "real data", R.STEPS: 0,
-                  R.STATUS: R.FLOOR}
+                  R.STATUS: R.FLOOR, R.FLOOR_DATA: self.settings.floor_source}
         try:
-            record.update(self.score(self.real_images(n)))
+            images = self.real_images(n)
         except BenchError as error:
-            record.update({R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)})
+            return {**record, R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)}
+        scorer = self.scorer(sync=False)  # rank 0 alone computes the floor
+        features = np.concatenate([scorer.update(chunk).float().numpy() for chunk in chunks(images, FEATURE_BATCH)])
+        record.update({**scorer.compute(), **self.intervals(features)})
+        if self.near_copies is not None:
+            record.update(self.near_copies.summary(self.near_copies.distances(images)))
         return record

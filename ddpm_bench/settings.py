@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "model": "embedded:mnist",
     "backbone": "mnist-cnn",
     "reference": "embedded:mnist",
+    # real images for the floor (what real data scores at N); None: drawn from the reference itself
+    "floor_data": None,
     "seed": 0,
     # how the UNet runs (timing only: sample i depends on (seed, i) alone, whatever the batch size)
     "batch_size": 128,
@@ -64,6 +66,7 @@ class RunSettings:
     model: str = _from_table("model")
     backbone: str = _from_table("backbone")
     reference: str = _from_table("reference")
+    floor_data: Optional[str] = _from_table("floor_data")
     seed: int = _from_table("seed")
     batch_size: int = _from_table("batch_size")
     device: Optional[str] = _from_table("device")
@@ -78,6 +81,11 @@ class RunSettings:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         return self
+
+    @property
+    def floor_source(self) -> str:
+        """Where the floor's real images come from: ``floor_data``, else the reference set."""
+        return self.floor_data or self.reference
 
 
 @dataclass
@@ -127,7 +135,7 @@ class SweepConfig(RunSettings):
 
 
 FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
-               "channels_last": bool, "compile": bool, "keep_features": bool, "model": str, "backbone": str, "reference": str, "precision": str}
+               "channels_last": bool, "compile": bool, "keep_features": bool, "model": str, "backbone": str, "reference": str, "floor_data": str, "precision": str}
 
 
 def config_from(**values: Any) -> SweepConfig:

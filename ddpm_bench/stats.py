@@ -24,6 +24,7 @@ under weights the off-diagonal sum is w^T K w - sum_i w_i K_ii.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Optional
 
@@ -65,13 +66,22 @@ class PointFeatures:
         self.reference = reference
         self.n, self.d = self.x.shape
         self.with_kid = with_kid and reference.features is not None
+        self._fid_replicates: dict[str, np.ndarray] = {}
         if self.with_kid:
             self.kxx = kernel(self.x, self.x, self.d)
             self.kxx_diagonal = np.diag(self.kxx).copy()
             self.kxy_mean = kernel(self.x, reference.features, self.d).mean(axis=1)
 
     def fid(self, weights: np.ndarray) -> np.ndarray:
-        """FID for each row of ``weights`` (R x N multiplicities summing to N)."""
+        """FID for each row of ``weights`` (R x N multiplicities summing to N). Remembered per weight matrix: every
+        paired comparison of a sweep draws the same indices (same seed), so a point's replicates are computed once
+        however many points it is compared with."""
+        key = hashlib.sha1(np.ascontiguousarray(weights).tobytes()).hexdigest() + str(weights.shape)
+        if key not in self._fid_replicates:
+            self._fid_replicates[key] = self._fid(weights)
+        return self._fid_replicates[key]
+
+    def _fid(self, weights: np.ndarray) -> np.ndarray:
         ref = self.reference
         out = np.empty(len(weights))
         for start in range(0, len(weights), CHUNK):

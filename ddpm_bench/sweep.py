@@ -96,6 +96,9 @@ def open_store(config: SweepConfig, specs: list[SchedulerSpec], out, force: bool
     records = R.current_records(store.load())
     outdated = outdated_points(records, specs, read_schedule(model_folder(config.model))) if records else {}
     done = {r[R.POINT] for r in records} - set(outdated)
+    floor = next((r for r in records if r[R.POINT] == R.FLOOR_POINT), None)
+    if floor is not None and floor.get(R.FLOOR_DATA, floor.get(R.REFERENCE_SOURCE)) != config.floor_source:
+        done.discard(R.FLOOR_POINT)  # the floor is drawn again from the floor data now named
     write_text(folder / R.CONFIG, config.to_toml())
     return store, done, outdated
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from ddpm_bench.expectations import expectations
+from ddpm_bench.stats import Difference
 
 DEFAULTS = {"ddim": {"eta": 0.0}, "ddpm": {"variance_type": "fixed_small"}, "pndm": {"skip_prk_steps": False}}
 
@@ -14,20 +15,37 @@ def point(label, steps, fid, kid, nfe=None, kid_std=0.01, name=None, **options):
             "steps": steps, "nfe": nfe or steps, "fid": fid, "kid": kid, "kid_std": kid_std, "status": "ok"}
 
 
-def paragraph(points, starts_with):
-    found = [p for p in expectations(pd.DataFrame(points)) if p.startswith(starts_with)]
+def judge_with(half_width):
+    """A stand-in for the paired intervals: FID(a) - FID(b) +- half_width."""
+    def judge(a, b):
+        d = a["fid"] - b["fid"]
+        return Difference(a["scheduler"], b["scheduler"], "fid", d, d - half_width, d + half_width, True, 256)
+    return judge
+
+
+def paragraph(points, starts_with, judge=None):
+    found = [p for p in expectations(pd.DataFrame(points), judge) if p.startswith(starts_with)]
     assert len(found) == 1, found
     return found[0]
 
 
 @pytest.mark.parametrize("fids,verdict", [
-    ({5: (5.0, 9.0), 50: (2.0, 2.2)}, "closing. Shown."),  # DDIM better at 5, gap shrinks
+    ({5: (5.0, 9.0), 50: (2.0, 2.2)}, "closing. Shown."),  # DDIM decidedly better at 5, tied at 50
     ({5: (9.0, 5.0), 50: (2.0, 2.2)}, "Not shown."),  # DDPM better at 5
     ({5: (5.0, 6.0), 50: (2.0, 4.0)}, "not closing. Not shown."),  # gap grows
+    ({5: (5.0, 5.3), 50: (2.0, 2.2)}, "Undecided at this N: the intervals include no difference either way."),
 ])
-def test_ddim_against_ddpm_verdict_follows_the_gap(fids, verdict):
+def test_ddim_against_ddpm_verdict_follows_the_intervals(fids, verdict):
     points = [point("ddim", s, d, 0.0) for s, (d, _) in fids.items()] + [point("ddpm", s, p, 0.0) for s, (_, p) in fids.items()]
-    assert paragraph(points, "DDIM (eta = 0) better than DDPM").endswith(verdict)
+    text = paragraph(points, "DDIM (eta = 0) better than DDPM", judge_with(0.5))
+    assert text.endswith(verdict)
+    assert "paired 95 % interval [" in text
+
+
+def test_a_lower_fid_inside_the_interval_is_tied_not_better():
+    points = [point("ddim", 10, 2.0, 0.0), point("ddpm", 10, 2.4, 0.0)]
+    assert "10 steps: DDIM better" in paragraph(points, "DDIM (eta = 0)", judge_with(0.3))
+    assert "10 steps: tied" in paragraph(points, "DDIM (eta = 0)", judge_with(0.5))
 
 
 def test_schedulers_are_found_by_configuration_not_by_label():
@@ -55,13 +73,15 @@ def test_the_large_variance_must_lose_at_few_steps(large_fid_at_5, verdict):
     assert paragraph(points, "DDPM with the larger variance").endswith(verdict)
 
 
-def test_pndm_meets_ddim_interpolated_at_its_own_number_of_calls():
-    """DDIM FID 3 at 10 calls and 2 at 20; at PNDM's 14 calls that is 3 - log(1.4)/log(2) = 2.51 (log-linear)."""
+def test_pndm_is_compared_with_ddim_given_at_least_as_many_calls():
+    """PNDM at 14 calls meets DDIM at 20 calls (DDIM's smallest step count with at least 14): better than that is
+    better at equal calls."""
     ddim = [point("ddim", 10, 3.0, 0.05), point("ddim", 20, 2.0, 0.02)]
-    text = paragraph(ddim + [point("pndm", 5, 2.4, 0.03, nfe=14)], "PNDM better than DDIM")
-    assert "14 calls: FID PNDM 2.40 vs DDIM 2.51" in text and text.endswith("Shown.")
-    text = paragraph(ddim + [point("pndm", 5, 2.6, 0.03, nfe=14)], "PNDM better than DDIM")
-    assert text.endswith("Not shown, but undecided: every difference is within noise at this N.")
+    text = paragraph(ddim + [point("pndm", 5, 1.5, 0.03, nfe=14)], "PNDM better than DDIM", judge_with(0.3))
+    assert "PNDM at 5 steps (14 calls, FID 1.50) vs DDIM at 20 steps (20 calls, FID 2.00): PNDM better" in text
+    assert text.endswith("Shown.")
+    text = paragraph(ddim + [point("pndm", 5, 2.1, 0.03, nfe=14)], "PNDM better than DDIM", judge_with(0.3))
+    assert text.endswith("Undecided at this N: the intervals include no difference either way.")
     outside = expectations(pd.DataFrame(ddim + [point("pndm", 20, 1.0, 0.0, nfe=29)]))
     assert not any(p.startswith("PNDM better") for p in outside)  # no DDIM point at or beyond 29 calls to compare with
 

@@ -4,7 +4,7 @@
 import numpy as np
 import pandas as pd
 
-from ddpm_bench.pareto import equal_nfe_time_spread, pareto_front, recommendation, set_aside
+from ddpm_bench.pareto import decided_front, equal_nfe_time_spread, pareto_front, recommendation, set_aside
 import processes
 
 
@@ -79,3 +79,27 @@ def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):
         result = processes.ddpm_bench("report", str(tmp_path), "--time-tolerance", value)
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "--time-tolerance" in result.stderr
+
+
+def better_by(margin):
+    """A stand-in for the paired interval: a is decidedly better when its FID is lower by more than ``margin``."""
+    return lambda a, b: a["fid"] < b["fid"] - margin
+
+
+def test_the_decided_front_keeps_only_points_decidedly_better_than_the_faster_one_kept():
+    # every FID step along the plain front is larger than 0.5, so with that margin the front is the plain one less
+    # the timing-noise point and the one replaced within tolerance
+    assert labels(decided_front(SWEEP, better_by(0.5), 0.10)) == ["ddim-5", "ddim-10", "pndm-5", "ddpm-50"]
+    # a margin of 1: ddim-10 (2.53) is tied with the faster eta1-10 (3.32), so the fastest of the tied pair stays;
+    # pndm-5 (1.70) is decidedly better than eta1-10 and joins; ddpm-50 (1.00) is tied with pndm-5 and stays off
+    assert labels(decided_front(SWEEP, better_by(1.0), 0.10)) == ["ddim-5", "eta1-10", "pndm-5"]
+    # everything tied: the fastest point is the whole answer
+    assert labels(decided_front(SWEEP, better_by(10.0), 0.10)) == ["ddim-5"]
+    assert decided_front(SWEEP, lambda a, b: None, 0.10) is None  # no intervals: no decided front
+
+
+def test_the_decided_recommendation_says_how_its_front_was_built():
+    front = decided_front(SWEEP, better_by(1.0), 0.10)
+    lines = recommendation(SWEEP, front, 0.10, decided=True)
+    assert lines[1] == "With a budget from 29.8 ms per image up to 43.5 ms: **eta1 at 10 steps** (NFE 10, FID 3.32)."
+    assert lines[-1].startswith("Each step up this list is better than the one before it with 95 % confidence")

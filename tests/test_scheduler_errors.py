@@ -78,4 +78,4 @@ def test_create_scheduler_returns_fresh_instances():
 def test_cli_error_is_one_line_and_non_zero(tmp_path):
     result = processes.ddpm_bench("train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o"))
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "neither embedded:mnist nor a folder" in result.stderr
+    assert result.stderr.count("\n") == 1 and "is neither one of embedded:mnist, embedded:mnist-train" in result.stderr

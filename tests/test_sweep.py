@@ -60,7 +60,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     report = write_report(tmp_path / "out").read_text()
     assert "Pareto front" in report and "With a budget" in report and "mnist-cnn" in report
     assert "Floor: 6 real images" in report
-    for name in ("fid_vs_time.png", "fid_vs_nfe.png", "report.html", "sweep.toml"):
+    for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
 

@@ -1,0 +1,165 @@
+"""The report's charts: FID and KID against time per image or against model calls, drawn for a reader.
+
+- One colour per scheduler in every chart (the Okabe-Ito palette, safe for colour-blind readers), and for each a
+  marker and a dash style of its own, so that lines that coincide (``ddim:eta=1`` on ``ddpm``) stay visible.
+- Plain tick labels: milliseconds per image and FID as ordinary numbers, NFE ticks at the counts the sweep used.
+- FID with its 95 % interval as a bar (bias-corrected, so a bar can sit below its point; a lower end of 0 ends at the
+  axis); KID x 10^3 on a linear axis, over all N with its interval, or for older records the subset mean with its
+  standard deviation.
+- The real-data floor as a labelled band (its 95 % interval) with a line at its estimate.
+- Step counts written beside the points in their line's colour, each placed where it overlaps no other label
+  (``place_labels``; tests/test_report.py checks the rendered boxes).
+- SVG, for crisp text that a browser can search.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+DASHES = ["-", "--", ":", "-."]
+FLOOR_COLOUR = "#999999"
+# where a step label may go, relative to its point (points): right, above, left, below, then further out
+OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -15), (9, 12), (9, -18), (-9, 12), (-9, -18)]
+
+AXES = {
+    "time": ("seconds_per_image", 1000.0, "milliseconds per image (log scale)"),
+    "nfe": ("nfe", 1.0, "model calls per image, NFE (log scale)"),
+}
+
+
+def styles(labels) -> dict[str, dict]:
+    """Colour, marker and dash style per scheduler label, fixed by the sorted labels so every chart agrees."""
+    ordered = sorted(set(labels))
+    cycle = zip(itertools.cycle(OKABE_ITO), itertools.cycle(MARKERS), itertools.cycle(DASHES))
+    return {label: {"color": c, "marker": m, "linestyle": d} for label, (c, m, d) in zip(ordered, cycle)}
+
+
+def _plain(value, _position=None) -> str:
+    return f"{value:g}"
+
+
+def _plain_log_axis(axis, values) -> None:
+    """A log axis whose ticks are ordinary numbers: 1-2-5 steps within the data's range."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
+             for m in (1, 2, 5)]
+    axis.set_major_locator(FixedLocator([t for t in ticks if low / 2 <= t <= high * 2]))
+    axis.set_major_formatter(FuncFormatter(_plain))
+    axis.set_minor_locator(NullLocator())
+
+
+def spaced(values: list[float], ratio: float = 1.15) -> list[float]:
+    """Ticks from ``values`` (ascending) with neighbours at least ``ratio`` apart on a log axis, so labels such as
+    19 and 20 do not print over each other."""
+    kept: list[float] = []
+    for value in values:
+        if not kept or value >= kept[-1] * ratio:
+            kept.append(value)
+    return kept
+
+
+def place_labels(ax, items: list[tuple[float, float, str, str]]) -> list:
+    """Write each (x, y, text, colour) beside its point at the first offset where its box overlaps no label placed
+    before it and stays inside the axes; a label with no free place is left out. Returns the text artists."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed, boxes = [], []
+    for x, y, text, colour in items:
+        for dx, dy in OFFSETS:
+            artist = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, color=colour,
+                                 ha="left" if dx >= 0 else "right", va="bottom" if dy >= 0 else "top")
+            box = artist.get_window_extent(renderer).expanded(1.05, 1.1)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in boxes):
+                placed.append(artist)
+                boxes.append(box)
+                break
+            artist.remove()
+    return placed
+
+
+def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
+    """FID (left) and KID x 10^3 (right) against time per image or NFE; writes ``path`` (SVG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    # text as <text> (searchable, crisp), and ids and metadata fixed so that a rebuilt report is byte-identical
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "ddpm-bench"})
+    column, scale, xlabel = AXES[x_axis]
+    look = styles(points["scheduler"])
+    fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.2))
+    fid_values = list(points["fid"])
+    if floor is not None:
+        for ax, (estimate, low, high, factor) in ((ax_fid, _floor_values(floor, "fid", 1.0)),
+                                                  (ax_kid, _floor_values(floor, "kid", 1000.0))):
+            if low is not None:
+                ax.axhspan(low * factor, high * factor, color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
+            ax.axhline(estimate * factor, color=FLOOR_COLOUR, linestyle="--", linewidth=1.2,
+                       label=f"real data, N = {int(floor['n'])}" + (" (band: 95 % interval)" if low is not None else ""))
+        fid_values.append(floor["fid"])
+    fid_highs = list(points["fid_high"].dropna()) if "fid_high" in points else []
+    positive = [v for v in fid_values + (list(points["fid_low"].dropna()) if "fid_low" in points else []) if v > 0]
+    bottom, top = min(positive) / 1.3, max(fid_values + fid_highs) * 1.3
+    labels = []
+    for label, group in points.groupby("scheduler"):
+        group = group.sort_values(column)
+        x = group[column] * scale
+        style = look[label]
+        ax_fid.plot(x, group["fid"], linewidth=1.6, markersize=6, label=label, **style)
+        if "fid_low" in group and group["fid_low"].notna().any():
+            ax_fid.vlines(x, group["fid_low"].clip(lower=bottom), group["fid_high"], color=style["color"],
+                          linewidth=2.4, alpha=0.45)
+        with_interval = "kid_low" in group and group["kid_low"].notna().any()
+        kid = (group["kid_all"] if with_interval else group["kid"]) * 1000
+        ax_kid.plot(x, kid, linewidth=1.6, markersize=6, label=label, **style)
+        if with_interval:
+            ax_kid.vlines(x, group["kid_low"] * 1000, group["kid_high"] * 1000, color=style["color"], linewidth=2.4,
+                          alpha=0.45)
+        else:
+            ax_kid.vlines(x, kid - group["kid_std"] * 1000, kid + group["kid_std"] * 1000, color=style["color"],
+                          linewidth=2.4, alpha=0.45)
+        labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group["fid"], group["steps"])]
+    ax_fid.set_yscale("log")
+    ax_fid.set_ylim(bottom, top)
+    _plain_log_axis(ax_fid.yaxis, [bottom * 1.3, top / 1.3])
+    ax_fid.set_ylabel("FID (log scale); bars: 95 % interval, bias-corrected")
+    ax_kid.set_ylabel("KID × 10³ (bars: 95 % interval, or ± std for older records)")
+    ax_kid.axhline(0, color="black", linewidth=0.6)
+    xs = points[column] * scale
+    for ax in (ax_fid, ax_kid):
+        ax.set_xscale("log")
+        if x_axis == "nfe":
+            ax.xaxis.set_major_locator(FixedLocator(spaced(sorted(set(points["nfe"])))))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
+            ax.xaxis.set_minor_locator(NullLocator())
+        else:
+            _plain_log_axis(ax.xaxis, xs)
+        ax.set_xlim(xs.min() / 1.35, xs.max() * 1.35)
+        ax.set_xlabel(xlabel)
+        ax.grid(True, alpha=0.3)
+    ax_fid.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    place_labels(ax_fid, labels)
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return path
+
+
+def _floor_values(floor, metric: str, factor: float):
+    low, high = floor.get(f"{metric}_low"), floor.get(f"{metric}_high")
+    estimate = floor.get("kid_all", floor[metric]) if metric == "kid" and low is not None else floor[metric]
+    if low is None or low != low:
+        return estimate, None, None, factor
+    return estimate, low, high, factor

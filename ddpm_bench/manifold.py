@@ -1,0 +1,52 @@
+"""Precision, recall, density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for
+Generative Models", section 3): k-nearest-neighbour balls in the backbone's feature space, so that a low FID bought
+with low diversity shows (high precision and density, low recall and coverage).
+
+Real features X (the reference, M of them) and generated features Y (N), NND_k(x) the distance from x to its k-th
+nearest neighbour within its own set, B(x, r) the closed ball:
+- precision = (1/N) sum_j 1[exists i: Y_j in B(X_i, NND_k(X_i))]              (eq. 1, Kynkaanniemi et al. 2019)
+- recall    = (1/M) sum_i 1[exists j: X_i in B(Y_j, NND_k(Y_j))]              (eq. 2)
+- density   = (1/(k N)) sum_j sum_i 1[Y_j in B(X_i, NND_k(X_i))]              (eq. 3)
+- coverage  = (1/M) sum_i 1[exists j: Y_j in B(X_i, NND_k(X_i))]              (eq. 4)
+with k = 5, the paper's choice. Distances and k-th neighbours come from the authors' ``prdc`` package; the real
+radii are computed once per reference rather than once per point (tests/test_manifold.py checks the four values
+against ``prdc.compute_prdc``). Recall and coverage depend on N: compare them between points of the same N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NEAREST_K = 5
+# record fields (prefixed: "precision" alone is the UNet's numeric precision in every record)
+PRECISION, RECALL, DENSITY, COVERAGE = "prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage"
+
+
+class RealManifold:
+    """The reference's features and their k-NN radii, ready to score any number of points."""
+
+    def __init__(self, real_features: np.ndarray, nearest_k: int = NEAREST_K):
+        from prdc.prdc import compute_nearest_neighbour_distances
+
+        self.real = np.asarray(real_features, dtype=np.float32)
+        self.k = nearest_k
+        self.radii = compute_nearest_neighbour_distances(self.real, nearest_k)
+
+    def scores(self, fake_features: np.ndarray) -> dict:
+        """The four values (eqs. 1-4) for one point's features, under their record field names; none for fewer
+        than k + 2 samples (a sample's k-th neighbour among the others needs k others besides itself)."""
+        from prdc.prdc import compute_nearest_neighbour_distances, compute_pairwise_distance
+
+        fake = np.asarray(fake_features, dtype=np.float32)
+        if len(fake) < self.k + 2:
+            return {}
+        fake_radii = compute_nearest_neighbour_distances(fake, self.k)
+        distance = compute_pairwise_distance(self.real, fake)  # M x N
+        inside_real_balls = distance < self.radii[:, None]
+        return {
+            PRECISION: float(inside_real_balls.any(axis=0).mean()),
+            RECALL: float((distance < fake_radii[None, :]).any(axis=1).mean()),
+            DENSITY: float(inside_real_balls.sum(axis=0).mean() / self.k),
+            COVERAGE: float((distance.min(axis=1) < self.radii).mean()),
+            "prdc_k": self.k,
+        }
