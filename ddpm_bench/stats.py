@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 CONFIDENCE = 0.95
 REPLICATES = 300
@@ -82,6 +83,12 @@ class PointFeatures:
         return self._fid_replicates[key]
 
     def _fid(self, weights: np.ndarray) -> np.ndarray:
+        # one BLAS thread: the matrices are small (D x D), and BLAS threads spinning beside torch's own thread pool
+        # on a 2-core machine made this 10x slower
+        with threadpool_limits(1):
+            return self._fid_replicates_of(weights)
+
+    def _fid_replicates_of(self, weights: np.ndarray) -> np.ndarray:
         ref = self.reference
         out = np.empty(len(weights))
         for start in range(0, len(weights), CHUNK):

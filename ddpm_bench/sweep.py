@@ -48,17 +48,18 @@ def run_sweep(
         for point, changes in outdated.items() if main else ():
             log(f"{point}: recorded with another scheduler configuration ({changes}); computing it again")
         pending = pending_points(config, specs, done)
-        if pending:
+        floor_due = R.FLOOR_POINT not in done  # never drawn, or drawn from other floor data
+        if pending or floor_due:  # a finished sweep loads nothing
             bench = Workbench.open(config)
             mismatch = distributed.on_main(lambda: store.model_mismatch(bench.model.weights_sha256))
             if mismatch:
                 raise BenchError(mismatch)
-            if main and R.FLOOR_POINT not in done:
+            if main and floor_due:
                 store.append(sweep_record(config, bench.floor_record(config.n)))
-            indices = distributed.shard(config.n)
-            nfes = [bench.planned_nfe(spec, steps) for spec, steps in pending]
-            mode = mode_for(progress) if main else "off"
-            tracker = RunProgress([nfe * config.n for nfe in nfes], mode=mode)
+        indices = distributed.shard(config.n)
+        nfes = [bench.planned_nfe(spec, steps) for spec, steps in pending]
+        mode = mode_for(progress) if main else "off"
+        tracker = RunProgress([nfe * config.n for nfe in nfes], mode=mode)
         for number, ((spec, steps), nfe) in enumerate(zip(pending, nfes), 1):
             if main:
                 log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps ({nfe} model calls x {config.n} samples)")

@@ -58,8 +58,8 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     from ddpm_bench.report import write_report
 
     report = write_report(tmp_path / "out").read_text()
-    assert "Pareto front" in report and "With a budget" in report and "mnist-cnn" in report
-    assert "Floor: 6 real images" in report
+    assert "## The answer" in report and "With a budget" in report and "mnist-cnn" in report
+    assert "6 real images from embedded:mnist score FID" in report
     for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
@@ -306,3 +306,29 @@ def test_a_full_disk_mid_sweep_stops_in_one_line_and_keeps_every_earlier_point(e
     assert (out / RECORDS).read_text() == before  # parses, holds every earlier point, nothing torn
     frame = run_sweep(small(env, steps=[2, 4]), out, progress=False)  # space again: the sweep resumes
     assert len(frame[frame["status"] == "ok"]) == 4
+
+
+def test_the_floor_comes_from_floor_data_and_is_drawn_again_when_that_changes(env, tmp_path):
+    config = small(env, schedulers=["ddim"], steps=[2], n=8)
+    run_sweep(config, tmp_path / "out", progress=False)
+    first = [json.loads(line) for line in (tmp_path / "out" / RECORDS).read_text().splitlines()]
+    floor = next(r for r in first if r["point"] == "real-data-floor")
+    assert floor["floor_data"] == "embedded:mnist" and floor["near_copy_rate"] == 1.0  # drawn from the reference
+    assert floor["fid_low"] <= floor["fid_high"] and "prdc_precision" in floor
+    held_out = small(env, schedulers=["ddim"], steps=[2], n=8, floor_data="embedded:mnist-held-out")
+    run_sweep(held_out, tmp_path / "out", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "out" / RECORDS).read_text().splitlines()]
+    assert records[: len(first)] == first and len(records) == len(first) + 1  # the point is kept, the floor redrawn
+    assert records[-1]["point"] == "real-data-floor" and records[-1]["floor_data"] == "embedded:mnist-held-out"
+    assert records[-1]["fid"] != floor["fid"]
+    with pytest.raises(BenchError, match="floor data '/no/such/digits' not found"):
+        run_sweep(small(env, floor_data="/no/such/digits"), tmp_path / "other", progress=False)
+
+
+def test_running_a_finished_sweep_again_computes_nothing_and_keeps_every_record(env, tmp_path):
+    config = small(env, schedulers=["ddim"], steps=[2], n=6)
+    first = run_sweep(config, tmp_path / "out", progress=False)
+    written = (tmp_path / "out" / RECORDS).read_text()
+    again = run_sweep(config, tmp_path / "out", progress=False)
+    assert (tmp_path / "out" / RECORDS).read_text() == written
+    assert again.equals(first)
