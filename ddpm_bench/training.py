@@ -25,7 +25,11 @@ import torch
 from ddpm_bench.atomic import atomic_file
 from ddpm_bench.data import EMBEDDED_MNIST, load_dataset, to_model_range
 from ddpm_bench.errors import BenchError
+from ddpm_bench.progress import duration
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
+
+
+PROGRESS_EVERY = 10.0  # seconds between progress lines between checkpoints
 
 
 @dataclass
@@ -135,6 +139,7 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
     use_bf16 = config.precision == "bf16"
     log_path = out / "train_log.jsonl"
     running, count, started = 0.0, 0, time.perf_counter() - elapsed
+    start, last_line = (elapsed, step), time.perf_counter()
     model.train()
     while step < config.steps:
         index = torch.randint(0, len(images), (config.batch_size,), generator=generator)
@@ -153,6 +158,10 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
         ema.step(model.parameters())
         step += 1
         running, count = running + loss.item(), count + 1
+        now = time.perf_counter()
+        if now - last_line >= PROGRESS_EVERY and step % config.checkpoint_every and step < config.steps:
+            log(f"step {step}/{config.steps}: {time_left(now - started, step, config.steps, start)}")
+            last_line = now
         if step % config.checkpoint_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - started
             record = {"step": step, "loss": running / count, "lr": lr_schedule.get_last_lr()[0], "seconds": elapsed}
@@ -170,8 +179,19 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
             _atomic_torch_save(state, checkpoint_path)
             with open(log_path, "a") as handle:
                 handle.write(json.dumps(record) + "\n")
-            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e} {elapsed:.0f}s")
+            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e}: "
+                f"{time_left(elapsed, step, config.steps, start)}")
+            last_line = time.perf_counter()
     return export(config, model, ema, out / "model")
+
+
+def time_left(elapsed: float, step: int, steps: int, start: tuple[float, int]) -> str:
+    """``12 min 04 s elapsed, about 1 h 02 min left``, at the rate measured since this run (or resume) began at
+    ``start`` = (elapsed seconds, step) then."""
+    text = f"{duration(elapsed)} elapsed"
+    if step > start[1]:
+        text += f", about {duration((elapsed - start[0]) / (step - start[1]) * (steps - step))} left"
+    return text
 
 
 def start_from(model, config: TrainConfig) -> None:

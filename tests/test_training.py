@@ -47,6 +47,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, digit_folder):
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [3, 6]
+    assert lines[-1].startswith("step 6/6 loss ") and lines[-1].endswith(" left")  # the resumed part's own rate
 
 
 def test_the_saved_folder_carries_its_schedule_and_loads(tmp_path, digit_folder):
@@ -86,3 +87,11 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_architecture(
     wider = {**TINY, "block_out_channels": (8, 24)}
     with pytest.raises(BenchError, match="another architecture than this recipe's"):
         train(TrainConfig(data=str(digit_folder), init_from=str(first), **wider), tmp_path / "wider", log=lambda line: None)
+
+
+def test_training_lines_say_the_time_left_at_the_rate_since_the_run_began():
+    from ddpm_bench.training import time_left
+
+    # resumed at step 10 after 60 s; 20 steps in the next 60 s: 3 s a step, 70 steps to go
+    assert time_left(120, 30, 100, (60, 10)) == "2 min 00 s elapsed, about 3 min 30 s left"
+    assert time_left(5, 0, 100, (5, 0)) == "5 s elapsed"  # no step yet: no estimate
