@@ -148,18 +148,19 @@ def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = 
 
 def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0) -> dict:
     """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
-    negative, so a lower end below 0 is raised to 0 (coverage is kept). Calibration (tests/test_stats.py): at the
+    negative, so an end below 0 is raised to 0 (coverage is kept): the unbiased KID of real data is as often below 0
+    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. Calibration (tests/test_stats.py): at the
     stated rate when N is large against the feature dimension D; conservative (wider than needed, covering more
     often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
     weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
     estimate = point.estimates()
     result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,
               "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
-    low, result["fid_high"] = basic_interval(estimate["fid"], point.fid(weights))
-    result["fid_low"] = max(0.0, low)
+    low, high = basic_interval(estimate["fid"], point.fid(weights))
+    result["fid_low"], result["fid_high"] = max(0.0, low), max(0.0, high)
     if estimate["kid"] is not None:
-        low, result["kid_high"] = basic_interval(estimate["kid"], point.kid(weights))
-        result["kid_low"] = max(0.0, low)
+        low, high = basic_interval(estimate["kid"], point.kid(weights))
+        result["kid_low"], result["kid_high"] = max(0.0, low), max(0.0, high)
     return result
 
 

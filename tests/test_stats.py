@@ -148,3 +148,16 @@ def test_fd_infinity_removes_the_finite_n_bias_that_fid_keeps():
         infinity_errors.append(fd_infinity(point, seed=trial)["fd_infinity"] - true)
     assert np.mean(fid_errors) > 0.15
     assert abs(np.mean(infinity_errors)) < 0.06
+
+
+def test_interval_ends_are_never_below_zero_nor_crossed_when_the_estimate_is_negative():
+    # real data against its own population: the unbiased KID falls below 0 about half the time
+    rng = np.random.default_rng(7)
+    population = rng.normal(size=(400, 4))
+    reference = Reference(np.zeros(4), np.eye(4), population)
+    negatives = 0
+    for _ in range(10):
+        point = point_intervals(PointFeatures(rng.normal(size=(60, 4)), reference), replicates=100)
+        negatives += point["kid_all"] < 0
+        assert 0 <= point["kid_low"] <= point["kid_high"] and 0 <= point["fid_low"] <= point["fid_high"]
+    assert negatives >= 2  # the case that once gave an upper end below the lower one
