@@ -26,7 +26,8 @@ from ddpm_bench.atomic import atomic_file
 from ddpm_bench.data import EMBEDDED_DATA, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hashing import text_sha256
-from ddpm_bench.metrics.backbones import Backbone, batched_features
+from ddpm_bench.batching import FEATURE_BATCH, chunks
+from ddpm_bench.metrics.backbones import Backbone
 
 CACHE_ENV = "DDPM_BENCH_CACHE"
 FORMAT = 1
@@ -122,9 +123,24 @@ def reference_stats(source: str, backbone: Backbone, size: int = 28, channels: i
     cached = read_stats(path, key)
     if cached is not None:
         return cached
-    stats = stats_from_features(source, key, batched_features(backbone, images).double().numpy())
+    stats = stats_from_features(source, key, features_with_progress(backbone, images, source).double().numpy())
     write_stats(path, stats)
     return stats
+
+
+def features_with_progress(backbone: Backbone, images: torch.Tensor, source: str) -> torch.Tensor:
+    """The backbone's features of every image, with a progress line (stderr) every 10 s when that takes long (50,000
+    images through Inception on a CPU)."""
+    from ddpm_bench.progress import RunProgress
+
+    tracker = RunProgress([len(images)], mode="lines")
+    tracker.point(f"reference statistics of {source}", len(images), 1)
+    parts = []
+    for chunk in chunks(images, FEATURE_BATCH):
+        parts.append(backbone.features(chunk))
+        tracker.call(len(chunk))
+        tracker.batch(len(chunk))
+    return torch.cat(parts)
 
 
 def import_published_stats(file: str | Path, name: str, backbone_name: str) -> Path:
