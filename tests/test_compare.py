@@ -22,8 +22,8 @@ def sweep(tmp_path_factory):
         patch.setenv("DDPM_BENCH_CACHE", env["DDPM_BENCH_CACHE"])
         config = config_from(schedulers=["ddim", "ddpm"], steps=[2, 4], n=12, batch_size=5, model=str(root / "model"))
         frame = run_sweep(config, root / "out", progress=False)
-        other = run_sweep(config_from(schedulers=["ddim"], steps=[2], n=12, seed=1, batch_size=5,
-                                      model=str(root / "model")), root / "seed1", progress=False)
+        run_sweep(config_from(schedulers=["ddim"], steps=[2], n=12, seed=1, batch_size=5, model=str(root / "model")),
+                  root / "seed1", progress=False)  # another seed: its points cannot be paired with the first's
     return root, frame, env
 
 

@@ -2,7 +2,6 @@
 
 
 import pytest
-import torch
 
 from ddpm_bench.schedulers.ddim import DDIMScheduler
 from ddpm_bench.schedulers.ddpm import DDPMScheduler

@@ -5,7 +5,6 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from ddpm_bench.api import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import ConfigError

@@ -2,7 +2,6 @@
 proves it would, by unpickling a twin the unsafe way), hands it to one reading path, and checks that the path refuses
 it with one line and that the marker never appears."""
 
-import json
 from pathlib import Path
 
 import numpy as np
