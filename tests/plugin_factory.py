@@ -1,9 +1,11 @@
-"""Make real installed plugin distributions for tests: a ``*.dist-info`` with ``entry_points.txt`` and a module,
-on a folder that is put on ``sys.path``, which is what ``pip install`` leaves behind."""
+"""Make real installed plugin distributions for tests: a ``*.dist-info`` with ``entry_points.txt`` and a module in a
+folder, which is what ``pip install`` leaves behind. The folder is not put on this process's ``sys.path``: a test
+puts it there for itself and undoes it (the ``site`` fixture's ``monkeypatch.syspath_prepend``), or hands it to a
+subprocess as ``PYTHONPATH``. Left on ``sys.path``, one test's broken plugins broke every later test that loads the
+registry (test_plugins after test_sweep: 9 failures)."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,5 +17,3 @@ def install_plugin(site: Path, package: str, version: str, entry_name: str, modu
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
     (dist_info / "entry_points.txt").write_text(f"[ddpm_bench]\n{entry_name} = {module}\n")
     (site / f"{module}.py").write_text(textwrap.dedent(source))
-    if str(site) not in sys.path:
-        sys.path.insert(0, str(site))
