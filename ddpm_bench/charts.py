@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -102,11 +103,11 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.2))
     fid_values = list(points["fid"])
     if floor is not None:
-        for ax, (estimate, low, high, factor) in ((ax_fid, _floor_values(floor, "fid", 1.0)),
-                                                  (ax_kid, _floor_values(floor, "kid", 1000.0))):
+        for ax, (estimate, low, high) in ((ax_fid, _floor_values(floor, "fid", 1.0)),
+                                          (ax_kid, _floor_values(floor, "kid", 1000.0))):
             if low is not None:
-                ax.axhspan(low * factor, high * factor, color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
-            ax.axhline(estimate * factor, color=FLOOR_COLOUR, linestyle="--", linewidth=1.2,
+                ax.axhspan(low, high, color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
+            ax.axhline(estimate, color=FLOOR_COLOUR, linestyle="--", linewidth=1.2,
                        label=f"real data, N = {int(floor['n'])}" + (" (band: 95 % interval)" if low is not None else ""))
         fid_values.append(floor["fid"])
     fid_highs = list(points["fid_high"].dropna()) if "fid_high" in points else []
@@ -121,15 +122,9 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
         if "fid_low" in group and group["fid_low"].notna().any():
             ax_fid.vlines(x, group["fid_low"].clip(lower=bottom), group["fid_high"], color=style["color"],
                           linewidth=2.4, alpha=0.45)
-        with_interval = "kid_low" in group and group["kid_low"].notna().any()
-        kid = (group["kid_all"] if with_interval else group["kid"]) * 1000
+        kid, kid_low, kid_high = _kid_bars(group)
         ax_kid.plot(x, kid, linewidth=1.6, markersize=6, label=label, **style)
-        if with_interval:
-            ax_kid.vlines(x, group["kid_low"] * 1000, group["kid_high"] * 1000, color=style["color"], linewidth=2.4,
-                          alpha=0.45)
-        else:
-            ax_kid.vlines(x, kid - group["kid_std"] * 1000, kid + group["kid_std"] * 1000, color=style["color"],
-                          linewidth=2.4, alpha=0.45)
+        ax_kid.vlines(x, kid_low, kid_high, color=style["color"], linewidth=2.4, alpha=0.45)
         labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group["fid"], group["steps"])]
     ax_fid.set_yscale("log")
     ax_fid.set_ylim(bottom, top)
@@ -157,9 +152,18 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
     return path
 
 
-def _floor_values(floor, metric: str, factor: float):
+def _kid_bars(group: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """KID x 10^3 and its bar's ends: over all N with its 95 % interval, or (older records) the subset mean +- std."""
+    if "kid_low" in group and group["kid_low"].notna().any():
+        return group["kid_all"] * 1000, group["kid_low"] * 1000, group["kid_high"] * 1000
+    kid, std = group["kid"] * 1000, group["kid_std"] * 1000
+    return kid, kid - std, kid + std
+
+
+def _floor_values(floor, metric: str, factor: float) -> tuple[float, Optional[float], Optional[float]]:
+    """The floor's estimate and its interval's ends (None for older records), times ``factor``."""
     low, high = floor.get(f"{metric}_low"), floor.get(f"{metric}_high")
-    estimate = floor.get("kid_all", floor[metric]) if metric == "kid" and low is not None else floor[metric]
     if low is None or low != low:
-        return estimate, None, None, factor
-    return estimate, low, high, factor
+        return floor[metric] * factor, None, None
+    estimate = floor.get("kid_all", floor[metric]) if metric == "kid" else floor[metric]
+    return estimate * factor, low * factor, high * factor

@@ -104,6 +104,7 @@ class StoredPoints:
 
     def __init__(self, folders: Sequence[Path], *, with_kid: bool = True):
         self.points = load_points(folders)
+        self.by_label = {p.label: p for p in self.points}
         self.reference = reference_for(self.points[0])
         self.with_kid = with_kid
         self._features: dict[str, PointFeatures] = {}
@@ -119,16 +120,14 @@ class StoredPoints:
         return compare(self.features(a), self.features(b), (a.label, b.label),
                        paired=a.pairs_with(b) if paired is None else paired, replicates=replicates)
 
-
     def fid_difference(self, a: dict, b: dict) -> Optional[Difference]:
         """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept
         no features. Cached: the report's front, recommendation and expectations ask for the same pairs."""
         labels = (R.point_label(a[R.SCHEDULER], int(a[R.STEPS])), R.point_label(b[R.SCHEDULER], int(b[R.STEPS])))
         if labels not in self._differences:
-            by_label = {p.label: p for p in self.points}
-            if labels[0] not in by_label or labels[1] not in by_label:
+            if labels[0] not in self.by_label or labels[1] not in self.by_label:
                 return None
-            first, second = by_label[labels[0]], by_label[labels[1]]
+            first, second = self.by_label[labels[0]], self.by_label[labels[1]]
             self._differences[labels] = next(d for d in self.compare(first, second) if d.metric == "fid")
         return self._differences[labels]
 

@@ -98,10 +98,15 @@ def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
                      ".npz of images")
 
 
+def is_data_source(source: str) -> bool:
+    """Whether ``source`` names a data set that exists: an embedded one, a folder, or an .npz file."""
+    path = Path(source)
+    return source in EMBEDDED_DATA or path.is_dir() or (path.suffix == ".npz" and path.is_file())
+
+
 def check_data_source(source: str, what: str) -> None:
     """A one-line error unless ``source`` names a data set that exists (before anything is loaded)."""
-    path = Path(source)
-    if source in EMBEDDED_DATA or path.is_dir() or (path.suffix == ".npz" and path.is_file()):
+    if is_data_source(source):
         return
     raise BenchError(f"{what} {source!r} not found: it is neither one of {', '.join(EMBEDDED_DATA)}, a folder of "
                      "images, nor an .npz of images")

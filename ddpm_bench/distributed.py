@@ -81,10 +81,13 @@ def stop_on_lost_peer(peers: list[tuple[str, int]]) -> Iterator[None]:
     ``PeerLost`` naming the dead rank (found among the peers on this host by their process ids), so the sweep ends
     with one line, its lock released and every finished point kept, instead of a traceback or a hang."""
 
-    def lost(cause: str) -> PeerLost:
-        dead = [f"rank {r} (process {pid})" for r, (host, pid) in enumerate(peers)
+    def dead() -> list[str]:
+        """The peers on this host whose process has ended."""
+        return [f"rank {r} (process {pid})" for r, (host, pid) in enumerate(peers)
                 if r != rank() and host == socket.gethostname() and not process_alive(pid)]
-        who = " and ".join(dead) if dead else "another rank"
+
+    def lost(cause: str) -> PeerLost:
+        who = " and ".join(dead()) or "another rank"
         return PeerLost(f"{who} ended while the run was in progress ({cause}); rank {rank()} stopped. Every finished "
                         "point is kept: run the same command again to resume")
 
@@ -95,7 +98,7 @@ def stop_on_lost_peer(peers: list[tuple[str, int]]) -> Iterator[None]:
     try:
         yield
     except RuntimeError as error:  # gloo/NCCL: "Connection closed by peer", a timed-out collective
-        if any(not process_alive(pid) for r, (host, pid) in enumerate(peers) if host == socket.gethostname()):
+        if dead():
             raise lost(communication_failure(error)) from error
         raise
     finally:

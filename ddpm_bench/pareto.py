@@ -89,11 +89,13 @@ def equal_nfe_time_spread(points: pd.DataFrame) -> tuple[float, pd.Series, pd.Se
     return widest
 
 
-def _name(row: pd.Series) -> str:
+def point_name(row: pd.Series) -> str:
+    """``ddim at 20 steps``."""
     return f"{row['scheduler']} at {int(row['steps'])} steps"
 
 
-def _ms(row: pd.Series) -> str:
+def ms_text(row: pd.Series) -> str:
+    """``118.3 ms``: the point's time per image."""
     return f"{row['seconds_per_image'] * 1000:.1f} ms"
 
 
@@ -112,8 +114,8 @@ def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: fl
         return ["No point finished, so there is nothing to recommend."]
     lines = []
     for i, (_, row) in enumerate(front.iterrows()):
-        budget = f"from {_ms(row)} per image" + (f" up to {_ms(front.iloc[i + 1])}" if i + 1 < len(front) else " upward")
-        lines.append(f"With a budget {budget}: **{_name(row)}** (NFE {int(row['nfe'])}, {_fid(row)}).")
+        budget = f"from {ms_text(row)} per image" + (f" up to {ms_text(front.iloc[i + 1])}" if i + 1 < len(front) else " upward")
+        lines.append(f"With a budget {budget}: **{point_name(row)}** (NFE {int(row['nfe'])}, {_fid(row)}).")
     if decided:
         lines.append("Each step up this list is better than the one before it with 95 % confidence (the paired "
                      "interval of their FID difference excludes 0). A slower point that is tied with a faster one is "
@@ -121,18 +123,18 @@ def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: fl
                      "other count as equal.")
         return lines
     best = front.iloc[-1]
-    lines.append(f"The best quality measured is {_name(best)} (FID {best['fid']:.2f}); every point off this front is "
+    lines.append(f"The best quality measured is {point_name(best)} (FID {best['fid']:.2f}); every point off this front is "
                  f"matched or beaten on FID by another that takes at most {time_tolerance:.0%} more time per image. "
                  "This sweep kept no features, so these are FID estimates without intervals.")
     spread = equal_nfe_time_spread(points)
     if spread is not None:
         ratio, slow, fast = spread
         lines.append(f"Timing noise: points with equal NFE differ in time per image by up to {ratio - 1:.0%} in this "
-                     f"sweep ({_name(slow)} {_ms(slow)}, {_name(fast)} {_ms(fast)}); where the UNet dominates, such differences are "
+                     f"sweep ({point_name(slow)} {ms_text(slow)}, {point_name(fast)} {ms_text(fast)}); where the UNet dominates, such differences are "
                      f"mostly measurement noise. The front counts times within {time_tolerance:.0%} of each other as equal.")
     removed = set_aside(points, front, time_tolerance)
     if removed:
         lines.append("Set aside for that reason: " + "; ".join(
-            f"{_name(row)} ({_ms(row)}, FID {row['fid']:.2f}) for {_name(rival)} ({_ms(rival)}, FID {rival['fid']:.2f})"
+            f"{point_name(row)} ({ms_text(row)}, FID {row['fid']:.2f}) for {point_name(rival)} ({ms_text(rival)}, FID {rival['fid']:.2f})"
             for row, rival in removed) + ".")
     return lines

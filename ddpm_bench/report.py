@@ -16,7 +16,7 @@ import pandas as pd
 from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.expectations import expectations
-from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, pareto_front, recommendation
+from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
 from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
 
 # the table: (record field, header a reader understands, format)
@@ -66,8 +66,8 @@ def floor_row(frame: pd.DataFrame):
     return rows.iloc[0] if len(rows) else None
 
 
-def floor_sentence(frame: pd.DataFrame) -> str:
-    floor = floor_row(frame)
+def floor_sentence(floor) -> str:
+    """What the floor (its record, or None) is and how to read it."""
     if floor is None:
         return "No real-data floor was measured (the reference is imported statistics, not images)."
     source = floor.get("floor_data") if isinstance(floor.get("floor_data"), str) else floor.get("reference_source")
@@ -87,15 +87,14 @@ def pick(points: pd.DataFrame, front: pd.DataFrame, judge) -> list[str]:
     if front.empty or judge is None:
         return []
     top, best = front.iloc[-1], points.loc[points["fid"].idxmin()]
-    name = f"{top['scheduler']} at {int(top['steps'])} steps"
     if top["scheduler"] == best["scheduler"] and top["steps"] == best["steps"]:
-        return [f"For the best quality: **{name}** ({top['seconds_per_image'] * 1000:.1f} ms per image), which has "
-                f"the lowest FID ({top['fid']:.3f})."]
+        return [f"For the best quality: **{point_name(top)}** ({ms_text(top)} per image), which has the lowest FID "
+                f"({top['fid']:.3f})."]
     difference = judge(top, best)
     if difference is None or difference.verdict != "tied":
         return []
-    return [f"For the best quality: **{name}** ({top['seconds_per_image'] * 1000:.1f} ms per image). The lowest FID "
-            f"is {best['scheduler']} at {int(best['steps'])} steps ({best['fid']:.3f}), but the difference to it, "
+    return [f"For the best quality: **{point_name(top)}** ({ms_text(top)} per image). The lowest FID "
+            f"is {point_name(best)} ({best['fid']:.3f}), but the difference to it, "
             f"{difference.difference:+.3f} (paired 95 % interval [{difference.low:+.3f}, {difference.high:+.3f}]), "
             "is not told apart from 0 at this N; each faster choice in the budget list below is decidedly worse."]
 
@@ -164,7 +163,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
                               ("nfe", "FID and KID against model calls per image")):
             chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg")
             sections.append(f"![{caption}; labels: steps; {setting}]({chart.name})")
-        sections.append(floor_sentence(frame))
+        sections.append(floor_sentence(floor))
     sections += [
         "## Results",
         table(frame),

@@ -79,16 +79,13 @@ class PointFeatures:
         however many points it is compared with."""
         key = hashlib.sha1(np.ascontiguousarray(weights).tobytes()).hexdigest() + str(weights.shape)
         if key not in self._fid_replicates:
-            self._fid_replicates[key] = self._fid(weights)
+            # one BLAS thread: the matrices are small (D x D), and BLAS threads spinning beside torch's own thread
+            # pool on a 2-core machine made this 10x slower
+            with threadpool_limits(1):
+                self._fid_replicates[key] = self._fid(weights)
         return self._fid_replicates[key]
 
     def _fid(self, weights: np.ndarray) -> np.ndarray:
-        # one BLAS thread: the matrices are small (D x D), and BLAS threads spinning beside torch's own thread pool
-        # on a 2-core machine made this 10x slower
-        with threadpool_limits(1):
-            return self._fid_replicates_of(weights)
-
-    def _fid_replicates_of(self, weights: np.ndarray) -> np.ndarray:
         ref = self.reference
         out = np.empty(len(weights))
         for start in range(0, len(weights), CHUNK):
@@ -149,9 +146,9 @@ def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = 
 def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0) -> dict:
     """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
     negative, so an end below 0 is raised to 0 (coverage is kept): the unbiased KID of real data is as often below 0
-    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. Calibration (tests/test_stats.py): at the
-    stated rate when N is large against the feature dimension D; conservative (wider than needed, covering more
-    often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
+    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. Calibration
+    (tests/test_stats.py): at the stated rate when N is large against the feature dimension D; conservative (wider
+    than needed, covering more often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
     weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
     estimate = point.estimates()
     result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,

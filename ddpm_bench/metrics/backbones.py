@@ -6,7 +6,7 @@ resizing, value range), which every report repeats. Its ``identity`` (weights ha
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Optional, Protocol
 
 import torch
 
@@ -38,6 +38,12 @@ def get_backbone(name: str) -> Backbone:
     return backbones[name].factory()
 
 
-def batched_features(backbone: Backbone, images: torch.Tensor, batch_size: int = FEATURE_BATCH) -> torch.Tensor:
-    """Features of many images, ``batch_size`` at a time."""
-    return torch.cat([backbone.features(chunk) for chunk in chunks(images, batch_size)])
+def batched_features(backbone: Backbone, images: torch.Tensor, batch_size: int = FEATURE_BATCH,
+                     on_chunk: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+    """Features of many images, ``batch_size`` at a time; ``on_chunk(rows)`` after each (for progress)."""
+    parts = []
+    for chunk in chunks(images, batch_size):
+        parts.append(backbone.features(chunk))
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    return torch.cat(parts)

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 
 from ddpm_bench.atomic import atomic_file
-from ddpm_bench.data import EMBEDDED_DATA, load_dataset
+from ddpm_bench.data import EMBEDDED_DATA, is_data_source, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hashing import text_sha256
-from ddpm_bench.batching import FEATURE_BATCH, chunks
-from ddpm_bench.metrics.backbones import Backbone
+from ddpm_bench.metrics.backbones import Backbone, batched_features
 
 CACHE_ENV = "DDPM_BENCH_CACHE"
 FORMAT = 1
@@ -135,12 +134,12 @@ def features_with_progress(backbone: Backbone, images: torch.Tensor, source: str
 
     tracker = RunProgress([len(images)], mode="lines")
     tracker.point(f"reference statistics of {source}", len(images), 1)
-    parts = []
-    for chunk in chunks(images, FEATURE_BATCH):
-        parts.append(backbone.features(chunk))
-        tracker.call(len(chunk))
-        tracker.batch(len(chunk))
-    return torch.cat(parts)
+
+    def done(rows: int) -> None:
+        tracker.call(rows)
+        tracker.batch(rows)
+
+    return batched_features(backbone, images, on_chunk=done)
 
 
 def import_published_stats(file: str | Path, name: str, backbone_name: str) -> Path:
@@ -173,10 +172,7 @@ def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> tor
 
 def check_reference(name: str, backbone_name: str) -> None:
     """A one-line error unless ``name`` is an imported reference for this backbone or a data set that exists."""
-    if imported_path(name, backbone_name).exists() or name in EMBEDDED_DATA:
-        return
-    path = Path(name)
-    if path.is_dir() or (path.suffix == ".npz" and path.is_file()):
+    if imported_path(name, backbone_name).exists() or is_data_source(name):
         return
     raise BenchError(f"reference {name!r} not found: it is neither {', '.join(EMBEDDED_DATA)}, a folder of images, an .npz of "
                      f"images, nor statistics imported for backbone {backbone_name} (ddpm-bench stats --import)")
