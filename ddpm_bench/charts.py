@@ -25,6 +25,7 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DASHES = ["-", "--", ":", "-."]
 FLOOR_COLOUR = "#999999"
+X_MARGIN = 1.35  # the x axis reaches this factor beyond the first and last point
 # where a step label may go, relative to its point (points): right, above, left, below, then further out
 OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -15), (9, 12), (9, -18), (-9, 12), (-9, -18)]
 
@@ -45,21 +46,26 @@ def _plain(value, _position=None) -> str:
     return f"{value:g}"
 
 
-def _plain_log_axis(axis, values) -> None:
-    """A log axis whose ticks are ordinary numbers: 1-2-5 steps within the data's range."""
+def plain_log_axis(axis, values, margin: float) -> None:
+    """A log axis whose ticks are ordinary numbers: 1-2-5 steps within the shown range (the data's, widened by
+    ``margin`` each way); 1-2-3-...-9 steps where that range is too narrow to hold three of those."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
-             for m in (1, 2, 5)]
-    axis.set_major_locator(FixedLocator([t for t in ticks if low / 2 <= t <= high * 2]))
+    low, high = float(np.nanmin(values)) / margin, float(np.nanmax(values)) * margin
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [m * 10.0**e for e in decades for m in mantissas if low <= m * 10.0**e <= high]
+        if len(ticks) >= 3:
+            break
+    axis.set_major_locator(FixedLocator(ticks))
     axis.set_major_formatter(FuncFormatter(_plain))
     axis.set_minor_locator(NullLocator())
 
 
-def spaced(values: list[float], ratio: float = 1.15) -> list[float]:
-    """Ticks from ``values`` (ascending) with neighbours at least ``ratio`` apart on a log axis, so labels such as
-    19 and 20 do not print over each other."""
+def spaced(values: list[float]) -> list[float]:
+    """Ticks from ``values`` (ascending) with neighbours at least 5 % of the axis's log span apart (and at least 10 %
+    in value), so that labels such as 19 and 20, or 50 and 59 on an axis reaching 1000, do not print over each other."""
+    ratio = max(1.1, 10 ** (0.05 * np.log10(values[-1] / values[0]))) if values else 1.1
     kept: list[float] = []
     for value in values:
         if not kept or value >= kept[-1] * ratio:
@@ -128,7 +134,7 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
         labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group["fid"], group["steps"])]
     ax_fid.set_yscale("log")
     ax_fid.set_ylim(bottom, top)
-    _plain_log_axis(ax_fid.yaxis, [bottom * 1.3, top / 1.3])
+    plain_log_axis(ax_fid.yaxis, [bottom * 1.3, top / 1.3], 1.3)
     ax_fid.set_ylabel("FID (log scale); bars: 95 % interval, bias-corrected")
     ax_kid.set_ylabel("KID × 10³ (bars: 95 % interval, or ± std for older records)")
     ax_kid.axhline(0, color="black", linewidth=0.6)
@@ -140,8 +146,8 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
             ax.xaxis.set_minor_locator(NullLocator())
         else:
-            _plain_log_axis(ax.xaxis, xs)
-        ax.set_xlim(xs.min() / 1.35, xs.max() * 1.35)
+            plain_log_axis(ax.xaxis, xs, X_MARGIN)
+        ax.set_xlim(xs.min() / X_MARGIN, xs.max() * X_MARGIN)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
     ax_fid.legend(fontsize=8, loc="upper right")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from conftest import make_tiny_unet
-from ddpm_bench.charts import place_labels, spaced, styles
+from ddpm_bench.charts import plain_log_axis, place_labels, spaced, styles
 from ddpm_bench.report import write_report
 from ddpm_bench.settings import config_from
 from ddpm_bench.sweep import run_sweep
@@ -58,6 +58,17 @@ def test_each_scheduler_keeps_its_colour_marker_and_dash_in_every_chart():
 
 def test_nfe_ticks_that_would_print_over_each_other_are_thinned():
     assert spaced([5, 10, 14, 19, 20, 29]) == [5, 10, 14, 19, 29]
+    # on an axis reaching 1,000 calls, 59 sits as close to 50 as 20 to 19 on the short one
+    assert spaced([5, 10, 14, 19, 20, 29, 50, 59, 100, 200, 500, 1000]) == [5, 10, 14, 19, 29, 50, 100, 200, 500, 1000]
+
+
+def test_a_narrow_time_range_still_gets_three_plain_ticks():
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    plain_log_axis(ax.xaxis, [345.4, 596.8, 709.0], 1.35)  # results/n1000: 1-2-5 steps would leave only 500
+    assert list(ax.xaxis.get_major_locator().tick_values(0, 1)) == [300, 400, 500, 600, 700, 800, 900]
+    assert ax.xaxis.get_major_formatter()(300) == "300"
+    plt.close(fig)
 
 
 def browser():
