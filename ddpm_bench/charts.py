@@ -96,14 +96,9 @@ def place_labels(ax, items: list[tuple[float, float, str, str]]) -> list:
 
 def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
     """FID (left) and KID x 10^3 (right) against time per image or NFE; writes ``path`` (SVG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    # text as <text> (searchable, crisp), and ids and metadata fixed so that a rebuilt report is byte-identical
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "ddpm-bench"})
+    plt = _pyplot()
     column, scale, xlabel = AXES[x_axis]
     look = styles(points["scheduler"])
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.2))
@@ -150,9 +145,28 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
         ax.set_xlim(xs.min() / X_MARGIN, xs.max() * X_MARGIN)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
-    ax_fid.legend(fontsize=8, loc="upper right")
+    return _finish(fig, ax_fid, labels, path)
+
+
+def _pyplot():
+    """matplotlib's pyplot, headless, writing SVG text as <text> (searchable, crisp) with ids and metadata fixed so
+    that a rebuilt report is byte-identical."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "ddpm-bench"})
+    return plt
+
+
+def _finish(fig, ax, labels: list, path: Path) -> Path:
+    """Legend, layout, step labels placed on ``ax`` without overlaps, and the SVG written."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    place_labels(ax_fid, labels)
+    place_labels(ax, labels)
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
     return path
@@ -173,3 +187,57 @@ def _floor_values(floor, metric: str, factor: float) -> tuple[float, Optional[fl
         return floor[metric] * factor, None, None
     estimate = floor.get("kid_all", floor[metric]) if metric == "kid" else floor[metric]
     return estimate * factor, low * factor, high * factor
+
+
+def draw_search(points: pd.DataFrame, summary: dict, path: Path) -> Path:
+    """The target search (target.py) on the FID-versus-time plane: every point each scheduler's search judged, joined
+    by arrows in the order it judged them, labelled with their step counts; filled where the point met the target.
+    Bars: the interval each decision rested on (``--fid``); a dashed line at the target FID, or a star at the
+    matched point."""
+    plt = _pyplot()
+    results = summary["results"]
+    look = styles(points["scheduler"])  # the colours of the report's other charts
+    times = {(r["scheduler"], int(r["steps"])): r["seconds_per_image"] * 1000 for _, r in points.iterrows()}
+    fig, ax = plt.subplots(figsize=(9, 5.2))
+    labels, xs, ys = [], [], []
+    for result in results:
+        style = look[result["scheduler"]]
+        judged = [(times[(result["scheduler"], k["steps"])], k) for k in result["path"]
+                  if (result["scheduler"], k["steps"]) in times and k["fid"] is not None]
+        for (x0, a), (x1, b) in zip(judged, judged[1:]):
+            ax.annotate("", (x1, b["fid"]), (x0, a["fid"]), arrowprops={"arrowstyle": "->", "color": style["color"],
+                                                                         "alpha": 0.6, "shrinkA": 4, "shrinkB": 4})
+        for x, k in judged:
+            met = k["outcome"] == "met"
+            ax.plot([x], [k["fid"]], marker=style["marker"], color=style["color"], markersize=7, linestyle="none",
+                    markerfacecolor=style["color"] if met else "white")
+            if "fid" in summary["target"]:
+                ax.vlines(x, max(k["low"], 1e-3), k["high"], color=style["color"], linewidth=2.2, alpha=0.4)
+            labels.append((x, k["fid"], str(k["steps"]), style["color"]))
+            xs.append(x)
+            ys += [k["fid"]] + ([k["high"]] if "fid" in summary["target"] else [])
+        ax.plot([], [], marker=style["marker"], color=style["color"], linestyle="none", label=result["scheduler"])
+    goal = summary["target"]
+    if "fid" in goal:
+        ax.axhline(goal["fid"], color="black", linestyle="--", linewidth=1, label=f"target: FID ≤ {goal['fid']:g}")
+        ys.append(goal["fid"])
+    else:
+        name, _, steps = goal["match"].rpartition(":")
+        matched = points[(points["scheduler"] == name) & (points["steps"] == int(steps))]
+        if len(matched):
+            x, y = float(matched.iloc[0]["seconds_per_image"]) * 1000, float(matched.iloc[0]["fid"])
+            ax.plot([x], [y], marker="*", color="black", markersize=12, linestyle="none", label=f"matched: {goal['match']}")
+            xs.append(x)
+            ys.append(y)
+    ax.plot([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none", label="hollow: not met")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    positive = [y for y in ys if y > 0]
+    ax.set_ylim(min(positive) / 1.3, max(positive) * 1.3)
+    plain_log_axis(ax.yaxis, [min(positive), max(positive)], 1.3)
+    plain_log_axis(ax.xaxis, xs, X_MARGIN)
+    ax.set_xlim(min(xs) / X_MARGIN, max(xs) * X_MARGIN)
+    ax.set_xlabel(AXES["time"][2])
+    ax.set_ylabel("FID (log scale) at the N of the look that decided")
+    ax.grid(True, alpha=0.3)
+    return _finish(fig, ax, labels, path)

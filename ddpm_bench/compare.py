@@ -35,8 +35,9 @@ class Point:
             raise BenchError(f"cannot read the features of {self.label} ({path}): {error}") from error
 
     def pairs_with(self, other: "Point") -> bool:
-        """Whether sample i of both points started from the same x_T."""
-        keys = (R.MODEL_SHA256, R.SEED, R.N)
+        """Whether sample i of both points started from the same x_T: the same model and seed. Points of different
+        N (a target search grows each point to its own N) pair over their first min(N) samples."""
+        keys = (R.MODEL_SHA256, R.SEED)
         return all(self.record.get(k) == other.record.get(k) for k in keys)
 
 
@@ -107,18 +108,24 @@ class StoredPoints:
         self.by_label = {p.label: p for p in self.points}
         self.reference = reference_for(self.points[0])
         self.with_kid = with_kid
-        self._features: dict[str, PointFeatures] = {}
+        self._features: dict[tuple[str, int], PointFeatures] = {}
         self._differences: dict[tuple[str, str], Difference] = {}
 
-    def features(self, point: Point) -> PointFeatures:
-        if point.label not in self._features:
-            self._features[point.label] = PointFeatures(point.features(), self.reference, with_kid=self.with_kid)
-        return self._features[point.label]
+    def features(self, point: Point, n: Optional[int] = None) -> PointFeatures:
+        """The point's first ``n`` samples (all by default), ready for resampling."""
+        n = int(point.record[R.N]) if n is None else n
+        if (point.label, n) not in self._features:
+            self._features[(point.label, n)] = PointFeatures(point.features()[:n], self.reference,
+                                                             with_kid=self.with_kid)
+        return self._features[(point.label, n)]
 
     def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = 300) -> list[Difference]:
-        """a - b for every metric the features allow; paired when the points pair, unless ``paired`` says otherwise."""
-        return compare(self.features(a), self.features(b), (a.label, b.label),
-                       paired=a.pairs_with(b) if paired is None else paired, replicates=replicates)
+        """a - b for every metric the features allow; paired when the points pair (over their first min(N)
+        samples), unless ``paired`` says otherwise."""
+        paired = a.pairs_with(b) if paired is None else paired
+        n = min(int(a.record[R.N]), int(b.record[R.N])) if paired else None
+        return compare(self.features(a, n), self.features(b, n), (a.label, b.label), paired=paired,
+                       replicates=replicates)
 
     def fid_difference(self, a: dict, b: dict) -> Optional[Difference]:
         """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ddpm_bench import records as R
 from ddpm_bench.batching import chunks
 
 MAX_VALUES = 200_000_000  # 800 MB of float32 reference pixels
@@ -63,5 +64,5 @@ class NearCopyProbe:
     def summary(self, distances: np.ndarray) -> dict:
         """The record's fields: rate, count, threshold and space."""
         copies = int((distances < self.threshold).sum())
-        return {"near_copy_rate": copies / len(distances), "near_copies": copies,
+        return {R.NEAR_COPY_RATE: copies / len(distances), R.NEAR_COPIES: copies,
                 "near_copy_threshold": self.threshold, "near_copy_space": SPACE}

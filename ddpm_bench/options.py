@@ -67,3 +67,15 @@ def positive_int_list(text: str, what: str = "", distinct: bool = True) -> list[
             raise ConfigError(f"{prefix}{value} is given more than once in {text!r}")
         values.append(value)
     return values
+
+
+def parse_point(text: str) -> tuple[str, int]:
+    """A point as reports label it, ``SCHEDULER:STEPS`` (``ddpm:1000``, ``ddim:eta=1.0:50``): (scheduler, steps)."""
+    scheduler, _, steps = str(text).rpartition(":")
+    try:
+        value = int(steps)
+    except ValueError:
+        value = 0
+    if not scheduler or value <= 0:
+        raise ConfigError(f"point {text!r} should be SCHEDULER:STEPS, e.g. ddpm:1000")
+    return scheduler, value

@@ -47,6 +47,7 @@ GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
 FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)
 KID_ALL, KID_LOW, KID_HIGH = "kid_all", "kid_low", "kid_high"  # KID over all N samples, and its 95 % interval
+NEAR_COPIES, NEAR_COPY_RATE = "near_copies", "near_copy_rate"  # samples closer to a reference image than any two are
 RESULTS_HASH = "results_hash"
 METRICS = (FID, KID, KID_STD, N, "inception_score", "inception_score_std")  # what scoring a point adds
 

@@ -107,6 +107,8 @@ def table(frame: pd.DataFrame) -> str:
         kid_interval=_intervals(frame, "kid_low", "kid_high", 1000.0, "{:.2f}"),
     )
     columns = [(field, head, form) for field, head, form in TABLE if field in shown]
+    if "n" in shown and sampled_points(shown)["n"].nunique() > 1:  # adaptive N: each point's own
+        columns.insert(3, ("n", "N", "{:.0f}"))
     if "error" in shown:
         columns.append(("error", "error", "{}"))
 
@@ -137,6 +139,72 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
     return chosen
 
 
+def target_section(folder: Path, points: pd.DataFrame) -> list[str]:
+    """The answer of a target search (``target.json``, written by ``ddpm-bench target``): its table, how it was
+    decided, and its search path on the FID-versus-time plane. Empty for a sweep folder."""
+    import json
+
+    from ddpm_bench.charts import draw_search
+
+    file = folder / "target.json"
+    if not file.exists():
+        return []
+    summary = json.loads(file.read_text())
+    goal = summary["target"]
+    matching = "match" in goal
+    what = (f"FID at most {goal['fid']:g}: the upper end of the point's FID interval at most {goal['fid']:g}"
+            if not matching else
+            f"as good as {goal['match']}: the upper end of the paired FID difference to it at most the margin "
+            f"{goal['margin']:.3f}")
+    reached = [r for r in summary["results"] if r["met"]]
+    lines = ["## The target search",
+             f"Target: {what}. For each scheduler the step count was doubled from the first one tried until a point "
+             "met the target, then bisected down to the fewest steps that meet it. Each point started with "
+             f"{summary['sample_sizes'][0]} samples and got more (N = {', '.join(map(str, summary['sample_sizes']))}) "
+             f"while undecided; each look's interval is at {summary['confidence']:.1%} confidence so that all looks "
+             "together err at most 5 % of the time (adaptive.py). A point still undecided at the largest N counts as "
+             f"not meeting the target. Seed {summary['seed']}, feature network `{summary['backbone']}`, reference "
+             f"{summary['reference']}."]
+    if reached:
+        best = reached[0]
+        others = ", ".join(f"{r['scheduler']} at {r['steps']} steps" for r in reached[1:])
+        lines.append(f"**{best['scheduler']} at {best['steps']} steps** reaches the target fastest "
+                     f"({best['seconds_per_image'] * 1000:.1f} ms per image)" + (f"; then {others}." if others else "."))
+    missed = [r for r in summary["results"] if not r["met"]]
+    if missed:
+        lines.append("Not reached within the steps allowed: " + "; ".join(
+            f"{r['scheduler']} (best tried: {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
+    head = "FID - matched, interval" if matching else "FID, interval"
+    rows = [f"| scheduler | steps | NFE | ms / image | {head} | N | met | steps judged, in order |", "|" + "---|" * 8]
+    for r in summary["results"]:
+        ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
+        path = ", ".join(f"{k['steps']} ({k['outcome']}, N = {k['n']})" for k in r["path"])
+        rows.append(f"| {r['scheduler']} | {r['steps']} | {r['nfe'] or ''} | {ms} | {look_text(r, matching)} | "
+                    f"{r['n']} | {'yes' if r['met'] else 'no'} | {path} |")
+    lines.append("\n".join(rows))
+    if len(points):
+        chart = draw_search(points, summary, folder / "target_search.svg")
+        lines.append(f"![The search path of each scheduler on the FID-versus-time plane; arrows in the order the points "
+                     f"were judged, filled markers met the target, labels: steps]({chart.name})")
+    return lines
+
+
+def look_text(result: dict, matching: bool) -> str:
+    value = result["difference"] if matching else result["fid"]
+    if value is None:
+        return "failed"
+    return f"{value:+.3f} [{result['low']:+.3f}, {result['high']:+.3f}]" if matching else \
+        f"{value:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
+
+
+def sample_count_text(frame: pd.DataFrame) -> str:
+    """N, or its range when points have different N (a target search's adaptive N)."""
+    counts = sorted({int(n) for n in sampled_points(frame)["n"].dropna()}) if "n" in frame else []
+    if len(counts) > 1:
+        return f"N = {counts[0]} to {counts[-1]} samples per point (each point's N is in the table)"
+    return f"N = {counts[0] if counts else frame.iloc[0].get('n')} samples per point"
+
+
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
     frame = load_frame(folder)
@@ -153,9 +221,10 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         front = pareto_front(points, time_tolerance)
     comparisons, ties = report_sections(stored)
     first = frame.iloc[0]
-    setting = (f"N = {first.get('n')} samples per point, seed {first.get('seed')}, scored with the "
+    setting = (f"{sample_count_text(frame)}, seed {first.get('seed')}, scored with the "
                f"`{first.get('backbone')}` feature network against {first.get('reference')}")
-    sections = ["# ddpm-bench sweep report", f"Model `{first.get('model')}`; {setting}.", "## The answer",
+    sections = ["# ddpm-bench sweep report", f"Model `{first.get('model')}`; {setting}.",
+                *target_section(folder, points), "## The answer",
                 *pick(points, front, judge), *ties, *recommendation(points, front, time_tolerance, decided)]
     if len(points):
         sections.append("## Charts")

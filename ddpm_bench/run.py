@@ -148,11 +148,13 @@ class Workbench:
         on_batch: Optional[Callable[[SampledBatch], None]] = None,
         raise_errors: bool = False,
         tracker: Optional[RunProgress] = None,
+        statistics: bool = True,
     ) -> PointRun:
         """Sample images 0..n-1 (this rank's ``indices`` of them under torchrun) with one scheduler at one step
         count, score them when the workbench has a metric, and describe the point. A failure on any rank (the
         scheduler raising, non-finite samples) is returned as a record with status ``failed``, unless
-        ``raise_errors`` (one point, one process: the caller reports the error itself)."""
+        ``raise_errors`` (one point, one process: the caller reports the error itself). ``statistics``: the intervals,
+        FD-infinity and PRDC too (not for samples that only extend a point: ``extend_point`` computes them over all)."""
         registration = scheduler_registration(spec.name)
         record = {
             **self.provenance(), R.POINT: R.point_id(spec.label, steps), R.SCHEDULER: spec.label,
@@ -197,12 +199,32 @@ class Workbench:
         all_features = None
         if scorer is not None:
             all_features = np.concatenate([part for rank in distributed.gather(features) for part in rank])
-            if distributed.is_main():
+            if distributed.is_main() and statistics:
                 record.update(self.intervals(all_features))
         if self.near_copies is not None:
             distances = np.concatenate([part for rank in distributed.gather(nearest) for part in rank])
             record.update(self.near_copies.summary(distances))
         return PointRun(record, grid, all_features)
+
+    def extend_point(self, earlier: PointRun, spec: SchedulerSpec, steps: int, n: int, **options) -> PointRun:
+        """``earlier`` (a finished point of N samples, with its features) grown to ``n`` samples: indices N..n-1 are
+        sampled (sample i depends on (seed, i) alone, so the result is the point ``run_point`` would give at ``n``,
+        up to timing) and every metric is computed again over all ``n``. ``options`` go to ``run_point``. One process
+        only. Timing: the image-weighted mean of both runs' seconds per image; near copies: both runs' counts."""
+        old = len(earlier.features)
+        more = self.run_point(spec, steps, n - old, indices=range(old, n), grid_samples=0, statistics=False, **options)
+        if not more.ok:
+            return more
+        features = np.concatenate([earlier.features, more.features])
+        scorer = self.scorer(sync=False)
+        scorer.inception_score = None  # it needs the backbone's logits, which are not kept
+        scorer.update_features(torch.from_numpy(features))
+        record = {**more.record, **combined_timing(earlier.record, more.record), **scorer.compute(),
+                  **self.intervals(features), "started": earlier.record.get("started")}
+        if R.NEAR_COPIES in earlier.record and R.NEAR_COPIES in more.record:
+            copies = earlier.record[R.NEAR_COPIES] + more.record[R.NEAR_COPIES]
+            record.update({R.NEAR_COPIES: copies, R.NEAR_COPY_RATE: copies / n})
+        return PointRun(record, earlier.grid_images, features)
 
     def intervals(self, features: np.ndarray) -> dict:
         """95 % intervals of FID and KID (stats.py), FD-infinity, precision/recall/density/coverage (manifold.py)
@@ -272,3 +294,18 @@ class Workbench:
         if self.near_copies is not None:
             record.update(self.near_copies.summary(self.near_copies.distances(images)))
         return record
+
+
+def combined_timing(first: dict, second: dict) -> dict:
+    """The timing of a point sampled in two runs (``extend_point``): per-image seconds weighted by each run's images,
+    totals summed, the extremes of both."""
+    images = first["images"] + second["images"]
+    return {
+        "nfe": second["nfe"], "images": images,
+        "seconds_per_image": (first["seconds_per_image"] * first["images"]
+                              + second["seconds_per_image"] * second["images"]) / images,
+        "seconds_per_image_min": min(first["seconds_per_image_min"], second["seconds_per_image_min"]),
+        "seconds_per_image_max": max(first["seconds_per_image_max"], second["seconds_per_image_max"]),
+        "total_seconds": first["total_seconds"] + second["total_seconds"],
+        "timed_batches": first["timed_batches"] + second["timed_batches"],
+    }

@@ -39,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "grid_samples": 36,
     # every sample's backbone features, kept beside the records (float16) so that statistics never re-sample
     "keep_features": True,
+    # the target search (``target``): step counts tried first (then doubled, then bisected), the samples of a
+    # point's first look (doubled while undecided, up to max_n), and the margin of --match (a share of its FID)
+    "first_steps": 5,
+    "max_steps": 1000,
+    "start_n": 256,
+    "max_n": 1024,
+    "match_margin": 0.1,
     # one scheduler at one step count (``sample``), and a model's quality card (``quality``)
     "sample_n": 64,
     "quality_scheduler": "ddim",
@@ -132,6 +139,56 @@ class SweepConfig(RunSettings):
         values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         values = {**{k: values[k] for k in ("schedulers", "steps", "n")}, **values}  # the plan first, then the rest
         return "# ddpm-bench sweep config; reproduce with: ddpm-bench sweep --config THIS_FILE\n" + tomli_w.dumps({"sweep": values})
+
+
+@dataclass
+class TargetConfig(RunSettings):
+    """A target search: for each scheduler, the fewest steps whose FID is at most ``fid`` (or not worse than the point
+    ``match`` by more than ``margin``) with 95 % confidence; samples per point grow from ``start_n`` to ``max_n``."""
+
+    schedulers: list[str] = _from_table("schedulers")
+    fid: Optional[float] = None
+    match: Optional[str] = None
+    margin: Optional[float] = None
+    first_steps: int = _from_table("first_steps")
+    max_steps: int = _from_table("max_steps")
+    start_n: int = _from_table("start_n")
+    max_n: int = _from_table("max_n")
+    grid_samples: int = _from_table("grid_samples")
+
+    def validate(self) -> "TargetConfig":
+        from ddpm_bench.api import parse_scheduler_spec
+        from ddpm_bench.options import parse_point
+
+        super().validate()
+        if not self.schedulers:
+            raise ConfigError("no schedulers given; e.g. --schedulers ddim,pndm")
+        for text in self.schedulers:
+            parse_scheduler_spec(text)
+        if (self.fid is None) == (self.match is None):
+            raise ConfigError("give exactly one target: --fid VALUE (e.g. --fid 3) or --match SCHEDULER:STEPS (e.g. --match ddpm:1000)")
+        if self.fid is not None and not self.fid > 0:
+            raise ConfigError(f"--fid must be a positive number, got {self.fid!r}")
+        if self.match is not None:
+            parse_point(self.match)
+        if self.margin is not None and (self.match is None or not self.margin >= 0):
+            raise ConfigError("--margin is a non-negative FID difference, and only goes with --match")
+        for name in ("first_steps", "max_steps", "start_n", "max_n", "grid_samples"):
+            positive_int(getattr(self, name), name)
+        if self.first_steps > self.max_steps:
+            raise ConfigError(f"first_steps {self.first_steps} is above max_steps {self.max_steps}")
+        if self.start_n < 2 or self.start_n > self.max_n:
+            raise ConfigError(f"start_n must be from 2 up to max_n ({self.max_n}), got {self.start_n}")
+        return self
+
+    def results_key(self) -> dict:
+        """What determines every point's numbers; N is chosen per point, and recorded in each record."""
+        fields = dataclasses.asdict(self)
+        key = {k: fields[k] for k in ("seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")}
+        return {**key, "n": "adaptive"}
+
+    def results_hash(self) -> str:
+        return json_digest(self.results_key())
 
 
 FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,

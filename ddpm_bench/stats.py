@@ -133,7 +133,8 @@ def fd_infinity(point: PointFeatures, *, sizes: int = 8, repeats: int = 4, seed:
 def bootstrap_weights(n: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
     """R x N multiplicities of N indices drawn with replacement."""
     draws = rng.integers(0, n, size=(replicates, n))
-    return np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float64)
+    rows = np.arange(replicates)[:, None] * n  # one bincount over all rows: row r counts into r*n .. r*n+n-1
+    return np.bincount((draws + rows).ravel(), minlength=replicates * n).reshape(replicates, n).astype(np.float64)
 
 
 def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -143,20 +144,22 @@ def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = 
     return float(2 * estimate - high_q), float(2 * estimate - low_q)
 
 
-def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0) -> dict:
+def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
+                    confidence: float = CONFIDENCE) -> dict:
     """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
     negative, so an end below 0 is raised to 0 (coverage is kept): the unbiased KID of real data is as often below 0
-    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. Calibration
+    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. ``confidence``
+    above 95 % serves adaptive N (adaptive.py), which splits its error rate over several looks. Calibration
     (tests/test_stats.py): at the stated rate when N is large against the feature dimension D; conservative (wider
     than needed, covering more often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
     weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
     estimate = point.estimates()
     result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,
               "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
-    low, high = basic_interval(estimate["fid"], point.fid(weights))
+    low, high = basic_interval(estimate["fid"], point.fid(weights), confidence)
     result["fid_low"], result["fid_high"] = max(0.0, low), max(0.0, high)
     if estimate["kid"] is not None:
-        low, high = basic_interval(estimate["kid"], point.kid(weights))
+        low, high = basic_interval(estimate["kid"], point.kid(weights), confidence)
         result["kid_low"], result["kid_high"] = max(0.0, low), max(0.0, high)
     return result
 
@@ -192,9 +195,10 @@ class Difference:
 
 
 def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
-            replicates: int = REPLICATES, seed: int = 0) -> list[Difference]:
-    """FID(a) - FID(b) and KID(a) - KID(b) with 95 % intervals; paired resampling needs equal N (sample i of a
-    matched with sample i of b)."""
+            replicates: int = REPLICATES, seed: int = 0, confidence: float = CONFIDENCE,
+            metrics: tuple[str, ...] = ("fid", "kid")) -> list[Difference]:
+    """FID(a) - FID(b) and KID(a) - KID(b) with intervals at ``confidence`` (95 %); paired resampling needs equal N
+    (sample i of a matched with sample i of b)."""
     if paired and a.n != b.n:
         raise ValueError(f"paired comparison needs equal N, got {a.n} and {b.n}")
     rng = np.random.default_rng(seed)
@@ -203,9 +207,9 @@ def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, pair
     ea, eb = a.estimates(), b.estimates()
     out = []
     for metric, compute in (("fid", lambda p, w: p.fid(w)), ("kid", lambda p, w: p.kid(w))):
-        if ea[metric] is None or eb[metric] is None:
+        if metric not in metrics or ea[metric] is None or eb[metric] is None:
             continue
         estimate = ea[metric] - eb[metric]
-        low, high = basic_interval(estimate, compute(a, wa) - compute(b, wb))
+        low, high = basic_interval(estimate, compute(a, wa) - compute(b, wb), confidence)
         out.append(Difference(*labels, metric, estimate, low, high, paired, min(a.n, b.n)))
     return out

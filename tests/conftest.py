@@ -1,3 +1,5 @@
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -33,3 +35,15 @@ def tiny_model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-unet")
     make_tiny_unet().save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+@contextlib.contextmanager
+def scoring_env(root: Path):
+    """``root`` with a tiny 28x28 model (so that mnist-cnn can score it) at ``root/model`` and a statistics cache of
+    its own, for the length of the block."""
+    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
+    os.environ["DDPM_BENCH_CACHE"] = str(root / "cache")
+    try:
+        yield root
+    finally:
+        del os.environ["DDPM_BENCH_CACHE"]

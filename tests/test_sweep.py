@@ -16,19 +16,15 @@ from ddpm_bench.records import RECORDS
 from ddpm_bench.settings import config_from, load_config
 from ddpm_bench.sweep import run_sweep
 import processes
-from conftest import make_tiny_unet
+from conftest import make_tiny_unet, scoring_env
 
 RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_std", "status"]
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """A tiny 28x28 model (so that mnist-cnn can score it) and a stats cache shared by this module's tests."""
-    root = tmp_path_factory.mktemp("sweep")
-    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
-    os.environ["DDPM_BENCH_CACHE"] = str(root / "cache")
-    yield root
-    del os.environ["DDPM_BENCH_CACHE"]
+    with scoring_env(tmp_path_factory.mktemp("sweep")) as root:
+        yield root
 
 
 def small(env, **overrides):

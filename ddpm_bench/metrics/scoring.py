@@ -94,11 +94,15 @@ class Scorer:
             self.inception_score.update(logits.double())
         else:
             features = self.backbone.features(images)
+        return self.update_features(features)
+
+    def update_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Score a batch of features computed earlier (a point extended with more samples: adaptive.py)."""
         features = features.double()
         self.fid.update(features, real=False)
         if self.kid is not None:
             self.kid.update(features, real=False)
-        self.n += len(images)
+        self.n += len(features)
         return features
 
     def compute(self) -> dict:

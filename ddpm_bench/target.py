@@ -1,0 +1,253 @@
+"""The target search: for each scheduler, the fewest steps that reach a quality, with 95 % confidence, and the
+schedulers that reach it ranked by measured time per image.
+
+The target is an FID (the upper end of the point's FID interval at most VALUE) or a point (``--match ddpm:1000``:
+the paired FID difference to that point at most ``margin`` with 95 % confidence, a non-inferiority test; the margin
+defaults to 10 % of the matched point's FID). Step counts are searched by ``search_steps``: doubled from
+``first_steps`` until one meets the target, then bisected on the integer grid between the last that did not and the
+first that did; this assumes that quality does not get worse with more steps, the premise of every sampler.
+
+Each point is judged with adaptive N (adaptive.py): ``start_n`` samples, doubled while the test is undecided, up to
+``max_n``; a point still undecided at ``max_n`` counts as not reaching the target (it could not be shown to). Every
+point is an ordinary record in the output folder with its features, extended in place when it gets more samples, so
+``report`` and ``compare`` see them, and a killed search resumes without sampling anything twice: the decisions are
+made again from the stored features (same bootstrap seeds, same answers) and only what is missing is sampled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ddpm_bench import records as R
+from ddpm_bench.adaptive import (FAILED, MET, UNDECIDED, decide, interval_outcome, look_confidence, replicates_for,
+                                 sample_sizes)
+from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
+from ddpm_bench.atomic import write_text
+from ddpm_bench.errors import BenchError
+from ddpm_bench.images import save_grid
+from ddpm_bench.lock import folder_lock
+from ddpm_bench.options import parse_point
+from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
+from ddpm_bench.settings import TargetConfig
+from ddpm_bench.stats import PointFeatures, compare, point_intervals
+from ddpm_bench.sweep import save_features
+
+RESULT = "target.json"
+
+
+def search_steps(outcome: Callable[[int], str], first: int, most: int) -> list[tuple[int, str]]:
+    """Every (steps, outcome) tried, in order: ``first``, doubled (the last one ``most``) until one is ``MET``, then
+    bisection between the largest count known not to meet the target and the smallest known to meet it, down to
+    neighbours. The fewest steps found is the smallest ``MET`` count of the path."""
+    path: list[tuple[int, str]] = []
+    below, steps = 0, first
+    while True:
+        path.append((steps, outcome(steps)))
+        if path[-1][1] == MET:
+            break
+        below = steps
+        if steps >= most:
+            return path
+        steps = min(2 * steps, most)
+    above = steps
+    while above - below > 1:
+        middle = (below + above) // 2
+        path.append((middle, outcome(middle)))
+        below, above = (below, middle) if path[-1][1] == MET else (middle, above)
+    return path
+
+
+@dataclass
+class Look:
+    """One evaluation of a point: N, the interval the decision rests on, and the decision."""
+
+    steps: int
+    n: int
+    outcome: str
+    fid: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    difference: Optional[float] = None
+
+
+@dataclass
+class SchedulerResult:
+    """What the search found for one scheduler: the fewest steps that met the target (or the most it tried)."""
+
+    scheduler: str
+    met: bool
+    steps: int
+    nfe: Optional[int]
+    seconds_per_image: Optional[float]
+    n: int
+    fid: Optional[float]
+    low: Optional[float]
+    high: Optional[float]
+    difference: Optional[float] = None
+    path: list[Look] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in ("scheduler", "steps", "nfe", "seconds_per_image", "fid", "low", "high",
+                                              "met", "n", "difference")}
+        return {**out, "path": [vars(look) for look in self.path]}
+
+
+class PointBook:
+    """The points of a target folder: each sampled once, grown when a look needs more samples, recorded each time."""
+
+    def __init__(self, bench: Workbench, store: R.RecordStore, folder: Path, config: TargetConfig, log, progress):
+        self.bench, self.store, self.folder, self.config = bench, store, folder, config
+        self.log, self.progress = log, progress
+        self.points: dict[str, PointRun] = {}
+        for record in R.current_records(store.load()):
+            if record[R.STATUS] == R.OK and record.get(R.FEATURES):
+                features = np.load(folder / record[R.FEATURES], allow_pickle=False)[: record[R.N]]
+                self.points[record[R.POINT]] = PointRun(record, None, features)
+            elif record[R.STATUS] == R.FAILED:
+                self.points[record[R.POINT]] = PointRun(record, None)
+
+    def at(self, spec: SchedulerSpec, steps: int, n: int) -> PointRun:
+        """The point with at least ``n`` samples (sampled or extended as needed, and recorded)."""
+        key = R.point_id(spec.label, steps)
+        point = self.points.get(key)
+        if point is not None and (not point.ok or len(point.features) >= n):
+            return point
+        if point is None:
+            self.log(f"  sampling {spec.label} at {steps} steps, N = {n}")
+            point = self.bench.run_point(spec, steps, n, grid_samples=self.config.grid_samples,
+                                         progress=self.progress)
+        else:
+            self.log(f"  extending {spec.label} at {steps} steps from N = {len(point.features)} to {n}")
+            point = self.bench.extend_point(point, spec, steps, n, progress=self.progress)
+        record = {**point.record, R.RESULTS_HASH: self.config.results_hash()}
+        if point.ok:
+            record[R.GRID] = R.grid_file(spec.label, steps)
+            if point.grid_images is not None:
+                save_grid(point.grid_images, self.folder / record[R.GRID])
+            record[R.FEATURES] = R.features_file(spec.label, steps)
+            save_features(point.features, self.folder / record[R.FEATURES])
+        self.store.append(record)
+        self.points[key] = PointRun(record, None, point.features)
+        return self.points[key]
+
+
+class TargetSearch:
+    """The looks of one search: each point judged at growing N against the target."""
+
+    def __init__(self, book: PointBook, config: TargetConfig):
+        self.book, self.config = book, config
+        self.sizes = sample_sizes(config.start_n, config.max_n)
+        self.match = None
+        if config.match is not None:
+            scheduler, steps = parse_point(config.match)
+            self.match = (parse_scheduler_spec(scheduler), steps)
+
+    def features(self, point: PointRun, n: int) -> PointFeatures:
+        return PointFeatures(point.features[:n], self.book.bench.stats_reference(), with_kid=False)
+
+    def judge(self, spec: SchedulerSpec, steps: int) -> Look:
+        """The point's outcome: met, not met, undecided at ``max_n``, or failed; with the interval decided on."""
+        looks: list[Look] = []
+
+        def test(n: int, confidence: float) -> str:
+            point = self.book.at(spec, steps, n)
+            if not point.ok:
+                looks.append(Look(steps, n, FAILED))
+                return FAILED
+            replicates = replicates_for(confidence)
+            own = point_intervals(self.features(point, n), replicates=replicates, confidence=confidence)
+            look = Look(steps, n, UNDECIDED, own["fid"], own["fid_low"], own["fid_high"])
+            if self.match is None:
+                look.outcome = interval_outcome(look.low, look.high, self.config.fid)
+            else:
+                matched = self.book.at(*self.match, n)
+                if not matched.ok:
+                    raise BenchError(f"the point to match, {self.config.match}, failed: {matched.record[R.ERROR]}")
+                (difference,) = compare(self.features(point, n), self.features(matched, n), ("a", "b"), paired=True,
+                                        replicates=replicates, confidence=confidence, metrics=("fid",))
+                look.difference, look.low, look.high = difference.difference, difference.low, difference.high
+                look.outcome = interval_outcome(look.low, look.high, self.margin(n))
+            looks.append(look)
+            return look.outcome
+
+        decide(test, self.sizes)
+        return looks[-1]
+
+    def margin(self, n: int) -> float:
+        """How much worse than the matched point still counts as matching it: ``--margin``, else 10 % of its FID at
+        the first look's N (fixed once, so that it does not move with N)."""
+        if self.config.margin is not None:
+            return self.config.margin
+        from ddpm_bench.settings import default
+
+        matched = self.book.at(*self.match, self.sizes[0])
+        first = PointFeatures(matched.features[: self.sizes[0]], self.book.bench.stats_reference(), with_kid=False)
+        return default("match_margin") * first.estimates()["fid"]
+
+    def scheduler(self, spec: SchedulerSpec, log) -> SchedulerResult:
+        looks: dict[int, Look] = {}
+
+        def outcome(steps: int) -> str:
+            looks[steps] = self.judge(spec, steps)
+            log(describe(spec.label, looks[steps], self.match is not None))
+            return looks[steps].outcome
+
+        path = search_steps(outcome, min(self.config.first_steps, self.config.max_steps), self.config.max_steps)
+        met = [steps for steps, result in path if result == MET]
+        chosen = looks[min(met)] if met else looks[max(looks)]
+        record = self.book.points[R.point_id(spec.label, chosen.steps)].record
+        ok = record[R.STATUS] == R.OK
+        return SchedulerResult(spec.label, bool(met), chosen.steps, record.get(R.NFE) if ok else None,
+                               record.get(R.SECONDS_PER_IMAGE) if ok else None, chosen.n, chosen.fid, chosen.low,
+                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path])
+
+
+def describe(label: str, look: Look, matching: bool) -> str:
+    if look.outcome == FAILED:
+        return f"{label}:{look.steps}: failed"
+    what = "FID - matched" if matching else "FID"
+    value = look.difference if matching else look.fid
+    return f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
+
+
+def ranked(results: list[SchedulerResult]) -> list[SchedulerResult]:
+    """Schedulers that met the target first, fastest first; then the others."""
+    return sorted(results, key=lambda r: (not r.met, r.seconds_per_image if r.seconds_per_image is not None else np.inf))
+
+
+def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool] = None,
+               log: Callable[[str], None] = lambda line: None) -> dict:
+    """Search every scheduler of ``config``; returns (and writes to ``out/target.json``) the target, the confidence
+    of each look, the settings, and each scheduler's result, ranked. ``progress``: as for ``run_sweep``."""
+    config.validate()
+    folder = prepare_output(out)
+    with folder_lock(folder):
+        check_sources(config)
+        store = R.RecordStore(folder, config.results_hash())
+        records = store.load()  # records of another model, seed or metric: a one-line error before anything loads
+        bench = Workbench.open(config)
+        mismatch = store.model_mismatch(bench.model.weights_sha256) if records else None
+        if mismatch:
+            raise BenchError(mismatch)
+        search = TargetSearch(PointBook(bench, store, folder, config, log, progress), config)
+        results = []
+        for text in config.schedulers:
+            spec = parse_scheduler_spec(text)
+            log(f"{spec.label}: searching from {config.first_steps} steps (at most {config.max_steps}), "
+                f"N from {config.start_n} to {config.max_n}")
+            results.append(search.scheduler(spec, log))
+        summary = {
+            "target": {"fid": config.fid} if config.match is None else
+                      {"match": config.match, "margin": search.margin(config.start_n)},
+            "confidence": look_confidence(len(search.sizes)), "sample_sizes": search.sizes,
+            "seed": config.seed, "backbone": config.backbone, "reference": config.reference,
+            "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],
+        }
+        write_text(folder / RESULT, json.dumps(summary, indent=1) + "\n")
+    return summary

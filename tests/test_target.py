@@ -1,0 +1,182 @@
+"""The target search: the step search on known answers, points grown without re-sampling, the search run end to end
+on a tiny model (records, target.json, resume after a crash, report and compare), and its command line."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_bench.adaptive import FAILED, MET, NOT_MET, UNDECIDED
+from ddpm_bench.api import parse_scheduler_spec
+from ddpm_bench.compare import run_compare
+from ddpm_bench.records import RECORDS, load_frame, read_records
+from ddpm_bench.run import PointRun, Workbench
+from ddpm_bench.settings import RunSettings, TargetConfig
+from ddpm_bench.errors import ConfigError
+from ddpm_bench.sweep import save_features
+from ddpm_bench.target import RESULT, run_target, search_steps
+import processes
+from conftest import scoring_env
+
+
+def threshold(needed, record=None):
+    def outcome(steps):
+        if record is not None:
+            record.append(steps)
+        return MET if steps >= needed else NOT_MET
+    return outcome
+
+
+@pytest.mark.parametrize("needed", [1, 2, 5, 6, 37, 64, 999, 1000])
+def test_the_search_finds_the_fewest_steps_that_meet_the_target(needed):
+    tried = []
+    path = search_steps(threshold(needed, tried), 5, 1000)
+    assert min(steps for steps, outcome in path if outcome == MET) == needed
+    assert len(tried) == len(set(tried))  # no step count judged twice
+    assert len(tried) <= 2 * int(np.ceil(np.log2(1000))) + 1
+
+
+def test_the_search_says_when_the_most_steps_do_not_reach_the_target():
+    path = search_steps(lambda steps: UNDECIDED if steps > 50 else NOT_MET, 5, 100)
+    assert [steps for steps, _ in path] == [5, 10, 20, 40, 80, 100]
+    assert all(outcome != MET for _, outcome in path)
+
+
+def test_a_failing_step_count_counts_as_not_reaching_the_target():
+    path = search_steps(lambda steps: FAILED if steps < 4 else MET, 5, 100)
+    assert min(s for s, o in path if o == MET) == 4
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    with scoring_env(tmp_path_factory.mktemp("target")) as root:
+        yield root
+
+
+def test_a_point_grown_to_more_samples_equals_the_point_sampled_whole(env):
+    bench = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4))
+    spec = parse_scheduler_spec("ddim")
+    images = {"whole": [], "grown": []}
+    whole = bench.run_point(spec, 3, 12, progress=False, on_batch=lambda b: images["whole"].append(b.images))
+    first = bench.run_point(spec, 3, 5, progress=False, on_batch=lambda b: images["grown"].append(b.images))
+    grown = bench.extend_point(first, spec, 3, 12, progress=False, on_batch=lambda b: images["grown"].append(b.images))
+    assert torch.equal(torch.cat(images["grown"]), torch.cat(images["whole"]))  # the same 12 samples
+    # features agree to float32 rounding (the feature network's batches were cut differently)
+    np.testing.assert_allclose(grown.features, whole.features, atol=1e-5)
+    for field in ("n", "fid", "kid", "fid_low", "fid_high", "kid_all", "fd_infinity", "prdc_recall", "near_copies",
+                  "images", "nfe"):
+        assert grown.record[field] == pytest.approx(whole.record[field], rel=1e-6, abs=1e-9), field
+
+
+def target(env, **values):
+    settings = dict(model=str(env / "model"), schedulers=["ddim"], first_steps=2, max_steps=4, start_n=8, max_n=16,
+                    batch_size=4, grid_samples=4)
+    return TargetConfig(**{**settings, **values})
+
+
+def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record(env, tmp_path):
+    summary = run_target(target(env, fid=1e6, schedulers=["ddim", "pndm:skip_prk_steps=true"]), tmp_path)
+    results = {r["scheduler"]: r for r in summary["results"]}
+    # met at 2 steps, so the bisection below it tries 1 step: also met, at the first look's N
+    assert results["ddim"]["met"] and results["ddim"]["steps"] == 1 and results["ddim"]["n"] == 8
+    assert [look["steps"] for look in results["ddim"]["path"]] == [2, 1]
+    assert results["ddim"]["high"] <= 1e6
+    frame = load_frame(tmp_path)
+    assert set(zip(frame["scheduler"], frame["steps"])) >= {("ddim", 1), ("ddim", 2)}
+    assert (frame["n"] == 8).all() and frame["features"].notna().all()
+    assert json.loads((tmp_path / RESULT).read_text())["results"] == summary["results"]
+
+
+def test_an_unreachable_target_takes_every_look_and_says_what_was_reached(env, tmp_path):
+    lines = []
+    summary = run_target(target(env, fid=1e-3), tmp_path, log=lines.append)
+    (result,) = summary["results"]
+    assert not result["met"] and result["steps"] == 4
+    assert [look["steps"] for look in result["path"]] == [2, 4]
+    assert result["path"][-1]["outcome"] == NOT_MET and result["low"] > 1e-3
+    assert summary["sample_sizes"] == [8, 16] and summary["confidence"] == pytest.approx(0.975)
+    # not met is decided at the first look (the interval is far above 0.001): no point grows
+    assert not any("extending" in line for line in lines)
+
+
+def decisions(summary):
+    """What a search decided, without its timings (and features, which batching moves by float32 rounding)."""
+    return [(r["scheduler"], r["steps"], r["met"], r["n"], [(k["steps"], k["n"], k["outcome"]) for k in r["path"]])
+            for r in summary["results"]]
+
+
+def test_an_undecided_point_grows_and_a_crashed_search_resumes_without_sampling_again(env, tmp_path):
+    fresh = run_target(target(env, fid=1e-3, start_n=6, max_n=12, max_steps=2), tmp_path / "fresh")
+    fid = fresh["results"][0]["path"][0]["fid"]  # a target inside the first look's interval: undecided there
+    config = target(env, fid=fid, start_n=6, max_n=24, max_steps=2)
+    lines = []
+
+    def crash_after_growing(line):
+        lines.append(line)
+        if "extending" in line:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        run_target(config, tmp_path / "crashed", log=crash_after_growing)
+    before = (tmp_path / "crashed" / RECORDS).read_text()
+    resumed_lines = []
+    resumed = run_target(config, tmp_path / "crashed", log=resumed_lines.append)
+    uninterrupted = run_target(config, tmp_path / "whole")
+    assert decisions(resumed) == decisions(uninterrupted)
+    assert resumed["results"][0]["fid"] == pytest.approx(uninterrupted["results"][0]["fid"], rel=1e-6)
+    assert (tmp_path / "crashed" / RECORDS).read_text().startswith(before)
+    assert not any("sampling ddim at 2 steps" in line for line in resumed_lines)
+    assert uninterrupted["results"][0]["n"] > 6
+    assert [r["n"] for r in read_records(tmp_path / "whole" / RECORDS)][:2] == [6, 12]
+
+
+
+def test_points_of_different_n_pair_over_the_samples_both_have(env, tmp_path):
+    run_target(target(env, fid=1e6, start_n=4, max_n=8), tmp_path)  # ddim:2 and ddim:1, each at N = 4
+    records = read_records(tmp_path / RECORDS)
+    grown = [r for r in records if r["point"] == "ddim@2"][-1]
+    point = PointRun(grown, None, np.load(tmp_path / grown["features"]))
+    bench = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4))
+    bigger = bench.extend_point(point, parse_scheduler_spec("ddim"), 2, 8, progress=False)  # as a search would
+    save_features(bigger.features, tmp_path / grown["features"])
+    (tmp_path / RECORDS).write_text("".join(json.dumps(r) + "\n" for r in [*records, {**grown, **bigger.record}]))
+    assert sorted(load_frame(tmp_path)["n"]) == [4, 8]
+    differences = run_compare([tmp_path], ["ddim:1,ddim:2"])
+    assert all(d.paired and d.n == 4 for d in differences)
+
+
+def test_matching_a_point_is_a_paired_non_inferiority_test(env, tmp_path):
+    summary = run_target(target(env, match="ddim:4", margin=0.0, first_steps=4), tmp_path)
+    (result,) = summary["results"]
+    look = next(look for look in result["path"] if look["steps"] == 4)
+    assert look["outcome"] == MET and look["difference"] == 0 and look["low"] == look["high"] == 0
+    assert summary["target"] == {"match": "ddim:4", "margin": 0.0}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({}, "give exactly one target"),
+    ({"fid": 1.0, "match": "ddpm:10"}, "give exactly one target"),
+    ({"fid": -1.0}, "--fid must be a positive number"),
+    ({"match": "ddpm"}, "should be SCHEDULER:STEPS"),
+    ({"fid": 1.0, "margin": 0.1}, "only goes with --match"),
+    ({"fid": 1.0, "start_n": 32, "max_n": 16}, "start_n must be from 2 up to max_n"),
+    ({"fid": 1.0, "first_steps": 8, "max_steps": 4}, "first_steps 8 is above max_steps 4"),
+    ({"fid": 1.0, "schedulers": ["nosuch"]}, "nosuch"),
+])
+def test_bad_settings_are_one_line_errors(env, values, message):
+    with pytest.raises(ConfigError, match=message):
+        target(env, **values).validate()
+
+
+def test_the_command_prints_json_with_the_documented_fields_and_rejects_bad_input(env, tmp_path):
+    result = processes.ddpm_bench("target", "--schedulers", "ddim", "--fid", "1e6", "--first-steps", "1",
+                                  "--max-steps", "1", "--start-n", "4", "--max-n", "4", "--batch-size", "4",
+                                  "--model", str(env / "model"), "--out", str(tmp_path), "--json", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert {"scheduler", "steps", "nfe", "seconds_per_image", "fid", "low", "high", "met"} <= row.keys()
+    assert row["met"] and row["steps"] == 1 and row["nfe"] == 1
+    bad = processes.ddpm_bench("target", "--fid", "0", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and bad.stderr.strip() == "ddpm-bench: error: --fid must be a positive number, got 0.0"
+    assert not (tmp_path / "bad").exists()
