@@ -170,6 +170,9 @@ def target_section(folder: Path, points: pd.DataFrame) -> list[str]:
         others = ", ".join(f"{r['scheduler']} at {r['steps']} steps" for r in reached[1:])
         lines.append(f"**{best['scheduler']} at {best['steps']} steps** reaches the target fastest "
                      f"({best['seconds_per_image'] * 1000:.1f} ms per image)" + (f"; then {others}." if others else "."))
+    if any("side by side" in r.get("timing", "") for r in reached):
+        lines.append(f"Times per image of the points that reached the target: {reached[0]['timing']}, so that they "
+                     "are compared under the same conditions (the points themselves were sampled at different times).")
     missed = [r for r in summary["results"] if not r["met"]]
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(

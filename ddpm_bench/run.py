@@ -226,6 +226,21 @@ class Workbench:
             record.update({R.NEAR_COPIES: copies, R.NEAR_COPY_RATE: copies / n})
         return PointRun(record, earlier.grid_images, features)
 
+    def time_side_by_side(self, points: Sequence[tuple[SchedulerSpec, int]], rounds: int = 3) -> list[float]:
+        """Seconds per image of each (scheduler, steps), measured side by side: ``rounds`` rounds, each sampling one
+        batch of every point in turn, so that a busier spell of the machine falls on all points alike; the median
+        over rounds per point. Points searched one after another were timed minutes or hours apart."""
+        rows = self.settings.batch_size
+        times: list[list[float]] = [[] for _ in points]
+        for _ in range(rounds):
+            for spec_times, (spec, steps) in zip(times, points):
+                sampler = Sampler(self.model, build_scheduler(spec, self.model.schedule), steps, batch_size=rows,
+                                  precision=self.precision, progress=False, label=spec.label)
+                for _batch in sampler.stream(rows, self.settings.seed):
+                    pass
+                spec_times.append(sampler.stats.seconds_per_image)
+        return [float(np.median(t)) for t in times]
+
     def intervals(self, features: np.ndarray) -> dict:
         """95 % intervals of FID and KID (stats.py), FD-infinity, precision/recall/density/coverage (manifold.py)
         from the point's features, and what they cost."""

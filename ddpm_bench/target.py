@@ -91,10 +91,11 @@ class SchedulerResult:
     high: Optional[float]
     difference: Optional[float] = None
     path: list[Look] = field(default_factory=list)
+    timing: str = "the point's record (median over its batches)"
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("scheduler", "steps", "nfe", "seconds_per_image", "fid", "low", "high",
-                                              "met", "n", "difference")}
+                                              "met", "n", "difference", "timing")}
         return {**out, "path": [vars(look) for look in self.path]}
 
 
@@ -216,6 +217,40 @@ def describe(label: str, look: Look, matching: bool) -> str:
     return f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
 
 
+TIMING_ROUNDS = 3
+
+
+def retime(bench: Workbench, reached: list[SchedulerResult], log, earlier: Optional[dict] = None) -> None:
+    """The time per image of the points that reached the target, measured again side by side (``TIMING_ROUNDS``
+    rounds of one batch each, in turn): the ranking compares them under the same conditions. Without this, points
+    sampled minutes or hours apart would be ranked by whatever else the machine was doing at the time. ``earlier``:
+    the summary of a previous run of the same search; its timings are kept when it timed the same points."""
+    if len(reached) < 2:
+        return
+    before = {(r["scheduler"], r["steps"]): r for r in (earlier or {}).get("results", [])
+              if r["met"] and "side by side" in r.get("timing", "")}
+    if all((r.scheduler, r.steps) in before for r in reached):
+        for result in reached:
+            result.seconds_per_image = before[(result.scheduler, result.steps)]["seconds_per_image"]
+            result.timing = before[(result.scheduler, result.steps)]["timing"]
+        return
+    log(f"timing the {len(reached)} points that reached the target side by side ({TIMING_ROUNDS} rounds of one "
+        f"batch of {bench.settings.batch_size})")
+    points = [(parse_scheduler_spec(r.scheduler), r.steps) for r in reached]
+    for result, seconds in zip(reached, bench.time_side_by_side(points, TIMING_ROUNDS)):
+        result.seconds_per_image = seconds
+        result.timing = f"side by side, median of {TIMING_ROUNDS} rounds of {bench.settings.batch_size} images"
+
+
+def earlier_summary(folder: Path, config: TargetConfig) -> Optional[dict]:
+    """The summary a previous run of these very settings wrote to ``folder``, or None."""
+    try:
+        summary = json.loads((folder / RESULT).read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("settings") == dataclasses.asdict(config) else None
+
+
 def ranked(results: list[SchedulerResult]) -> list[SchedulerResult]:
     """Schedulers that met the target first, fastest first; then the others."""
     return sorted(results, key=lambda r: (not r.met, r.seconds_per_image if r.seconds_per_image is not None else np.inf))
@@ -242,6 +277,7 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             log(f"{spec.label}: searching from {config.first_steps} steps (at most {config.max_steps}), "
                 f"N from {config.start_n} to {config.max_n}")
             results.append(search.scheduler(spec, log))
+        retime(bench, [r for r in results if r.met], log, earlier_summary(folder, config))
         summary = {
             "target": {"fid": config.fid} if config.match is None else
                       {"match": config.match, "margin": search.margin(config.start_n)},

@@ -76,7 +76,8 @@ def target(env, **values):
 
 
 def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record(env, tmp_path):
-    summary = run_target(target(env, fid=1e6, schedulers=["ddim", "pndm:skip_prk_steps=true"]), tmp_path)
+    config = target(env, fid=1e6, schedulers=["ddim", "pndm:skip_prk_steps=true"])
+    summary = run_target(config, tmp_path)
     results = {r["scheduler"]: r for r in summary["results"]}
     # met at 2 steps, so the bisection below it tries 1 step: also met, at the first look's N
     assert results["ddim"]["met"] and results["ddim"]["steps"] == 1 and results["ddim"]["n"] == 8
@@ -86,6 +87,11 @@ def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record
     assert set(zip(frame["scheduler"], frame["steps"])) >= {("ddim", 1), ("ddim", 2)}
     assert (frame["n"] == 8).all() and frame["features"].notna().all()
     assert json.loads((tmp_path / RESULT).read_text())["results"] == summary["results"]
+    # both reached it: their times were taken again side by side, and a second run keeps them and samples nothing
+    assert all("side by side" in r["timing"] for r in summary["results"])
+    lines = []
+    assert run_target(config, tmp_path, log=lines.append)["results"] == summary["results"]
+    assert not any("sampling" in line or "timing" in line for line in lines)
 
 
 def test_an_unreachable_target_takes_every_look_and_says_what_was_reached(env, tmp_path):
