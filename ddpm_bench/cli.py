@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not keep every sample's features beside the records (they let compare and later "
                             "statistics run without sampling again; float32: 512 bytes a sample with mnist-cnn, 8 KB "
                             "with inception)")
+    sweep.add_argument("--decide", action="store_true", default=None,
+                       help="after the sweep, more samples (N, 2N, ... up to --max-n) only for the points of paired "
+                            "comparisons still tied; verdicts with their N in OUT/decisions.json")
+    sweep.add_argument("--max-n", type=int, help=f"most samples a point gets with --decide (default: {DEFAULTS['max_n']})")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_inception_option(sweep)
 
@@ -279,7 +283,7 @@ def _sweep(args: argparse.Namespace) -> int:
         "backbone": args.backbone, "reference": args.reference, "floor_data": args.floor_data,
         "batch_size": args.batch_size, "device": args.device,
         "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
-        "keep_features": args.keep_features,
+        "keep_features": args.keep_features, "decide": args.decide, "max_n": args.max_n,
     }
     if args.config:
         config = load_config(args.config, **overrides)

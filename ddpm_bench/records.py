@@ -83,6 +83,16 @@ def features_file(label: str, steps: int) -> str:
     return f"{FEATURES_DIR}/{point_slug(label, steps)}.npy"
 
 
+def save_features(features, path: Path) -> None:
+    """A point's features as float32 .npy (sample-index order), written whole or not at all."""
+    import numpy as np
+
+    from ddpm_bench.atomic import atomic_file
+
+    with atomic_file(path) as handle:
+        np.save(handle, features.astype(np.float32), allow_pickle=False)
+
+
 def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) -> list[dict]:
     """Every complete record in ``path`` (none when it does not exist). A torn last line is dropped with a warning;
     a broken line elsewhere is an error naming it."""

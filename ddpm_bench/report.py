@@ -200,6 +200,23 @@ def look_text(result: dict, matching: bool) -> str:
         f"{value:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
 
 
+def decisions_section(folder: Path) -> list[str]:
+    """The verdicts of ``sweep --decide`` (decisions.json): each comparison at the N it was decided at."""
+    from ddpm_bench.decide import read_decisions
+
+    decisions = read_decisions(folder)
+    if not decisions:
+        return []
+    first = decisions[0]
+    rows = ["| a | b | FID(a) − FID(b) | interval | N | verdict |", "|---|---|---|---|---|---|"]
+    rows += [f"| {d['a']} | {d['b']} | {d['difference']:+.3f} | [{d['low']:+.3f}, {d['high']:+.3f}] | {d['n']} | "
+             f"{d['verdict']} |" for d in decisions]
+    return [f"Decided with adaptive N (`--decide`): each comparison was looked at with N = "
+            f"{', '.join(map(str, first['looks']))} until its paired interval excluded 0; each look's interval is at "
+            f"{first['confidence']:.1%} confidence, so that all looks together err at most 5 % of the time. Only the "
+            "points of comparisons still tied got more samples.", "\n".join(rows)]
+
+
 def sample_count_text(frame: pd.DataFrame) -> str:
     """N, or its range when points have different N (a target search's adaptive N)."""
     counts = sorted({int(n) for n in sampled_points(frame)["n"].dropna()}) if "n" in frame else []
@@ -244,6 +261,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "Time is the median over batches of the sampling loop's wall time per image (initial noise, model calls, "
         "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
         "## Paired comparisons",
+        *decisions_section(folder),
         *comparisons,
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points, judge) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),

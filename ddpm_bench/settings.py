@@ -89,10 +89,26 @@ class RunSettings:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         return self
 
+    def results_key(self) -> dict:
+        raise NotImplementedError
+
+    def results_hash(self) -> str:
+        """The hash every record of a folder carries: its points were computed with the same ``results_key``."""
+        return json_digest(self.results_key())
+
     @property
     def floor_source(self) -> str:
         """Where the floor's real images come from: ``floor_data``, else the reference set."""
         return self.floor_data or self.reference
+
+
+RESULTS_FIELDS = ("seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")
+
+
+def results_key_of(settings: RunSettings, n) -> dict:
+    """The settings that determine a point's numbers besides its scheduler and steps, with ``n`` (or "adaptive")."""
+    fields = dataclasses.asdict(settings)
+    return {"n": n, **{k: fields[k] for k in RESULTS_FIELDS}}
 
 
 @dataclass
@@ -104,6 +120,9 @@ class SweepConfig(RunSettings):
     n: int = _from_table("n")
     grid_samples: int = _from_table("grid_samples")
     keep_features: bool = _from_table("keep_features")
+    # adaptive N (decide.py): after the sweep at n, more samples (up to max_n) for points in undecided comparisons
+    decide: bool = False
+    max_n: int = _from_table("max_n")
 
     def validate(self) -> "SweepConfig":
         from ddpm_bench.api import parse_scheduler_spec
@@ -121,17 +140,20 @@ class SweepConfig(RunSettings):
         positive_int(self.grid_samples, "grid_samples")
         if self.n < 2:
             raise ConfigError("n must be at least 2 to compute FID")
+        if self.decide:
+            positive_int(self.max_n, "max_n")
+            if self.max_n < self.n:
+                raise ConfigError(f"max_n ({self.max_n}) must be at least n ({self.n}) for --decide")
+            if not self.keep_features:
+                raise ConfigError("--decide needs every sample's features; drop --no-features")
         for text in self.schedulers:
             parse_scheduler_spec(text)
         return self
 
     def results_key(self) -> dict:
-        """The settings that determine every point's numbers (not which points there are)."""
-        fields = dataclasses.asdict(self)
-        return {k: fields[k] for k in ("n", "seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")}
-
-    def results_hash(self) -> str:
-        return json_digest(self.results_key())
+        """The settings that determine every point's numbers (not which points there are); with ``decide`` each
+        point has its own N, as in a target search, whose folders' records these then match."""
+        return results_key_of(self, "adaptive" if self.decide else self.n)
 
     def to_toml(self) -> str:
         import tomli_w
@@ -182,17 +204,13 @@ class TargetConfig(RunSettings):
         return self
 
     def results_key(self) -> dict:
-        """What determines every point's numbers; N is chosen per point, and recorded in each record."""
-        fields = dataclasses.asdict(self)
-        key = {k: fields[k] for k in ("seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")}
-        return {**key, "n": "adaptive"}
-
-    def results_hash(self) -> str:
-        return json_digest(self.results_key())
+        """What determines every point's numbers; N is chosen per point, and recorded in each record (the key of a
+        ``sweep --decide``, so such folders and target folders hold each other's points)."""
+        return results_key_of(self, "adaptive")
 
 
 FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
-               "channels_last": bool, "compile": bool, "keep_features": bool, "model": str, "backbone": str, "reference": str, "floor_data": str, "precision": str}
+               "channels_last": bool, "compile": bool, "keep_features": bool, "decide": bool, "max_n": int, "model": str, "backbone": str, "reference": str, "floor_data": str, "precision": str}
 
 
 def config_from(**values: Any) -> SweepConfig:

@@ -16,12 +16,14 @@ from typing import Callable, Optional
 
 from ddpm_bench import distributed, records as R
 from ddpm_bench.api import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
-from ddpm_bench.atomic import atomic_file, write_text
+from ddpm_bench.atomic import write_text
+from ddpm_bench.decide import decide_pairs, planned_pairs, write_decisions
 from ddpm_bench.errors import BenchError
 from ddpm_bench.images import save_grid
 from ddpm_bench.lock import folder_lock
 from ddpm_bench.progress import RunProgress, mode_for
 from ddpm_bench.models import model_folder, read_schedule
+from ddpm_bench.point_book import PointBook
 from ddpm_bench.run import Workbench, check_sources, prepare_output
 from ddpm_bench.settings import SweepConfig
 
@@ -40,6 +42,8 @@ def run_sweep(
     group, and rank 0 alone writes (its return value holds the records; other ranks return None).
     """
     config.validate()
+    if config.decide and distributed.world_size() > 1:
+        raise BenchError("--decide runs in one process; run it without torchrun")
     specs = [parse_scheduler_spec(text) for text in config.schedulers]
     with distributed.process_group(), contextlib.ExitStack() as held:
         main = distributed.is_main()
@@ -49,6 +53,7 @@ def run_sweep(
             log(f"{point}: recorded with another scheduler configuration ({changes}); computing it again")
         pending = pending_points(config, specs, done)
         floor_due = R.FLOOR_POINT not in done  # never drawn, or drawn from other floor data
+        bench = None
         if pending or floor_due:  # a finished sweep loads nothing
             bench = Workbench.open(config)
             mismatch = distributed.on_main(lambda: store.model_mismatch(bench.model.weights_sha256))
@@ -74,10 +79,22 @@ def run_sweep(
                     save_grid(point.grid_images, Path(out) / record[R.GRID])
                     if config.keep_features and point.features is not None:
                         record[R.FEATURES] = R.features_file(spec.label, steps)
-                        save_features(point.features, Path(out) / record[R.FEATURES])
+                        R.save_features(point.features, Path(out) / record[R.FEATURES])
                 store.append(record)
                 log(f"{point_summary(record)}; {left}")
+        if config.decide:
+            decide_undecided(config, specs, store, Path(out), lambda: bench or Workbench.open(config), progress, log)
         return R.records_frame(R.current_records(store.load())) if main else None
+
+
+def decide_undecided(config: SweepConfig, specs: list[SchedulerSpec], store: R.RecordStore, out: Path, open_bench,
+                     progress: Optional[bool], log) -> None:
+    """``--decide``: the points of comparisons still tied at N get more samples, up to ``max_n`` (decide.py)."""
+    book = PointBook(open_bench, store, out, config, log, progress)
+    decisions = decide_pairs(book, planned_pairs(specs, config.steps), config.n, config.max_n, log)
+    tied = sum(d["verdict"] == "tied" for d in decisions)
+    log(f"decided {len(decisions) - tied} of {len(decisions)} comparisons ({tied} tied at N = {config.max_n}) -> "
+        f"{write_decisions(out, decisions)}")
 
 
 def pending_points(config: SweepConfig, specs: list[SchedulerSpec], done: set[str]) -> list[tuple[SchedulerSpec, int]]:
@@ -115,14 +132,6 @@ def outdated_points(records: list[dict], specs: list[SchedulerSpec], model_sched
         changed = sorted(k for k in then.keys() | current.keys() if then.get(k) != current.get(k))
         outdated[record[R.POINT]] = ", ".join(f"{k} {then.get(k)!r} -> {current.get(k)!r}" for k in changed)
     return outdated
-
-
-def save_features(features, path: Path) -> None:
-    """A point's features as float32 .npy (sample-index order), written whole or not at all."""
-    import numpy as np
-
-    with atomic_file(path) as handle:
-        np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
 def sweep_record(config: SweepConfig, record: dict) -> dict:

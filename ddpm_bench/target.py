@@ -30,13 +30,12 @@ from ddpm_bench.adaptive import (FAILED, MET, UNDECIDED, decide, interval_outcom
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.errors import BenchError
-from ddpm_bench.images import save_grid
 from ddpm_bench.lock import folder_lock
 from ddpm_bench.options import parse_point
+from ddpm_bench.point_book import PointBook
 from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.settings import TargetConfig
 from ddpm_bench.stats import PointFeatures, compare, point_intervals
-from ddpm_bench.sweep import save_features
 
 RESULT = "target.json"
 
@@ -99,45 +98,6 @@ class SchedulerResult:
         return {**out, "path": [vars(look) for look in self.path]}
 
 
-class PointBook:
-    """The points of a target folder: each sampled once, grown when a look needs more samples, recorded each time."""
-
-    def __init__(self, bench: Workbench, store: R.RecordStore, folder: Path, config: TargetConfig, log, progress):
-        self.bench, self.store, self.folder, self.config = bench, store, folder, config
-        self.log, self.progress = log, progress
-        self.points: dict[str, PointRun] = {}
-        for record in R.current_records(store.load()):
-            if record[R.STATUS] == R.OK and record.get(R.FEATURES):
-                features = np.load(folder / record[R.FEATURES], allow_pickle=False)[: record[R.N]]
-                self.points[record[R.POINT]] = PointRun(record, None, features)
-            elif record[R.STATUS] == R.FAILED:
-                self.points[record[R.POINT]] = PointRun(record, None)
-
-    def at(self, spec: SchedulerSpec, steps: int, n: int) -> PointRun:
-        """The point with at least ``n`` samples (sampled or extended as needed, and recorded)."""
-        key = R.point_id(spec.label, steps)
-        point = self.points.get(key)
-        if point is not None and (not point.ok or len(point.features) >= n):
-            return point
-        if point is None:
-            self.log(f"  sampling {spec.label} at {steps} steps, N = {n}")
-            point = self.bench.run_point(spec, steps, n, grid_samples=self.config.grid_samples,
-                                         progress=self.progress)
-        else:
-            self.log(f"  extending {spec.label} at {steps} steps from N = {len(point.features)} to {n}")
-            point = self.bench.extend_point(point, spec, steps, n, progress=self.progress)
-        record = {**point.record, R.RESULTS_HASH: self.config.results_hash()}
-        if point.ok:
-            record[R.GRID] = R.grid_file(spec.label, steps)
-            if point.grid_images is not None:
-                save_grid(point.grid_images, self.folder / record[R.GRID])
-            record[R.FEATURES] = R.features_file(spec.label, steps)
-            save_features(point.features, self.folder / record[R.FEATURES])
-        self.store.append(record)
-        self.points[key] = PointRun(record, None, point.features)
-        return self.points[key]
-
-
 class TargetSearch:
     """The looks of one search: each point judged at growing N against the target."""
 
@@ -150,7 +110,7 @@ class TargetSearch:
             self.match = (parse_scheduler_spec(scheduler), steps)
 
     def features(self, point: PointRun, n: int) -> PointFeatures:
-        return PointFeatures(point.features[:n], self.book.bench.stats_reference(), with_kid=False)
+        return PointFeatures(point.features[:n], self.book.bench().stats_reference(), with_kid=False)
 
     def judge(self, spec: SchedulerSpec, steps: int) -> Look:
         """The point's outcome: met, not met, undecided at ``max_n``, or failed; with the interval decided on."""
@@ -188,7 +148,7 @@ class TargetSearch:
         from ddpm_bench.settings import default
 
         matched = self.book.at(*self.match, self.sizes[0])
-        first = PointFeatures(matched.features[: self.sizes[0]], self.book.bench.stats_reference(), with_kid=False)
+        first = PointFeatures(matched.features[: self.sizes[0]], self.book.bench().stats_reference(), with_kid=False)
         return default("match_margin") * first.estimates()["fid"]
 
     def scheduler(self, spec: SchedulerSpec, log) -> SchedulerResult:
@@ -270,7 +230,7 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
         mismatch = store.model_mismatch(bench.model.weights_sha256) if records else None
         if mismatch:
             raise BenchError(mismatch)
-        search = TargetSearch(PointBook(bench, store, folder, config, log, progress), config)
+        search = TargetSearch(PointBook(lambda: bench, store, folder, config, log, progress), config)
         results = []
         for text in config.schedulers:
             spec = parse_scheduler_spec(text)

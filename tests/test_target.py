@@ -10,11 +10,14 @@ import torch
 from ddpm_bench.adaptive import FAILED, MET, NOT_MET, UNDECIDED
 from ddpm_bench.api import parse_scheduler_spec
 from ddpm_bench.compare import run_compare
+from ddpm_bench.decide import planned_pairs, read_decisions
 from ddpm_bench.records import RECORDS, load_frame, read_records
 from ddpm_bench.run import PointRun, Workbench
-from ddpm_bench.settings import RunSettings, TargetConfig
+from ddpm_bench.report import write_report
+from ddpm_bench.settings import RunSettings, TargetConfig, config_from
+from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.sweep import save_features
+from ddpm_bench.records import save_features
 from ddpm_bench.target import RESULT, run_target, search_steps
 import processes
 from conftest import scoring_env
@@ -186,3 +189,35 @@ def test_the_command_prints_json_with_the_documented_fields_and_rejects_bad_inpu
     bad = processes.ddpm_bench("target", "--fid", "0", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and bad.stderr.strip() == "ddpm-bench: error: --fid must be a positive number, got 0.0"
     assert not (tmp_path / "bad").exists()
+
+
+def test_planned_pairs_are_the_reports_default_pairs():
+    ddim, pndm = parse_scheduler_spec("ddim"), parse_scheduler_spec("pndm")
+    pairs = planned_pairs([ddim, pndm], [10, 5])
+    assert [((a.label, s), (b.label, t)) for (a, s), (b, t) in pairs] == [
+        (("ddim", 5), ("pndm", 5)), (("ddim", 10), ("pndm", 10)), (("ddim", 5), ("ddim", 10)), (("pndm", 5), ("pndm", 10))]
+
+
+def test_sweep_decide_grows_only_the_points_of_tied_comparisons(env, tmp_path):
+    # ddim:eta=0.0 is ddim under another label: the same samples, a difference of exactly 0, tied at every N
+    config = config_from(schedulers=["ddim", "ddim:eta=0.0"], steps=[2, 4], n=6, max_n=12, decide=True,
+                         batch_size=3, model=str(env / "model"), grid_samples=4)
+    run_sweep(config, tmp_path, progress=False)
+    decisions = read_decisions(tmp_path)
+    assert len(decisions) == 4
+    for d in decisions:
+        if {d["a"], d["b"]} in ({"ddim:2", "ddim:eta=0.0:2"}, {"ddim:4", "ddim:eta=0.0:4"}):
+            assert d["verdict"] == "tied" and d["n"] == 12 and d["difference"] == 0
+        assert d["n"] in (6, 12) and d["confidence"] == pytest.approx(0.975)
+    frame = load_frame(tmp_path)
+    points = frame[frame["status"] == "ok"]
+    for _, point in points.iterrows():  # a point has the N of the last look of any comparison it is in
+        label = f"{point['scheduler']}:{point['steps']}"
+        assert point["n"] == max(d["n"] for d in decisions if label in (d["a"], d["b"])), label
+    before = (tmp_path / RECORDS).read_text()
+    lines = []
+    run_sweep(config, tmp_path, progress=False, log=lines.append)
+    assert (tmp_path / RECORDS).read_text() == before and read_decisions(tmp_path) == decisions
+    assert not any("sampling" in line or "extending" in line for line in lines)
+    write_report(tmp_path)
+    assert "Decided with adaptive N" in (tmp_path / "report.md").read_text()

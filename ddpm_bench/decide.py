@@ -1,0 +1,80 @@
+"""``sweep --decide``: after the sweep at its N, more samples only where a comparison is still undecided.
+
+The comparisons are the report's default pairs: every two schedulers at the same step count, and each scheduler's
+consecutive step counts. Each is judged by its paired FID difference at growing N (``adaptive.py``: N, 2N, ... up to
+``max_n``, each look at 1 - 0.05/K confidence); both points of a pair still tied get the next N's samples (indices
+N..2N-1 only, ``point_book.py``), a pair decided at an earlier look is left alone. The verdicts, with the N and the
+confidence they were reached at, go to ``decisions.json`` beside the records; the report quotes them.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+from typing import Callable, Optional
+
+from ddpm_bench import records as R
+from ddpm_bench.adaptive import look_confidence, replicates_for, sample_sizes
+from ddpm_bench.api import SchedulerSpec
+from ddpm_bench.atomic import write_text
+from ddpm_bench.point_book import PointBook
+from ddpm_bench.stats import Difference, PointFeatures, compare
+
+DECISIONS = "decisions.json"
+
+Point = tuple[SchedulerSpec, int]
+
+
+def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Point, Point]]:
+    """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
+    ordered = sorted(steps)
+    pairs = [((a, s), (b, s)) for s in ordered for a, b in combinations(specs, 2)]
+    return pairs + [((spec, s), (spec, t)) for spec in specs for s, t in zip(ordered, ordered[1:])]
+
+
+def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, most: int,
+                 log: Callable[[str], None] = lambda line: None) -> list[dict]:
+    """Each pair's paired FID difference, looked at with N = ``start``, 2 ``start``, ... ``most`` until its interval
+    excludes 0; returns each pair's last look (its verdict "tied" when even ``most`` did not decide it)."""
+    sizes = sample_sizes(start, most)
+    confidence = look_confidence(len(sizes))
+    reference = None
+    last: dict[int, tuple[Difference, int]] = {}
+    undecided = list(range(len(pairs)))
+    for n in sizes:
+        still = []
+        for index in undecided:
+            (a, a_steps), (b, b_steps) = pairs[index]
+            first, second = book.at(a, a_steps, n), book.at(b, b_steps, n)
+            if not (first.ok and second.ok):
+                continue
+            reference = reference or book.bench().stats_reference()
+            labels = (R.point_label(a.label, a_steps), R.point_label(b.label, b_steps))
+            (difference,) = compare(PointFeatures(first.features[:n], reference, with_kid=False),
+                                    PointFeatures(second.features[:n], reference, with_kid=False), labels,
+                                    paired=True, confidence=confidence, replicates=replicates_for(confidence),
+                                    metrics=("fid",))
+            last[index] = (difference, n)
+            if difference.verdict == "tied":
+                still.append(index)
+        if still and n < sizes[-1]:
+            log(f"{len(still)} of {len(pairs)} comparisons undecided at N = {n}; their points get more samples")
+        undecided = still
+        if not undecided:
+            break
+    return [{**difference.to_dict(), "confidence": confidence, "looks": sizes}
+            for difference, n in (last[i] for i in sorted(last))]
+
+
+def write_decisions(folder: Path, decisions: list[dict]) -> Path:
+    path = Path(folder) / DECISIONS
+    write_text(path, json.dumps(decisions, indent=1) + "\n")
+    return path
+
+
+def read_decisions(folder: Path) -> Optional[list[dict]]:
+    try:
+        return json.loads((Path(folder) / DECISIONS).read_text())
+    except (OSError, ValueError):
+        return None
