@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "grid_samples": 36,
     # every sample's backbone features, kept beside the records (float16) so that statistics never re-sample
     "keep_features": True,
+    # adaptive N for a sweep's comparisons (``sweep --decide``): more samples, up to max_n, only where still tied
+    "decide": False,
     # the target search (``target``): step counts tried first (then doubled, then bisected), the samples of a
     # point's first look (doubled while undecided, up to max_n), and the margin of --match (a share of its FID)
     "first_steps": 5,
@@ -121,7 +123,7 @@ class SweepConfig(RunSettings):
     grid_samples: int = _from_table("grid_samples")
     keep_features: bool = _from_table("keep_features")
     # adaptive N (decide.py): after the sweep at n, more samples (up to max_n) for points in undecided comparisons
-    decide: bool = False
+    decide: bool = _from_table("decide")
     max_n: int = _from_table("max_n")
 
     def validate(self) -> "SweepConfig":
