@@ -15,6 +15,8 @@ against ``prdc.compute_prdc``). Recall and coverage depend on N: compare them be
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 NEAREST_K = 5
@@ -25,12 +27,14 @@ PRECISION, RECALL, DENSITY, COVERAGE = "prdc_precision", "prdc_recall", "prdc_de
 class RealManifold:
     """The reference's features and their k-NN radii, ready to score any number of points."""
 
-    def __init__(self, real_features: np.ndarray, nearest_k: int = NEAREST_K):
+    def __init__(self, real_features: np.ndarray, nearest_k: int = NEAREST_K,
+                 remember: Callable = lambda compute: compute()):
+        """``remember(compute)``: where the radii (all pairs of reference features: seconds) may be cached."""
         from prdc.prdc import compute_nearest_neighbour_distances
 
         self.real = np.asarray(real_features, dtype=np.float32)
         self.k = nearest_k
-        self.radii = compute_nearest_neighbour_distances(self.real, nearest_k)
+        self.radii = remember(lambda: compute_nearest_neighbour_distances(self.real, nearest_k))
 
     def scores(self, fake_features: np.ndarray) -> dict:
         """The four values (eqs. 1-4) for one point's features, under their record field names; none for fewer

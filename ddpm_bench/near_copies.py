@@ -15,7 +15,7 @@ Cost: the reference pixels (5,000 x 784 floats for MNIST) are held in memory; a 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -36,16 +36,17 @@ def flat_pixels(images: torch.Tensor) -> torch.Tensor:
 class NearCopyProbe:
     """Nearest-reference distances of generated images, against the reference's own leave-one-out threshold."""
 
-    def __init__(self, reference_images: torch.Tensor):
+    def __init__(self, reference_images: torch.Tensor, remember: Callable = lambda compute: compute()):
+        """``remember(compute)``: where the threshold (all pairs of reference images: seconds) may be cached."""
         self.reference = flat_pixels(reference_images)
-        self.threshold = self._leave_one_out_minimum()
+        self.threshold = float(remember(self._leave_one_out_minimum))
 
     @classmethod
-    def for_reference(cls, images: Optional[torch.Tensor]) -> Optional["NearCopyProbe"]:
+    def for_reference(cls, images: Optional[torch.Tensor], **options) -> Optional["NearCopyProbe"]:
         """A probe, or None when there are no reference images or too many to hold."""
         if images is None or images.numel() > MAX_VALUES:
             return None
-        return cls(images)
+        return cls(images, **options)
 
     def _leave_one_out_minimum(self) -> float:
         smallest = float("inf")

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,7 @@ class Workbench:
     def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
         """Load the model, and with ``score`` the backbone and reference statistics, named by ``settings``."""
         from ddpm_bench.metrics.backbones import get_backbone
-        from ddpm_bench.metrics.reference import resolve_reference
+        from ddpm_bench.metrics.reference import remembered, resolve_reference
 
         settings.validate()
         precision = Precision(settings.precision, settings.channels_last, settings.compile)
@@ -109,7 +110,9 @@ class Workbench:
             channels, height, _ = model.sample_shape
             with distributed.main_first():  # rank 0 computes and caches the reference statistics first
                 bench.reference = resolve_reference(settings.reference, bench.backbone, height, channels)
-            bench.near_copies = NearCopyProbe.for_reference(reference_images(settings.reference, height, channels))
+            bench.near_copies = NearCopyProbe.for_reference(
+                reference_images(settings.reference, height, channels),
+                remember=functools.partial(remembered, "near-copy-threshold", bench.reference.key))
         return bench
 
     @property
@@ -257,9 +260,11 @@ class Workbench:
     def manifold(self):
         """The reference's k-NN balls (manifold.py), built once per workbench; None for imported statistics."""
         if self._manifold is None and self.reference.features is not None:
-            from ddpm_bench.manifold import RealManifold
+            from ddpm_bench.manifold import NEAREST_K, RealManifold
+            from ddpm_bench.metrics.reference import remembered
 
-            self._manifold = RealManifold(self.reference.features)
+            self._manifold = RealManifold(self.reference.features, remember=functools.partial(
+                remembered, f"knn-radii-k{NEAREST_K}", self.reference.key))
         return self._manifold
 
     def stats_reference(self):

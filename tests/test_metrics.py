@@ -124,6 +124,24 @@ def test_a_damaged_cache_file_is_detected_and_rebuilt(damage, capsys):
     assert read_stats(path, rebuilt.key) is not None
 
 
+def test_values_derived_from_a_reference_are_remembered_per_key_and_recomputed_when_damaged():
+    computed = []
+
+    def radii():
+        computed.append(1)
+        return np.arange(5.0)
+
+    first = ref.remembered("knn-radii", "key-a", radii)
+    assert np.array_equal(ref.remembered("knn-radii", "key-a", radii), first) and len(computed) == 1
+    ref.remembered("knn-radii", "key-b", radii)  # another reference
+    assert len(computed) == 2
+    (path,) = [p for p in ref.cache_dir().glob("derived-*.npz") if '"key-a"' in str(np.load(p)["meta"])]
+    data = bytearray(path.read_bytes())
+    data[data.find(b"value.npy") + len("value.npy") + 128 + 3] ^= 0xFF  # a byte of the stored array
+    path.write_bytes(bytes(data))
+    assert np.array_equal(ref.remembered("knn-radii", "key-a", radii), first) and len(computed) == 3
+
+
 def test_published_mu_sigma_files_are_imported(tmp_path):
     backbone = ProjectionBackbone()
     computed = reference_stats("embedded:mnist", backbone)

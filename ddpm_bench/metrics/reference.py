@@ -17,7 +17,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -107,6 +107,25 @@ def read_stats(path: Path, key: Optional[str] = None) -> Optional[ReferenceStats
     if key is not None and meta["key"] != key:
         return None
     return ReferenceStats(meta["name"], meta["key"], meta["n"], arrays["mu"], arrays["sigma"], arrays.get("features"))
+
+
+def remembered(name: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """A value derived from a reference (its k-NN radii, its near-copy threshold), computed once and cached beside
+    its statistics under the reference's ``key`` and ``name``: written atomically with a checksum, recomputed when
+    missing, damaged or of another key. Saves seconds on every run that opens the reference."""
+    path = cache_dir() / f"derived-{_slug(name)}-{text_sha256(key + name)[:16]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta, value = json.loads(str(archive["meta"])), archive["value"]
+        if meta["key"] == key and meta["checksum"] == _checksum({"value": value}):
+            return value
+    except Exception:  # missing, truncated, not a zip, a bad CRC: computed again below
+        pass
+    value = np.asarray(compute())
+    meta = json.dumps({"name": name, "key": key, "checksum": _checksum({"value": value})})
+    with atomic_file(path) as handle:
+        np.savez(handle, meta=np.array(meta), value=value)
+    return value
 
 
 def stats_from_features(name: str, key: str, features: np.ndarray) -> ReferenceStats:
