@@ -289,11 +289,19 @@ def _sweep(args: argparse.Namespace) -> int:
         config = load_config(args.config, **overrides)
     else:
         config = config_from(**{k: v for k, v in overrides.items() if v is not None})
+    from pathlib import Path
+
+    records, report = Path(args.out) / "records.jsonl", Path(args.out) / "report.md"
+    before = records.stat().st_mtime_ns if records.exists() else None
     frame = run_sweep(config, args.out, force=args.force, progress=_progress(args),
                       log=lambda line: print(line, flush=True))
     if frame is None:  # a rank other than 0 under torchrun: rank 0 writes the records and the report
         return 0
-    report = write_report(args.out)
+    unchanged = before is not None and records.stat().st_mtime_ns == before
+    if unchanged and report.exists() and report.stat().st_mtime_ns >= before:
+        print(f"nothing to compute; the report is up to date (ddpm-bench report {args.out} rebuilds it)")
+    else:
+        report = write_report(args.out)
     points = frame[frame["status"].isin(["ok", "failed"])]
     failed = int((points["status"] == "failed").sum())
     print(f"{len(points)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")

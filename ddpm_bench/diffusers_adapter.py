@@ -10,6 +10,7 @@ So ``ddpm-bench sweep --schedulers ddim,diffusers:DDIMScheduler`` compares our D
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -68,29 +69,42 @@ class DiffusersScheduler:
         return result if return_dict else (result.prev_sample,)
 
 
-def factory_for(scheduler_class: type):
-    """A factory whose signature is the diffusers class's, so that a model's schedule reaches the options it has."""
+class LazyFactory:
+    """The factory of one diffusers scheduler class, imported only when the factory is called or its signature is
+    read: importing every compatible class takes about 5 s, which a run of the built-in schedulers, or a finished
+    sweep run again, should not pay. Its signature is the class's, so that a model's schedule reaches the options
+    the class has."""
 
-    def factory(**config: Any) -> DiffusersScheduler:
-        return DiffusersScheduler(scheduler_class, **config)
+    def __init__(self, class_name: str):
+        self.__name__ = class_name
 
-    parameters = [p for name, p in inspect.signature(scheduler_class.__init__).parameters.items() if name != "self"]
-    factory.__signature__ = inspect.Signature(parameters)
-    factory.__name__ = scheduler_class.__name__
-    return factory
+    @functools.cached_property
+    def scheduler_class(self) -> type:
+        import diffusers
+
+        return getattr(diffusers, self.__name__)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        parameters = inspect.signature(self.scheduler_class.__init__).parameters
+        return inspect.Signature([p for name, p in parameters.items() if name != "self"])
+
+    def __call__(self, **config: Any) -> DiffusersScheduler:
+        return DiffusersScheduler(self.scheduler_class, **config)
 
 
-def compatible_classes() -> list[type]:
+def compatible_names() -> list[str]:
+    """The diffusers classes declared interchangeable with DDPMScheduler that this diffusers has (by name: listing
+    the lazy module imports nothing)."""
     import diffusers
 
-    names = sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles})
-    return [getattr(diffusers, name) for name in names if hasattr(diffusers, name)]
+    available = set(dir(diffusers))
+    return [name for name in sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles}) if name in available]
 
 
 @hookimpl
 def register_schedulers(register):
     import diffusers
 
-    for scheduler_class in compatible_classes():
-        name = scheduler_class.__name__
-        register(f"{PREFIX}{name}", factory_for(scheduler_class), f"diffusers {diffusers.__version__} {name}, adapted")
+    for name in compatible_names():
+        register(f"{PREFIX}{name}", LazyFactory(name), f"diffusers {diffusers.__version__} {name}, adapted")

@@ -3,6 +3,7 @@ init_noise_sigma honoured, NFE counted in the loop."""
 
 import json
 import shutil
+import sys
 
 import pytest
 
@@ -33,6 +34,20 @@ def test_every_compatible_diffusers_scheduler_is_registered():
     for expected in ("diffusers:DDIMScheduler", "diffusers:DPMSolverMultistepScheduler", "diffusers:EulerDiscreteScheduler",
                      "diffusers:HeunDiscreteScheduler", "diffusers:UniPCMultistepScheduler"):
         assert expected in names
+
+
+def test_listing_the_diffusers_schedulers_imports_none_of_them_until_one_is_used():
+    """Importing every compatible class takes seconds; a run of the built-in schedulers must not pay them."""
+    import processes
+
+    code = ("import sys; from ddpm_bench.plugins import get_registry; get_registry(); "
+            "loaded = lambda: sorted(m for m in sys.modules if m.startswith('diffusers.schedulers.scheduling_')); "
+            "print(loaded()); from ddpm_bench.api import create_scheduler; "
+            "create_scheduler('diffusers:EulerDiscreteScheduler'); print(loaded())")
+    result = processes.run([sys.executable, "-c", code])
+    before, after = result.stdout.splitlines()
+    assert "scheduling_euler_discrete" not in before and "scheduling_heun_discrete" not in before
+    assert "scheduling_euler_discrete" in after
 
 
 def test_our_ddim_and_diffusers_ddim_give_the_same_images(model):

@@ -328,3 +328,15 @@ def test_running_a_finished_sweep_again_computes_nothing_and_keeps_every_record(
     again = run_sweep(config, tmp_path / "out", progress=False)
     assert (tmp_path / "out" / RECORDS).read_text() == written
     assert again.equals(first)
+
+
+def test_a_finished_sweep_run_again_leaves_its_report_alone_until_report_rebuilds_it(env, tmp_path):
+    args = ["sweep", "--schedulers", "ddim", "--steps", "2", "-n", "6", "--batch-size", "3", "--model",
+            str(env / "model"), "--out", str(tmp_path), "--no-progress"]
+    assert cli(*args).returncode == 0
+    report = tmp_path / "report.md"
+    written = report.stat().st_mtime_ns
+    again = cli(*args)
+    assert again.returncode == 0 and "the report is up to date" in again.stdout
+    assert report.stat().st_mtime_ns == written
+    assert cli("report", str(tmp_path)).returncode == 0 and report.stat().st_mtime_ns > written
