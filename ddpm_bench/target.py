@@ -34,7 +34,7 @@ from ddpm_bench.lock import folder_lock
 from ddpm_bench.options import parse_point
 from ddpm_bench.point_book import PointBook
 from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
-from ddpm_bench.settings import TargetConfig
+from ddpm_bench.settings import TargetConfig, default
 from ddpm_bench.stats import PointFeatures, compare, point_intervals
 
 RESULT = "target.json"
@@ -133,20 +133,18 @@ class TargetSearch:
                 (difference,) = compare(self.features(point, n), self.features(matched, n), ("a", "b"), paired=True,
                                         replicates=replicates, confidence=confidence, metrics=("fid",))
                 look.difference, look.low, look.high = difference.difference, difference.low, difference.high
-                look.outcome = interval_outcome(look.low, look.high, self.margin(n))
+                look.outcome = interval_outcome(look.low, look.high, self.margin())
             looks.append(look)
             return look.outcome
 
         decide(test, self.sizes)
         return looks[-1]
 
-    def margin(self, n: int) -> float:
+    def margin(self) -> float:
         """How much worse than the matched point still counts as matching it: ``--margin``, else 10 % of its FID at
-        the first look's N (fixed once, so that it does not move with N)."""
+        the first look's N (the same at every look, so that it does not move with N)."""
         if self.config.margin is not None:
             return self.config.margin
-        from ddpm_bench.settings import default
-
         matched = self.book.at(*self.match, self.sizes[0])
         first = PointFeatures(matched.features[: self.sizes[0]], self.book.bench().stats_reference(), with_kid=False)
         return default("match_margin") * first.estimates()["fid"]
@@ -240,7 +238,7 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
         retime(bench, [r for r in results if r.met], log, earlier_summary(folder, config))
         summary = {
             "target": {"fid": config.fid} if config.match is None else
-                      {"match": config.match, "margin": search.margin(config.start_n)},
+                      {"match": config.match, "margin": search.margin()},
             "confidence": look_confidence(len(search.sizes)), "sample_sizes": search.sizes,
             "seed": config.seed, "backbone": config.backbone, "reference": config.reference,
             "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],
