@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ddpm_bench.stats import CONFIDENCE, REPLICATES
+from ddpm_bench.stats import CONFIDENCE, REPLICATES, Difference, PointFeatures, Reference, compare
 
 ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
@@ -62,3 +62,12 @@ def interval_outcome(low: float, high: float, bound: float) -> str:
     if low > bound:
         return NOT_MET
     return UNDECIDED
+
+
+def paired_fid_look(a, b, n: int, reference: Reference, confidence: float, labels=("a", "b")) -> Difference:
+    """One look at FID(a) - FID(b) over the first ``n`` samples of both (sample i of both from the same x_T), its
+    interval at ``confidence`` with ``replicates_for`` it."""
+    (difference,) = compare(PointFeatures(a[:n], reference, with_kid=False),
+                            PointFeatures(b[:n], reference, with_kid=False), labels, paired=True,
+                            confidence=confidence, replicates=replicates_for(confidence), metrics=("fid",))
+    return difference

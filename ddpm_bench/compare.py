@@ -60,12 +60,19 @@ def load_points(folders: Sequence[Path]) -> list[Point]:
 
 def default_pairs(points: list[Point]) -> list[tuple[Point, Point]]:
     """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
-    pairs = [(a, b) for a, b in combinations(points, 2) if a.record[R.STEPS] == b.record[R.STEPS]]
-    by_scheduler: dict[str, list[Point]] = {}
-    for point in points:
-        by_scheduler.setdefault(point.record[R.SCHEDULER], []).append(point)
+    return pairs_to_compare(points, lambda p: (p.record[R.SCHEDULER], p.record[R.STEPS]))
+
+
+def pairs_to_compare(items: list, key) -> list[tuple]:
+    """The comparisons a report makes by default, for anything ``key`` maps to (scheduler label, steps): every two
+    schedulers at the same step count, then each scheduler's consecutive step counts. ``sweep --decide`` plans
+    its looks with the same rule (decide.py), so that it decides the comparisons the report shows."""
+    pairs = [(a, b) for a, b in combinations(items, 2) if key(a)[1] == key(b)[1]]
+    by_scheduler: dict[str, list] = {}
+    for item in items:
+        by_scheduler.setdefault(key(item)[0], []).append(item)
     for group in by_scheduler.values():
-        group.sort(key=lambda p: p.record[R.STEPS])
+        group.sort(key=lambda item: key(item)[1])
         pairs += list(zip(group, group[1:]))
     return pairs
 

@@ -10,16 +10,16 @@ confidence they were reached at, go to ``decisions.json`` beside the records; th
 from __future__ import annotations
 
 import json
-from itertools import combinations
 from pathlib import Path
 from typing import Callable, Optional
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import look_confidence, replicates_for, sample_sizes
+from ddpm_bench.adaptive import look_confidence, paired_fid_look, sample_sizes
 from ddpm_bench.api import SchedulerSpec
 from ddpm_bench.atomic import write_text
+from ddpm_bench.compare import pairs_to_compare
 from ddpm_bench.point_book import PointBook
-from ddpm_bench.stats import Difference, PointFeatures, compare
+from ddpm_bench.stats import Difference
 
 DECISIONS = "decisions.json"
 
@@ -27,10 +27,8 @@ Point = tuple[SchedulerSpec, int]
 
 
 def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Point, Point]]:
-    """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
-    ordered = sorted(steps)
-    pairs = [((a, s), (b, s)) for s in ordered for a, b in combinations(specs, 2)]
-    return pairs + [((spec, s), (spec, t)) for spec in specs for s, t in zip(ordered, ordered[1:])]
+    """The report's default comparisons (``compare.pairs_to_compare``) among the sweep's planned points."""
+    return pairs_to_compare([(spec, s) for s in sorted(steps) for spec in specs], lambda p: (p[0].label, p[1]))
 
 
 def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, most: int,
@@ -39,7 +37,6 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
     excludes 0; returns each pair's last look (its verdict "tied" when even ``most`` did not decide it)."""
     sizes = sample_sizes(start, most)
     confidence = look_confidence(len(sizes))
-    reference = None
     last: dict[int, tuple[Difference, int]] = {}
     undecided = list(range(len(pairs)))
     for n in sizes:
@@ -49,12 +46,9 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
             first, second = book.at(a, a_steps, n), book.at(b, b_steps, n)
             if not (first.ok and second.ok):
                 continue
-            reference = reference or book.bench().stats_reference()
             labels = (R.point_label(a.label, a_steps), R.point_label(b.label, b_steps))
-            (difference,) = compare(PointFeatures(first.features[:n], reference, with_kid=False),
-                                    PointFeatures(second.features[:n], reference, with_kid=False), labels,
-                                    paired=True, confidence=confidence, replicates=replicates_for(confidence),
-                                    metrics=("fid",))
+            difference = paired_fid_look(first.features, second.features, n, book.bench().stats_reference(),
+                                         confidence, labels)
             last[index] = (difference, n)
             if difference.verdict == "tied":
                 still.append(index)

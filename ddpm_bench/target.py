@@ -25,8 +25,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import (FAILED, MET, UNDECIDED, decide, interval_outcome, look_confidence, replicates_for,
-                                 sample_sizes)
+from ddpm_bench.adaptive import (FAILED, MET, UNDECIDED, decide, interval_outcome, look_confidence,
+                                 paired_fid_look, replicates_for, sample_sizes)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.errors import BenchError
@@ -35,7 +35,7 @@ from ddpm_bench.options import parse_point
 from ddpm_bench.point_book import PointBook
 from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.settings import TargetConfig, default
-from ddpm_bench.stats import PointFeatures, compare, point_intervals
+from ddpm_bench.stats import PointFeatures, point_intervals
 
 RESULT = "target.json"
 
@@ -121,8 +121,8 @@ class TargetSearch:
             if not point.ok:
                 looks.append(Look(steps, n, FAILED))
                 return FAILED
-            replicates = replicates_for(confidence)
-            own = point_intervals(self.features(point, n), replicates=replicates, confidence=confidence)
+            own = point_intervals(self.features(point, n), replicates=replicates_for(confidence),
+                                  confidence=confidence)
             look = Look(steps, n, UNDECIDED, own["fid"], own["fid_low"], own["fid_high"])
             if self.match is None:
                 look.outcome = interval_outcome(look.low, look.high, self.config.fid)
@@ -130,8 +130,8 @@ class TargetSearch:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
                     raise BenchError(f"the point to match, {self.config.match}, failed: {matched.record[R.ERROR]}")
-                (difference,) = compare(self.features(point, n), self.features(matched, n), ("a", "b"), paired=True,
-                                        replicates=replicates, confidence=confidence, metrics=("fid",))
+                difference = paired_fid_look(point.features, matched.features, n,
+                                             self.book.bench().stats_reference(), confidence)
                 look.difference, look.low, look.high = difference.difference, difference.low, difference.high
                 look.outcome = interval_outcome(look.low, look.high, self.margin())
             looks.append(look)
@@ -146,8 +146,7 @@ class TargetSearch:
         if self.config.margin is not None:
             return self.config.margin
         matched = self.book.at(*self.match, self.sizes[0])
-        first = PointFeatures(matched.features[: self.sizes[0]], self.book.bench().stats_reference(), with_kid=False)
-        return default("match_margin") * first.estimates()["fid"]
+        return default("match_margin") * self.features(matched, self.sizes[0]).estimates()["fid"]
 
     def scheduler(self, spec: SchedulerSpec, log) -> SchedulerResult:
         looks: dict[int, Look] = {}
