@@ -291,7 +291,9 @@ def _sweep(args: argparse.Namespace) -> int:
         config = config_from(**{k: v for k, v in overrides.items() if v is not None})
     from pathlib import Path
 
-    records, report = Path(args.out) / "records.jsonl", Path(args.out) / "report.md"
+    from ddpm_bench.records import RECORDS, REPORT
+
+    records, report = Path(args.out) / RECORDS, Path(args.out) / REPORT
     before = records.stat().st_mtime_ns if records.exists() else None
     frame = run_sweep(config, args.out, force=args.force, progress=_progress(args),
                       log=lambda line: print(line, flush=True))
@@ -312,6 +314,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _target(args: argparse.Namespace) -> int:
     import json
 
+    from ddpm_bench.report import look_text
     from ddpm_bench.settings import TargetConfig
     from ddpm_bench.target import run_target
 
@@ -329,11 +332,9 @@ def _target(args: argparse.Namespace) -> int:
     column = "FID interval" if "fid" in goal else "FID - matched, interval"
     rows = []
     for r in summary["results"]:
-        shown = (r["fid"] if "fid" in goal else r["difference"])
-        interval = "" if r["low"] is None else f"{shown:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
-        rows.append((r["scheduler"], str(r["steps"]), str(r["nfe"] or ""), ms, interval, str(r["n"]),
-                     "yes" if r["met"] else f"no (best tried: {r['steps']} steps)"))
+        rows.append((r["scheduler"], str(r["steps"]), str(r["nfe"] or ""), ms, look_text(r, "match" in goal),
+                     str(r["n"]), "yes" if r["met"] else f"no (best tried: {r['steps']} steps)"))
     print(f"\ntarget: {what}, each look at {summary['confidence']:.1%} confidence (95 % over looks at N = "
           f"{', '.join(map(str, summary['sample_sizes']))}); seed {summary['seed']}, backbone {summary['backbone']}, "
           f"reference {summary['reference']}")

@@ -21,8 +21,6 @@ from ddpm_bench.compare import pairs_to_compare
 from ddpm_bench.point_book import PointBook
 from ddpm_bench.stats import Difference
 
-DECISIONS = "decisions.json"
-
 Point = tuple[SchedulerSpec, int]
 
 
@@ -62,13 +60,13 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
 
 
 def write_decisions(folder: Path, decisions: list[dict]) -> Path:
-    path = Path(folder) / DECISIONS
+    path = Path(folder) / R.DECISIONS
     write_text(path, json.dumps(decisions, indent=1) + "\n")
     return path
 
 
 def read_decisions(folder: Path) -> Optional[list[dict]]:
     try:
-        return json.loads((Path(folder) / DECISIONS).read_text())
+        return json.loads((Path(folder) / R.DECISIONS).read_text())
     except (OSError, ValueError):
         return None

@@ -21,6 +21,9 @@ RECORDS = "records.jsonl"
 CONFIG = "sweep.toml"
 GRIDS = "grids"
 FEATURES_DIR = "features"
+DECISIONS = "decisions.json"   # sweep --decide's verdicts (decide.py)
+TARGET = "target.json"         # a target search's answer (target.py)
+REPORT = "report.md"           # and report.html beside it (report.py)
 
 # -- field names ---------------------------------------------------------------------------------------------------
 POINT = "point"                      # "label@steps", or FLOOR_POINT

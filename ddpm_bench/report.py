@@ -17,7 +17,7 @@ from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import FLOOR, OK, STATUS, load_frame
+from ddpm_bench.records import FLOOR, OK, REPORT, STATUS, TARGET, load_frame
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -146,7 +146,7 @@ def target_section(folder: Path, points: pd.DataFrame) -> list[str]:
 
     from ddpm_bench.charts import draw_search
 
-    file = folder / "target.json"
+    file = folder / TARGET
     if not file.exists():
         return []
     summary = json.loads(file.read_text())
@@ -285,9 +285,9 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",
     ]
     markdown = "\n\n".join(str(s) for s in sections) + "\n"
-    (folder / "report.md").write_text(markdown)
-    (folder / "report.html").write_text(to_html(markdown, folder))
-    return folder / "report.md"
+    (folder / REPORT).write_text(markdown)
+    (folder / REPORT).with_suffix(".html").write_text(to_html(markdown, folder))
+    return folder / REPORT
 
 
 def to_html(markdown: str, folder: Path) -> str:

@@ -37,8 +37,6 @@ from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.settings import TargetConfig, default
 from ddpm_bench.stats import PointFeatures, point_intervals
 
-RESULT = "target.json"
-
 
 def search_steps(outcome: Callable[[int], str], first: int, most: int) -> list[tuple[int, str]]:
     """Every (steps, outcome) tried, in order: ``first``, doubled (the last one ``most``) until one is ``MET``, then
@@ -202,7 +200,7 @@ def retime(bench: Workbench, reached: list[SchedulerResult], log, earlier: Optio
 def earlier_summary(folder: Path, config: TargetConfig) -> Optional[dict]:
     """The summary a previous run of these very settings wrote to ``folder``, or None."""
     try:
-        summary = json.loads((folder / RESULT).read_text())
+        summary = json.loads((folder / R.TARGET).read_text())
     except (OSError, ValueError):
         return None
     return summary if summary.get("settings") == dataclasses.asdict(config) else None
@@ -242,5 +240,5 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             "seed": config.seed, "backbone": config.backbone, "reference": config.reference,
             "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],
         }
-        write_text(folder / RESULT, json.dumps(summary, indent=1) + "\n")
+        write_text(folder / R.TARGET, json.dumps(summary, indent=1) + "\n")
     return summary

@@ -11,14 +11,13 @@ from ddpm_bench.adaptive import FAILED, MET, NOT_MET, UNDECIDED
 from ddpm_bench.api import parse_scheduler_spec
 from ddpm_bench.compare import run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
-from ddpm_bench.records import RECORDS, load_frame, read_records
+from ddpm_bench.records import RECORDS, TARGET, load_frame, read_records, save_features
 from ddpm_bench.run import PointRun, Workbench
 from ddpm_bench.report import write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
 from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.records import save_features
-from ddpm_bench.target import RESULT, run_target, search_steps
+from ddpm_bench.target import run_target, search_steps
 import processes
 from conftest import scoring_env
 
@@ -89,7 +88,7 @@ def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record
     frame = load_frame(tmp_path)
     assert set(zip(frame["scheduler"], frame["steps"])) >= {("ddim", 1), ("ddim", 2)}
     assert (frame["n"] == 8).all() and frame["features"].notna().all()
-    assert json.loads((tmp_path / RESULT).read_text())["results"] == summary["results"]
+    assert json.loads((tmp_path / TARGET).read_text())["results"] == summary["results"]
     # both reached it: their times were taken again side by side, and a second run keeps them and samples nothing
     assert all("side by side" in r["timing"] for r in summary["results"])
     lines = []
