@@ -156,8 +156,9 @@ class Workbench:
         """Sample images 0..n-1 (this rank's ``indices`` of them under torchrun) with one scheduler at one step
         count, score them when the workbench has a metric, and describe the point. A failure on any rank (the
         scheduler raising, non-finite samples) is returned as a record with status ``failed``, unless
-        ``raise_errors`` (one point, one process: the caller reports the error itself). ``statistics``: the intervals,
-        FD-infinity and PRDC too (not for samples that only extend a point: ``extend_point`` computes them over all)."""
+        ``raise_errors`` (one point, one process: the caller reports the error itself). ``statistics``: FID, KID,
+        the intervals, FD-infinity and PRDC of these samples (not for samples that only extend a point:
+        ``extend_point`` computes them over all)."""
         registration = scheduler_registration(spec.name)
         record = {
             **self.provenance(), R.POINT: R.point_id(spec.label, steps), R.SCHEDULER: spec.label,
@@ -195,7 +196,7 @@ class Workbench:
         error = distributed.first_error(error)
         if error:
             return PointRun({**record, R.STATUS: R.FAILED, R.ERROR: error}, None)
-        metrics = scorer.compute() if scorer is not None else {R.N: n}
+        metrics = scorer.compute() if scorer is not None and statistics else {R.N: n}
         timing = distributed.combine_timings(distributed.gather(sampler.stats.to_dict()), n)
         grid = torch.cat(distributed.gather(torch.cat(kept)))[:grid_samples]
         record.update({R.STATUS: R.OK, **timing, **metrics})
