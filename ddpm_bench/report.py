@@ -217,6 +217,31 @@ def decisions_section(folder: Path) -> list[str]:
             "points of comparisons still tied got more samples.", "\n".join(rows)]
 
 
+def convergence_section(folder: Path) -> list[str]:
+    """Each point's distance to the ODE's solution from the same x_T (``ddpm-bench convergence``, convergence.py)."""
+    from ddpm_bench.convergence import read_convergence
+
+    summary = read_convergence(folder)
+    if not summary:
+        return []
+    rows = ["| point | NFE | ms / image | mean distance | 95 % interval | relative |", "|---|---|---|---|---|---|"]
+    rows += [f"| {p['label']} | {p['nfe']} | {p['seconds_per_image'] * 1000:.1f} | {p['mean']:.3f} | "
+             f"[{p['low']:.3f}, {p['high']:.3f}] | {p['relative']:.3f} |" for p in summary["points"]]
+    verdicts = ["| a | b | distance(a) − distance(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
+    verdicts += [f"| {d['a']} | {d['b']} | {d['difference']:+.3f} | [{d['low']:+.3f}, {d['high']:+.3f}] | "
+                 f"{d['verdict']} |" for d in summary["comparisons"]]
+    return [
+        "## Convergence to the solution",
+        f"How far each point's sample i lands from sample i of `{summary['solution']}` (the same x_T solved with "
+        f"many steps, in `{summary['solution_folder']}`): the mean distance in the `{summary['backbone']}` feature "
+        f"space over the first N = {summary['n']} samples (seed {summary['seed']}), with its 95 % bootstrap "
+        "interval; relative: against the distance between two unrelated samples of the solution "
+        f"({summary['scale']:.3f}), so 0 is the solution itself and 1 another digit. For deterministic samplers of "
+        "the same ODE (DDIM with eta = 0, PNDM) this is the discretisation error; stochastic ones (DDPM, DDIM with "
+        "eta > 0) do not approach it with more steps. Pairs are compared sample by sample.",
+        "\n".join(rows), "\n".join(verdicts)]
+
+
 def sample_count_text(frame: pd.DataFrame) -> str:
     """N, or its range when points have different N (a target search's adaptive N)."""
     counts = sorted({int(n) for n in sampled_points(frame)["n"].dropna()}) if "n" in frame else []
@@ -263,6 +288,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "## Paired comparisons",
         *decisions_section(folder),
         *comparisons,
+        *convergence_section(folder),
         "## What the papers lead one to expect, and whether this sweep shows it",
         *(expectations(points, judge) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
         "## Samples",

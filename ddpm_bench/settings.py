@@ -48,6 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "start_n": 256,
     "max_n": 1024,
     "match_margin": 0.1,
+    # ``convergence``: the many-step solution each point's samples are measured against (the model's probability-flow
+    # ODE as PNDM and DPM-Solver integrate it: DDIM eta = 0 without clipping x_0), and its samples
+    "convergence_solution": "ddim:clip_sample=false:1000",
+    "convergence_n": 64,
     # one scheduler at one step count (``sample``), and a model's quality card (``quality``)
     "sample_n": 64,
     "quality_scheduler": "ddim",
