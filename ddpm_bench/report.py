@@ -139,17 +139,34 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
     return chosen
 
 
-def target_section(folder: Path, points: pd.DataFrame) -> list[str]:
-    """The answer of a target search (``target.json``, written by ``ddpm-bench target``): its table, how it was
-    decided, and its search path on the FID-versus-time plane. Empty for a sweep folder."""
+def read_target(folder: Path):
+    """A target search's summary (``target.json``, written by ``ddpm-bench target``), or None for a sweep folder."""
     import json
 
+    file = folder / TARGET
+    return json.loads(file.read_text()) if file.exists() else None
+
+
+def with_side_by_side_times(frame: pd.DataFrame, summary) -> pd.DataFrame:
+    """The records with each point that a target search timed side by side (``timings`` in target.json) at that
+    time, in place of the time taken while it was sampled, so that every section compares like with like."""
+    if not summary or not summary.get("timings"):
+        return frame
+    timed = {(t["scheduler"], t["steps"]): t["seconds_per_image"] for t in summary["timings"]}
+    frame = frame.copy()
+    keys = list(zip(frame["scheduler"], frame["steps"].fillna(0).astype(int)))
+    frame["seconds_per_image"] = [timed.get(key, value) for key, value in zip(keys, frame["seconds_per_image"])]
+    frame["ms_per_image"] = frame["seconds_per_image"] * 1000
+    return frame
+
+
+def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
+    """The answer of a target search: its table, how it was decided, and its search path on the FID-versus-time
+    plane. Empty for a sweep folder."""
     from ddpm_bench.charts import draw_search
 
-    file = folder / TARGET
-    if not file.exists():
+    if not summary:
         return []
-    summary = json.loads(file.read_text())
     goal = summary["target"]
     matching = "match" in goal
     what = (f"FID at most {goal['fid']:g}: the upper end of the point's FID interval at most {goal['fid']:g}"
@@ -170,9 +187,13 @@ def target_section(folder: Path, points: pd.DataFrame) -> list[str]:
         others = ", ".join(f"{r['scheduler']} at {r['steps']} steps" for r in reached[1:])
         lines.append(f"**{best['scheduler']} at {best['steps']} steps** reaches the target fastest "
                      f"({best['seconds_per_image'] * 1000:.1f} ms per image)" + (f"; then {others}." if others else "."))
-    if any("side by side" in r.get("timing", "") for r in reached):
-        lines.append(f"Times per image of the points that reached the target: {reached[0]['timing']}, so that they "
-                     "are compared under the same conditions (the points themselves were sampled at different times).")
+    if summary.get("timings"):
+        rounds = max(t["rounds"] for t in summary["timings"])
+        lines.append("Every time in this report (tables, charts, budgets) was measured side by side at the end of the "
+                     "search, one batch of each judged point in turn, so that points are compared under the same "
+                     "conditions: the points themselves were sampled minutes or hours apart, under whatever else the "
+                     f"machine was doing. The points that reached the target got {rounds} rounds (their median), the "
+                     "others one" + ("; the matched point keeps the time of its own sampling." if matching else "."))
     missed = [r for r in summary["results"] if not r["met"]]
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(
@@ -252,7 +273,8 @@ def sample_count_text(frame: pd.DataFrame) -> str:
 
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
-    frame = load_frame(folder)
+    summary = read_target(folder)
+    frame = with_side_by_side_times(load_frame(folder), summary)
     points = ok_points(frame)
     floor = floor_row(frame)
     stored = stored_points(folder)
@@ -269,7 +291,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
     setting = (f"{sample_count_text(frame)}, seed {first.get('seed')}, scored with the "
                f"`{first.get('backbone')}` feature network against {first.get('reference')}")
     sections = ["# ddpm-bench sweep report", f"Model `{first.get('model')}`; {setting}.",
-                *target_section(folder, points), "## The answer",
+                *target_section(folder, summary, points), "## The answer",
                 *pick(points, front, judge), *ties, *recommendation(points, front, time_tolerance, decided)]
     if len(points):
         sections.append("## Charts")

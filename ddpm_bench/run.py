@@ -230,14 +230,19 @@ class Workbench:
             record.update({R.NEAR_COPIES: copies, R.NEAR_COPY_RATE: copies / n})
         return PointRun(record, earlier.grid_images, features)
 
-    def time_side_by_side(self, points: Sequence[tuple[SchedulerSpec, int]], rounds: int = 3) -> list[float]:
-        """Seconds per image of each (scheduler, steps), measured side by side: ``rounds`` rounds, each sampling one
-        batch of every point in turn, so that a busier spell of the machine falls on all points alike; the median
-        over rounds per point. Points searched one after another were timed minutes or hours apart."""
+    def time_side_by_side(self, points: Sequence[tuple[SchedulerSpec, int]], rounds: int | Sequence[int] = 3
+                          ) -> list[float]:
+        """Seconds per image of each (scheduler, steps), measured side by side: rounds, each sampling one batch of
+        every point in turn, so that a busier spell of the machine falls on all points alike; the median over a
+        point's rounds. ``rounds``: for every point, or one count per point (round r times the points given more
+        than r). Points searched one after another were timed minutes or hours apart."""
         rows = self.settings.batch_size
+        counts = [rounds] * len(points) if isinstance(rounds, int) else list(rounds)
         times: list[list[float]] = [[] for _ in points]
-        for _ in range(rounds):
-            for spec_times, (spec, steps) in zip(times, points):
+        for round_number in range(max(counts, default=0)):
+            for spec_times, (spec, steps), count in zip(times, points, counts):
+                if round_number >= count:
+                    continue
                 sampler = Sampler(self.model, build_scheduler(spec, self.model.schedule), steps, batch_size=rows,
                                   precision=self.precision, progress=False, label=spec.label)
                 for _batch in sampler.stream(rows, self.settings.seed):

@@ -172,29 +172,39 @@ def describe(label: str, look: Look, matching: bool) -> str:
     return f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
 
 
-TIMING_ROUNDS = 3
+TIMING_ROUNDS = 3  # side-by-side rounds for the points that reached the target (they are ranked by these times)
 
 
-def retime(bench: Workbench, reached: list[SchedulerResult], log, earlier: Optional[dict] = None) -> None:
-    """The time per image of the points that reached the target, measured again side by side (``TIMING_ROUNDS``
-    rounds of one batch each, in turn): the ranking compares them under the same conditions. Without this, points
-    sampled minutes or hours apart would be ranked by whatever else the machine was doing at the time. ``earlier``:
-    the summary of a previous run of the same search; its timings are kept when it timed the same points."""
-    if len(reached) < 2:
-        return
-    before = {(r["scheduler"], r["steps"]): r for r in (earlier or {}).get("results", [])
-              if r["met"] and "side by side" in r.get("timing", "")}
-    if all((r.scheduler, r.steps) in before for r in reached):
-        for result in reached:
-            result.seconds_per_image = before[(result.scheduler, result.steps)]["seconds_per_image"]
-            result.timing = before[(result.scheduler, result.steps)]["timing"]
-        return
-    log(f"timing the {len(reached)} points that reached the target side by side ({TIMING_ROUNDS} rounds of one "
-        f"batch of {bench.settings.batch_size})")
-    points = [(parse_scheduler_spec(r.scheduler), r.steps) for r in reached]
-    for result, seconds in zip(reached, bench.time_side_by_side(points, TIMING_ROUNDS)):
-        result.seconds_per_image = seconds
-        result.timing = f"side by side, median of {TIMING_ROUNDS} rounds of {bench.settings.batch_size} images"
+def retime(bench: Workbench, results: list[SchedulerResult], log, earlier: Optional[dict] = None) -> list[dict]:
+    """Every judged point's time per image measured again side by side, so that the ranking, and the report's times
+    and charts, compare points under the same conditions: without this, points sampled minutes or hours apart would
+    be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in turn: one
+    for every point that sampled, ``TIMING_ROUNDS`` for those that reached the target (median of theirs). Sets the
+    results' times; returns one entry per timed point. ``earlier``: the summary of a previous run of the same search;
+    its timings are kept when it timed the same points."""
+    judged = {(r.scheduler, look.steps): r.met and look.steps == r.steps for r in results for look in r.path
+              if look.outcome != FAILED}
+    if len(judged) < 2:
+        return []
+    kept = {(t["scheduler"], t["steps"]): t for t in (earlier or {}).get("timings", [])}
+    if set(kept) == set(judged):
+        timings = [kept[point] for point in judged]
+    else:
+        reached = sum(judged.values())
+        log(f"timing the {len(judged)} points judged side by side (one batch of {bench.settings.batch_size} each, "
+            f"{TIMING_ROUNDS} for the {reached} that reached the target)")
+        rounds = [TIMING_ROUNDS if met else 1 for met in judged.values()]
+        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in judged], rounds)
+        timings = [{"scheduler": scheduler, "steps": steps, "seconds_per_image": value, "rounds": count}
+                   for (scheduler, steps), value, count in zip(judged, seconds, rounds)]
+    by_point = {(t["scheduler"], t["steps"]): t for t in timings}
+    for result in results:
+        if (result.scheduler, result.steps) in by_point and result.met:
+            timing = by_point[(result.scheduler, result.steps)]
+            result.seconds_per_image = timing["seconds_per_image"]
+            result.timing = (f"side by side, median of {timing['rounds']} rounds of {bench.settings.batch_size} "
+                             "images")
+    return timings
 
 
 def earlier_summary(folder: Path, config: TargetConfig) -> Optional[dict]:
@@ -232,13 +242,14 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             log(f"{spec.label}: searching from {config.first_steps} steps (at most {config.max_steps}), "
                 f"N from {config.start_n} to {config.max_n}")
             results.append(search.scheduler(spec, log))
-        retime(bench, [r for r in results if r.met], log, earlier_summary(folder, config))
+        timings = retime(bench, results, log, earlier_summary(folder, config))
         summary = {
             "target": {"fid": config.fid} if config.match is None else
                       {"match": config.match, "margin": search.margin()},
             "confidence": look_confidence(len(search.sizes)), "sample_sizes": search.sizes,
             "seed": config.seed, "backbone": config.backbone, "reference": config.reference,
             "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],
+            "timings": timings,
         }
         write_text(folder / R.TARGET, json.dumps(summary, indent=1) + "\n")
     return summary

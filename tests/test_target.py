@@ -11,7 +11,7 @@ from ddpm_bench.adaptive import FAILED, MET, NOT_MET, UNDECIDED
 from ddpm_bench.api import parse_scheduler_spec
 from ddpm_bench.compare import run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
-from ddpm_bench.records import RECORDS, TARGET, load_frame, read_records, save_features
+from ddpm_bench.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
 from ddpm_bench.run import PointRun, Workbench
 from ddpm_bench.report import write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
@@ -91,6 +91,14 @@ def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record
     assert json.loads((tmp_path / TARGET).read_text())["results"] == summary["results"]
     # both reached it: their times were taken again side by side, and a second run keeps them and samples nothing
     assert all("side by side" in r["timing"] for r in summary["results"])
+    # every judged point was timed side by side too (the report's times and charts), the winners in more rounds
+    judged = {(r["scheduler"], look["steps"]) for r in summary["results"] for look in r["path"]}
+    rounds = {(t["scheduler"], t["steps"]): t["rounds"] for t in summary["timings"]}
+    assert set(rounds) == judged and rounds[("ddim", 1)] == 3 and rounds[("ddim", 2)] == 1
+    report = (tmp_path / REPORT).read_text() if (tmp_path / REPORT).exists() else write_report(tmp_path).read_text()
+    for timing in summary["timings"]:
+        assert f"| {timing['scheduler']} | {timing['steps']} | " in report
+        assert f"{timing['seconds_per_image'] * 1000:.1f}" in report
     lines = []
     assert run_target(config, tmp_path, log=lines.append)["results"] == summary["results"]
     assert not any("sampling" in line or "timing" in line for line in lines)
