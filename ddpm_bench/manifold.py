@@ -39,13 +39,13 @@ class RealManifold:
     def scores(self, fake_features: np.ndarray) -> dict:
         """The four values (eqs. 1-4) for one point's features, under their record field names; none for fewer
         than k + 2 samples (a sample's k-th neighbour among the others needs k others besides itself)."""
-        from prdc.prdc import compute_nearest_neighbour_distances, compute_pairwise_distance
+        from prdc.prdc import get_kth_value
 
         fake = np.asarray(fake_features, dtype=np.float32)
         if len(fake) < self.k + 2:
             return {}
-        fake_radii = compute_nearest_neighbour_distances(fake, self.k)
-        distance = compute_pairwise_distance(self.real, fake)  # M x N
+        fake_radii = get_kth_value(pairwise_distances(fake, fake), k=self.k + 1, axis=-1)
+        distance = pairwise_distances(self.real, fake)  # M x N
         inside_real_balls = distance < self.radii[:, None]
         return {
             PRECISION: float(inside_real_balls.any(axis=0).mean()),
@@ -54,3 +54,12 @@ class RealManifold:
             COVERAGE: float((distance.min(axis=1) < self.radii).mean()),
             "prdc_k": self.k,
         }
+
+
+def pairwise_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Euclidean distances as ``prdc`` computes them (scikit-learn's), in this process: prdc asks for 8 parallel
+    jobs, whose start-up made a point's scores 7 times slower (0.24 s against 0.036 s for 5,000 x 200 on 2 cores)
+    for the same numbers."""
+    import sklearn.metrics
+
+    return sklearn.metrics.pairwise_distances(x, y, metric="euclidean")

