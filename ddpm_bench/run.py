@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,19 +309,28 @@ class Workbench:
     def floor_record(self, n: int) -> dict:
         """What real images score at this N, with the same statistics as a point (intervals, FD-infinity, PRDC,
         near copies): N images drawn from ``--floor-data``, else from the reference set itself. Only when that
-        source is a data set; imported mu/sigma statistics have no images."""
+        source is a data set; imported mu/sigma statistics have no images. The scores are cached beside the
+        reference statistics under the drawn images' checksum: every sweep of the same N, seed and data reuses them."""
+        from ddpm_bench.metrics.reference import remembered
+
         record = {**self.provenance(), R.N: n, R.POINT: R.FLOOR_POINT, R.SCHEDULER: "real data", R.STEPS: 0,
                   R.STATUS: R.FLOOR, R.FLOOR_DATA: self.settings.floor_source}
         try:
             images = self.real_images(n)
         except BenchError as error:
             return {**record, R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)}
+        drawn = hashlib.sha256(images.numpy().tobytes()).hexdigest()
+        scores = remembered(f"floor-{drawn[:16]}", f"{self.reference.key} {drawn} {self.device.type}",
+                            lambda: np.array(json.dumps(self.floor_scores(images))))
+        return {**record, **json.loads(str(scores))}
+
+    def floor_scores(self, images: torch.Tensor) -> dict:
         scorer = self.scorer(sync=False)  # rank 0 alone computes the floor
         features = np.concatenate([scorer.update(chunk).float().numpy() for chunk in chunks(images, FEATURE_BATCH)])
-        record.update({**scorer.compute(), **self.intervals(features)})
+        scores = {**scorer.compute(), **self.intervals(features)}
         if self.near_copies is not None:
-            record.update(self.near_copies.summary(self.near_copies.distances(images)))
-        return record
+            scores.update(self.near_copies.summary(self.near_copies.distances(images)))
+        return scores
 
 
 def combined_timing(first: dict, second: dict) -> dict:

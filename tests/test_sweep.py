@@ -13,6 +13,7 @@ import pytest
 
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.records import RECORDS
+from ddpm_bench.run import Workbench
 from ddpm_bench.settings import config_from, load_config
 from ddpm_bench.sweep import run_sweep
 import processes
@@ -319,6 +320,23 @@ def test_the_floor_comes_from_floor_data_and_is_drawn_again_when_that_changes(en
     assert records[-1]["fid"] != floor["fid"]
     with pytest.raises(BenchError, match="floor data '/no/such/digits' not found"):
         run_sweep(small(env, floor_data="/no/such/digits"), tmp_path / "other", progress=False)
+
+
+def test_the_floor_is_computed_once_for_every_sweep_of_the_same_n_seed_and_data(env, tmp_path, monkeypatch):
+    config = small(env, schedulers=["ddim"], steps=[2], n=7, seed=11)
+    first = next(r for r in run_sweep(config, tmp_path / "a", progress=False).to_dict("records")
+                 if r["point"] == "real-data-floor")
+
+    def computed_again(self, images):
+        raise AssertionError("the floor was computed again")
+
+    monkeypatch.setattr(Workbench, "floor_scores", computed_again)
+    second = next(r for r in run_sweep(config, tmp_path / "b", progress=False).to_dict("records")
+                  if r["point"] == "real-data-floor")
+    metrics = ["fid", "fid_low", "fid_high", "kid", "fd_infinity", "prdc_coverage", "near_copy_rate"]
+    assert [second[k] for k in metrics] == [first[k] for k in metrics]
+    with pytest.raises(AssertionError, match="computed again"):  # other images drawn: computed
+        run_sweep(small(env, schedulers=["ddim"], steps=[2], n=7, seed=12), tmp_path / "c", progress=False)
 
 
 def test_running_a_finished_sweep_again_computes_nothing_and_keeps_every_record(env, tmp_path):
