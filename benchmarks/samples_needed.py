@@ -1,6 +1,7 @@
 """How many samples a paired comparison needs to call a winner, against an unpaired one, from a sweep's stored
-features: for each pair, the smallest N (the first N sample indices) at which the 95 % interval of the FID
-difference excludes 0. When ``ddpm-bench convergence`` has run on the folder, the same for the paired difference in
+features: for each pair, the smallest N (the first N sample indices) from which on the 95 % interval of the FID
+difference excludes 0 at every N tried up to all the samples (the first N at which it excludes 0 once would count
+lucky early looks). When ``ddpm-bench convergence`` has run on the folder, the same for the paired difference in
 distance to its solution (convergence.py), which compares each sample with its own target.
 
     .venv/bin/python benchmarks/samples_needed.py results/default ddim:5,ddim:10 ddim:10,ddim:20 ddim:20,pndm:20
@@ -11,33 +12,37 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ddpm_bench.compare import load_points, named_pairs, reference_for
-from ddpm_bench.convergence import REPLICATES, paired_difference, read_convergence, sample_distances
-from ddpm_bench.stats import PointFeatures, bootstrap_weights, compare
+from ddpm_bench.convergence import paired_difference, read_convergence, sample_distances
+from ddpm_bench.stats import PointFeatures, compare
 
 
-def first_decided(a, b, reference, paired: bool, sizes) -> str:
-    for n in sizes:
+def settled(verdict_at, sizes) -> str:
+    """The smallest of ``sizes`` from which on ``verdict_at(n)`` is the verdict at the largest size and not tied."""
+    verdicts = [verdict_at(n) for n in sizes]
+    if verdicts[-1] == "tied":
+        return f"tied at N = {sizes[-1]}"
+    start = len(sizes) - 1
+    while start > 0 and verdicts[start - 1] == verdicts[-1]:
+        start -= 1
+    return f"N = {sizes[start]} ({verdicts[-1]})"
+
+
+def fid_settled(a, b, reference, paired: bool, sizes) -> str:
+    def verdict_at(n):
         (fid,) = [d for d in compare(PointFeatures(a[:n], reference, with_kid=False),
                                      PointFeatures(b[:n], reference, with_kid=False), ("a", "b"), paired=paired)
                   if d.metric == "fid"]
-        if fid.verdict != "tied":
-            return f"N = {n} ({fid.verdict})"
-    return f"tied up to N = {sizes[-1]}"
+        return fid.verdict
+
+    return settled(verdict_at, sizes)
 
 
-def first_converged(a, b, solution) -> str:
-    """The smallest N at which the paired difference in distance to the solution excludes 0."""
+def distance_settled(a, b, solution) -> str:
+    """The same for the paired difference in distance to the solution."""
     da, db = sample_distances(a, solution), sample_distances(b, solution)
     sizes = [n for n in (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128) if n < len(da)] + [len(da)]
-    for n in sizes:
-        weights = bootstrap_weights(n, REPLICATES, np.random.default_rng(0))
-        difference = paired_difference(da[:n], db[:n], ("a", "b"), weights)
-        if difference.verdict != "tied":
-            return f"N = {n} ({difference.verdict})"
-    return f"tied up to N = {sizes[-1]}"
+    return settled(lambda n: paired_difference(da[:n], db[:n], ("a", "b")).verdict, sizes)
 
 
 def main(folder: str, pair_texts: list[str]) -> None:
@@ -51,10 +56,10 @@ def main(folder: str, pair_texts: list[str]) -> None:
     for a, b in named_pairs(points, pair_texts):
         fa, fb = a.features(), b.features()
         sizes = [n for n in (32, 48, 64, 96, 128, 160, 192, 224, 256, 384, 512, 768, 1000) if n < len(fa)] + [len(fa)]
-        line = (f"{a.label} vs {b.label}: FID paired {first_decided(fa, fb, reference, True, sizes)}; "
-                f"unpaired {first_decided(fa, fb, reference, False, sizes)}")
+        line = (f"{a.label} vs {b.label}: FID paired {fid_settled(fa, fb, reference, True, sizes)}; "
+                f"unpaired {fid_settled(fa, fb, reference, False, sizes)}")
         if solution is not None:
-            line += f"; distance to {convergence['solution']} {first_converged(fa, fb, solution)}"
+            line += f"; distance to {convergence['solution']} {distance_settled(fa, fb, solution)}"
         print(line)
 
 
