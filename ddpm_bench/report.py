@@ -255,12 +255,16 @@ def convergence_section(folder: Path) -> list[str]:
         "## Convergence to the solution",
         f"How far each point's sample i lands from sample i of `{summary['solution']}` (the same x_T solved with "
         f"many steps, in `{summary['solution_folder']}`): the mean distance in the `{summary['backbone']}` feature "
-        f"space over the first N = {summary['n']} samples (seed {summary['seed']}), with its 95 % bootstrap "
+        f"space over the first N = {summary['n']} samples (seed {summary['seed']}), with its 95 % Student-t "
         "interval; relative: against the distance between two unrelated samples of the solution "
         f"({summary['scale']:.3f}), so 0 is the solution itself and 1 another digit. For deterministic samplers of "
         "the same ODE (DDIM with eta = 0, PNDM) this is the discretisation error; stochastic ones (DDPM, DDIM with "
-        "eta > 0) do not approach it with more steps. Pairs are compared sample by sample.",
-        "\n".join(rows), "\n".join(verdicts)]
+        "eta > 0) do not approach it with more steps. It says how close a sampler comes to the exact ODE, not how "
+        "real its samples look: read it beside FID.",
+        "\n".join(rows),
+        "The default pairs, compared sample by sample (the mean of distance(a) − distance(b) over the samples, with "
+        "its paired 95 % t interval): a difference is called only when the interval excludes 0.",
+        "\n".join(verdicts)]
 
 
 def sample_count_text(frame: pd.DataFrame) -> str:
