@@ -161,16 +161,17 @@ def stored_points(folder: Path) -> Optional[StoredPoints]:
         return None
 
 
-def report_sections(bench: Optional[StoredPoints]) -> tuple[list[str], list[str]]:
-    """The report's paired comparisons, and its tie-aware pick for the best quality."""
+def report_sections(bench: Optional[StoredPoints], seconds: dict[str, float]) -> tuple[list[str], list[str]]:
+    """The report's paired comparisons, and its tie-aware pick for the best quality (``seconds``: each point's time
+    per image as the report shows it, by label)."""
     if bench is None:
         return (["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), "
                  "so there are no intervals or paired comparisons; run the sweep again into a new folder to get them."],
                 [])
-    return comparison_lines(bench), best_and_ties(bench)
+    return comparison_lines(bench), best_and_ties(bench, seconds)
 
 
-def best_and_ties(bench: StoredPoints) -> list[str]:
+def best_and_ties(bench: StoredPoints, seconds: dict[str, float]) -> list[str]:
     """The best-FID point and the points its paired interval cannot tell from it."""
     best = min(bench.points, key=lambda p: p.record[R.FID])
     tied = [(other, fid) for other in bench.points if other is not best
@@ -178,7 +179,7 @@ def best_and_ties(bench: StoredPoints) -> list[str]:
     if not tied:
         return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
                 "95 % confidence (paired interval of the FID difference above 0)."]
-    listed = "; ".join(f"{p.label} ({p.record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
+    listed = "; ".join(f"{p.label} ({seconds[p.label] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
                        f"95 % interval [{d.low:+.3f}, {d.high:+.3f}])" for p, d in tied)
     return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but at this N it is tied (the paired "
             f"95 % interval of the FID difference includes 0) with: {listed}."]

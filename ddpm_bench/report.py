@@ -17,7 +17,7 @@ from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import FLOOR, OK, REPORT, STATUS, TARGET, load_frame
+from ddpm_bench.records import FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, TARGET, load_frame, point_label
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -66,10 +66,14 @@ def floor_row(frame: pd.DataFrame):
     return rows.iloc[0] if len(rows) else None
 
 
-def floor_sentence(floor) -> str:
+def floor_sentence(floor, frame: pd.DataFrame) -> str:
     """What the floor (its record, or None) is and how to read it."""
     if floor is None:
-        return "No real-data floor was measured (the reference is imported statistics, not images)."
+        unavailable = frame[frame[STATUS] == FLOOR_UNAVAILABLE] if STATUS in frame else frame.iloc[0:0]
+        if len(unavailable):
+            return f"No real-data floor was measured: {unavailable.iloc[0].get('error')}."
+        return ("No real-data floor was measured: a target search measures none (a sweep at one N does, e.g. "
+                "`ddpm-bench sweep -n 512`).")
     source = floor.get("floor_data") if isinstance(floor.get("floor_data"), str) else floor.get("reference_source")
     interval = ""
     if "fid_low" in floor and floor["fid_low"] == floor["fid_low"]:
@@ -137,6 +141,11 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
         picks = sorted({0, len(group) // 2, len(group) - 1})[:per_scheduler]
         chosen.append((label, [(int(group.iloc[i]["steps"]), group.iloc[i]["grid"]) for i in picks]))
     return chosen
+
+
+def times_of(points: pd.DataFrame) -> dict[str, float]:
+    """Each point's seconds per image as this report shows them, by the label ``compare`` gives it."""
+    return {point_label(r["scheduler"], int(r["steps"])): r["seconds_per_image"] for _, r in points.iterrows()}
 
 
 def read_target(folder: Path):
@@ -290,7 +299,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
     decided = front is not None
     if front is None:
         front = pareto_front(points, time_tolerance)
-    comparisons, ties = report_sections(stored)
+    comparisons, ties = report_sections(stored, times_of(points))
     first = frame.iloc[0]
     setting = (f"{sample_count_text(frame)}, seed {first.get('seed')}, scored with the "
                f"`{first.get('backbone')}` feature network against {first.get('reference')}")
@@ -303,7 +312,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
                               ("nfe", "FID and KID against model calls per image")):
             chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg")
             sections.append(f"![{caption}; labels: steps; {setting}]({chart.name})")
-        sections.append(floor_sentence(floor))
+        sections.append(floor_sentence(floor, frame))
     sections += [
         "## Results",
         table(frame),
