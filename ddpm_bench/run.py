@@ -278,10 +278,12 @@ class Workbench:
     def stats_reference(self):
         """The reference side for stats.py, built once per workbench."""
         if self._stats_reference is None:
+            from ddpm_bench.metrics.reference import remembered
             from ddpm_bench.stats import Reference
 
             ref = self.reference
-            self._stats_reference = Reference(ref.mu, ref.sigma, ref.features)
+            self._stats_reference = Reference(ref.mu, ref.sigma, ref.features,
+                                              lambda name, compute: remembered(name, ref.key, compute))
         return self._stats_reference
 
     def planned_nfe(self, spec: SchedulerSpec, steps: int) -> int:
@@ -319,10 +321,12 @@ class Workbench:
             images = self.real_images(n)
         except BenchError as error:
             return {**record, R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)}
+        started = time.perf_counter()
         drawn = hashlib.sha256(images.numpy().tobytes()).hexdigest()
         scores = remembered(f"floor-{drawn[:16]}", f"{self.reference.key} {drawn} {self.device.type}",
                             lambda: np.array(json.dumps(self.floor_scores(images))))
-        return {**record, **json.loads(str(scores))}
+        # what the floor cost this time: a cached floor's scores carry the cost of their first computation
+        return {**record, **json.loads(str(scores)), "statistics_seconds": time.perf_counter() - started}
 
     def floor_scores(self, images: torch.Tensor) -> dict:
         scorer = self.scorer(sync=False)  # rank 0 alone computes the floor

@@ -335,6 +335,8 @@ def test_the_floor_is_computed_once_for_every_sweep_of_the_same_n_seed_and_data(
                   if r["point"] == "real-data-floor")
     metrics = ["fid", "fid_low", "fid_high", "kid", "fd_infinity", "prdc_coverage", "near_copy_rate"]
     assert [second[k] for k in metrics] == [first[k] for k in metrics]
+    # so is the reference's own KID kernel mean (5,000 x 5,000 kernel), which every point's KID interval needs
+    assert len(list((env / "cache" / "stats").glob("derived-kid-reference-kernel-mean-*.npz"))) == 1
     with pytest.raises(AssertionError, match="computed again"):  # other images drawn: computed
         run_sweep(small(env, schedulers=["ddim"], steps=[2], n=7, seed=12), tmp_path / "c", progress=False)
 
