@@ -43,9 +43,6 @@ from ddpm_bench.options import parse_point
 from ddpm_bench.settings import DEFAULTS, RunSettings, SweepConfig, load_config
 from ddpm_bench.stats import CONFIDENCE, Difference
 
-CONVERGENCE = "convergence.json"
-
-
 @dataclasses.dataclass(frozen=True)
 class Distance:
     """A point's mean feature distance to the solution over its first ``n`` samples, with its 95 % interval."""
@@ -144,7 +141,7 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
     summary = {"solution": solution, "n": size, "seed": reference.record.get(R.SEED),
                "backbone": reference.record.get(R.BACKBONE), "scale": scale, "solution_folder": solution_folder.name,
                "points": [r.to_dict() for r in results], "comparisons": [d.to_dict() for d in comparisons]}
-    write_text(folder / CONVERGENCE, json.dumps(summary, indent=1) + "\n")
+    write_text(folder / R.CONVERGENCE, json.dumps(summary, indent=1) + "\n")
     return summary
 
 
@@ -156,6 +153,9 @@ def point_distance(point: Point, distances: np.ndarray, scale: float) -> Distanc
 
 
 def read_convergence(folder: Path) -> Optional[dict]:
-    """A folder's convergence.json, or None when ``ddpm-bench convergence`` has not been run on it."""
-    path = Path(folder) / CONVERGENCE
-    return json.loads(path.read_text()) if path.exists() else None
+    """A folder's convergence.json, or None when ``ddpm-bench convergence`` has not been run on it (or it cannot be
+    read)."""
+    try:
+        return json.loads((Path(folder) / R.CONVERGENCE).read_text())
+    except (OSError, ValueError):  # not run on this folder, or a file damaged since: the report goes without it
+        return None
