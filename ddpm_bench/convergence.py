@@ -96,8 +96,9 @@ def settings_of(folder: Path) -> RunSettings:
     """The run settings of a sweep folder (its sweep.toml) or a target folder (target.json's settings)."""
     if (folder / R.CONFIG).exists():
         return load_config(folder / R.CONFIG)
-    if (folder / R.TARGET).exists():
-        values = json.loads((folder / R.TARGET).read_text()).get("settings", {})
+    summary = R.read_target_summary(folder)
+    if summary is not None:
+        values = summary.get("settings", {})
         return RunSettings(**{f.name: values[f.name] for f in dataclasses.fields(RunSettings) if f.name in values})
     raise BenchError(f"{folder} holds neither {R.CONFIG} nor {R.TARGET}: not a sweep or target folder")
 

@@ -97,6 +97,15 @@ def save_features(features, path: Path) -> None:
         np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
+def read_target_summary(folder: Path) -> Optional[dict]:
+    """A target search's summary (``target.json``: its answer, settings and side-by-side timings), or None when the
+    folder holds none or it cannot be read (a sweep folder, a file damaged since)."""
+    try:
+        return json.loads((Path(folder) / TARGET).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) -> list[dict]:
     """Every complete record in ``path`` (none when it does not exist). A torn last line is dropped with a warning;
     a broken line elsewhere is an error naming it."""

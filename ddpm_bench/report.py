@@ -17,7 +17,8 @@ from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, TARGET, load_frame, point_label
+from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, point_label,
+                                read_target_summary)
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -146,14 +147,6 @@ def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[st
 def times_of(points: pd.DataFrame) -> dict[str, float]:
     """Each point's seconds per image as this report shows them, by the label ``compare`` gives it."""
     return {point_label(r["scheduler"], int(r["steps"])): r["seconds_per_image"] for _, r in points.iterrows()}
-
-
-def read_target(folder: Path):
-    """A target search's summary (``target.json``, written by ``ddpm-bench target``), or None for a sweep folder."""
-    import json
-
-    file = folder / TARGET
-    return json.loads(file.read_text()) if file.exists() else None
 
 
 def with_side_by_side_times(frame: pd.DataFrame, summary) -> pd.DataFrame:
@@ -286,7 +279,7 @@ def sample_count_text(frame: pd.DataFrame) -> str:
 
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
-    summary = read_target(folder)
+    summary = read_target_summary(folder)
     frame = with_side_by_side_times(load_frame(folder), summary)
     points = ok_points(frame)
     floor = floor_row(frame)

@@ -209,11 +209,8 @@ def retime(bench: Workbench, results: list[SchedulerResult], log, earlier: Optio
 
 def earlier_summary(folder: Path, config: TargetConfig) -> Optional[dict]:
     """The summary a previous run of these very settings wrote to ``folder``, or None."""
-    try:
-        summary = json.loads((folder / R.TARGET).read_text())
-    except (OSError, ValueError):
-        return None
-    return summary if summary.get("settings") == dataclasses.asdict(config) else None
+    summary = R.read_target_summary(folder)
+    return summary if summary and summary.get("settings") == dataclasses.asdict(config) else None
 
 
 def ranked(results: list[SchedulerResult]) -> list[SchedulerResult]:
