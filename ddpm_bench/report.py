@@ -15,6 +15,7 @@ import pandas as pd
 
 from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
+from ddpm_bench.data import EMBEDDED_MNIST_TEST
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
 from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, point_label,
@@ -84,6 +85,9 @@ def floor_sentence(floor, frame: pd.DataFrame) -> str:
     if source == floor.get("reference_source"):
         text += (" These images come from the reference set itself (and, for the embedded model, from its training "
                  "data), so the floor is optimistic; `--floor-data` names held-out real images instead.")
+    elif source == EMBEDDED_MNIST_TEST:
+        text += (" They are MNIST test digits: none of them is in the reference, nor in the embedded model's or the "
+                 "mnist-cnn backbone's training data.")
     return text
 
 

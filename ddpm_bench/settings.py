@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ddpm_bench.data import held_out_data
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.hashing import json_digest
 from ddpm_bench.names import unknown_option
@@ -23,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "model": "embedded:mnist",
     "backbone": "mnist-cnn",
     "reference": "embedded:mnist",
-    # real images for the floor (what real data scores at N); None: drawn from the reference itself
+    # real images for the floor (what real data scores at N); None: the reference's held-out images where known
+    # (MNIST's test digits for the embedded digits), else drawn from the reference itself
     "floor_data": None,
     "seed": 0,
     # how the UNet runs (timing only: sample i depends on (seed, i) alone, whatever the batch size)
@@ -104,8 +106,9 @@ class RunSettings:
 
     @property
     def floor_source(self) -> str:
-        """Where the floor's real images come from: ``floor_data``, else the reference set."""
-        return self.floor_data or self.reference
+        """Where the floor's real images come from: ``floor_data``; else real images held out from the reference
+        (``data.held_out_data``: MNIST's test digits for the embedded digits); else the reference set itself."""
+        return self.floor_data or held_out_data(self.reference) or self.reference
 
 
 RESULTS_FIELDS = ("seed", "model", "backbone", "reference", "batch_size", "precision", "channels_last", "compile")

