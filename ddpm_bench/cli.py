@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="(default: %(default)s)")
     quality.add_argument("--reference", default=DEFAULTS["reference"], help="reference data set (default: %(default)s)")
     quality.add_argument("--backbone", default=DEFAULTS["backbone"], help="feature network (default: %(default)s)")
+    quality.add_argument("--floor-data", help="real images the model never saw, scored beside the samples (default: "
+                         "embedded:mnist-test for an embedded reference; else drawn from --reference)")
     quality.add_argument("--out", required=True, help="output folder: quality.json and samples.png (required)")
     add_runtime_options(quality)
 
@@ -261,7 +263,7 @@ def _run_settings(args: argparse.Namespace):
     from ddpm_bench.settings import RunSettings
 
     return RunSettings(model=args.model, backbone=args.backbone, reference=args.reference or DEFAULTS["reference"],
-                       seed=args.seed, batch_size=args.batch_size, device=args.device, precision=args.precision,
+                       floor_data=getattr(args, "floor_data", None), seed=args.seed, batch_size=args.batch_size, device=args.device, precision=args.precision,
                        channels_last=args.channels_last, compile=args.compile)
 
 
@@ -367,7 +369,8 @@ def _quality(args: argparse.Namespace) -> int:
         m = result[kind]
         confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
         print(f"{kind:8s} FID {m['fid']:.3f}  KID {m['kid']:.4f} +- {m['kid_std']:.4f}{confident}")
-    print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}) -> {args.out}")
+    print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}, real images from "
+          f"{result['real']['data']}) -> {args.out}")
     return 0
 
 

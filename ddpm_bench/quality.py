@@ -1,7 +1,8 @@
 """How good a model is, next to the floor set by real data: the figures in the embedded model's card.
 
-FID and KID of N samples against the reference set, and the same for N real images drawn from that set (the floor
-at that N: FID is biased upward at small N, so a model is judged against this, not against 0). With a backbone that
+FID and KID of N samples against the reference set, and the same for N real images the model never saw, drawn as
+the sweep's real-data floor draws them (``RunSettings.floor_source``: MNIST's test digits for the embedded reference):
+FID is biased upward at small N, so a model is judged against this floor, not against 0. With a backbone that
 can say more (``describe``: the ``mnist-cnn`` classifier's confident share and class spread), that too, for samples
 and real digits alike.
 """
@@ -48,7 +49,7 @@ def model_quality(
         **bench.provenance(), R.SCHEDULER: record[R.SCHEDULER], R.STEPS: steps, R.NFE: record[R.NFE], R.N: n,
         R.SECONDS_PER_IMAGE: record[R.SECONDS_PER_IMAGE],
         "samples": _describe(bench, samples, {k: record[k] for k in R.METRICS if k in record}),
-        "real": _describe(bench, real, bench.score(real)),
+        "real": {"data": bench.settings.floor_source, **_describe(bench, real, bench.score(real))},
     }
     save_grid(samples[:100], out / "samples.png", columns=10, scale=2)
     write_text(out / "quality.json", json.dumps(result, indent=2) + "\n")

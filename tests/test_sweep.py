@@ -343,6 +343,20 @@ def test_the_floor_is_computed_once_for_every_sweep_of_the_same_n_seed_and_data(
         run_sweep(small(env, schedulers=["ddim"], steps=[2], n=7, seed=12), tmp_path / "c", progress=False)
 
 
+def test_quality_scores_the_same_real_images_as_the_sweeps_floor(env, tmp_path):
+    from ddpm_bench.quality import model_quality
+    from ddpm_bench.settings import RunSettings
+
+    settings = RunSettings(model=str(env / "model"), batch_size=4)
+    result = model_quality(settings, tmp_path / "quality", scheduler="ddim", steps=2, n=8, progress=False)
+    floor = next(r for r in run_sweep(small(env, schedulers=["ddim"], steps=[2], n=8), tmp_path / "sweep",
+                                      progress=False).to_dict("records") if r["point"] == "real-data-floor")
+    assert result["real"]["data"] == floor["floor_data"] == "embedded:mnist-test"
+    assert np.isclose(result["real"]["fid"], floor["fid"]) and np.isclose(result["real"]["kid"], floor["kid"])
+    assert json.loads((tmp_path / "quality" / "quality.json").read_text())["real"]["fid"] == result["real"]["fid"]
+    assert not np.isclose(result["samples"]["fid"], floor["fid"])
+
+
 def test_running_a_finished_sweep_again_computes_nothing_and_keeps_every_record(env, tmp_path):
     config = small(env, schedulers=["ddim"], steps=[2], n=6)
     first = run_sweep(config, tmp_path / "out", progress=False)
