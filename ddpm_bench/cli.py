@@ -205,6 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: every two schedulers at the same step count, and each scheduler's consecutive step counts)")
     compare.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
 
+    retime = sub.add_parser(
+        "retime", help="time every finished point of a folder again, side by side",
+        description="Each point's time per image measured again in rounds, one batch of every point in turn, so that "
+                    "points sampled in separate runs or beside other work are compared under the same conditions. "
+                    "Writes DIR/timings.json; the report then shows these times.")
+    retime.add_argument("folder", metavar="DIR", help="a sweep or target folder")
+    retime.add_argument("--rounds", type=int, default=DEFAULTS["retime_rounds"],
+                        help="batches of each point; each point's time is the median of its rounds (default: %(default)s)")
+
     convergence = sub.add_parser(
         "convergence", help="each point's distance to a many-step solution from the same x_T, with 95%% intervals",
         description="How far each point's sample i lands from sample i of a many-step solver (DDIM eta=0 at 1,000 "
@@ -413,6 +422,26 @@ def _compare(args: argparse.Namespace) -> int:
     rows = [(d.a, d.b, d.metric.upper(), f"{d.difference:+.4g}", f"[{d.low:+.4g}, {d.high:+.4g}]",
              "paired" if d.paired else "unpaired", str(d.n), d.verdict) for d in differences]
     print_table(("a", "b", "metric", "a - b", "95% interval", "", "N", "verdict"), rows)
+    return 0
+
+
+@command("retime")
+def _retime(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ddpm_bench.records import OK, TIMINGS, load_frame, point_label
+    from ddpm_bench.report import write_report
+    from ddpm_bench.retime import retime_folder
+
+    folder = Path(args.folder)
+    sampled = {(r["scheduler"], int(r["steps"])): r["seconds_per_image"] for r in load_frame(folder).to_dict("records")
+               if r["status"] == OK}
+    summary = retime_folder(folder, args.rounds, log=lambda line: print(line, file=sys.stderr, flush=True))
+    write_report(folder)
+    print_table(("point", "ms/image while sampled", "ms/image side by side"),
+                [(point_label(t["scheduler"], t["steps"]), f"{sampled[(t['scheduler'], t['steps'])] * 1000:.1f}",
+                  f"{t['seconds_per_image'] * 1000:.1f}") for t in summary["timings"]])
+    print(f"-> {folder / TIMINGS}; report rebuilt")
     return 0
 
 

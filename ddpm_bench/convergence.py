@@ -40,7 +40,7 @@ from ddpm_bench.atomic import write_text
 from ddpm_bench.compare import Point, load_points, pairs_to_compare
 from ddpm_bench.errors import BenchError
 from ddpm_bench.options import parse_point
-from ddpm_bench.settings import DEFAULTS, RunSettings, SweepConfig, load_config
+from ddpm_bench.settings import DEFAULTS, RunSettings, SweepConfig, folder_settings
 from ddpm_bench.stats import CONFIDENCE, Difference
 
 @dataclasses.dataclass(frozen=True)
@@ -92,17 +92,6 @@ def paired_difference(a: np.ndarray, b: np.ndarray, labels: tuple[str, str]) -> 
     return Difference(*labels, "convergence", difference, low, high, True, len(a))
 
 
-def settings_of(folder: Path) -> RunSettings:
-    """The run settings of a sweep folder (its sweep.toml) or a target folder (target.json's settings)."""
-    if (folder / R.CONFIG).exists():
-        return load_config(folder / R.CONFIG)
-    summary = R.read_target_summary(folder)
-    if summary is not None:
-        values = summary.get("settings", {})
-        return RunSettings(**{f.name: values[f.name] for f in dataclasses.fields(RunSettings) if f.name in values})
-    raise BenchError(f"{folder} holds neither {R.CONFIG} nor {R.TARGET}: not a sweep or target folder")
-
-
 def solution_config(settings: RunSettings, solution: str, n: int) -> SweepConfig:
     """The sweep that samples the solution: the folder's model, seed, metric and runtime; one point; N samples."""
     scheduler, steps = parse_point(solution)
@@ -120,7 +109,7 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
 
     folder = Path(folder)
     points = load_points([folder])
-    config = solution_config(settings_of(folder), solution, n)
+    config = solution_config(folder_settings(folder), solution, n)
     solution_folder = folder / f"solution-n{n}"
     log(f"the solution: {solution} for the first {n} samples, in {solution_folder}")
     run_sweep(config, solution_folder, progress=progress, log=log)

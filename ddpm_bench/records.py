@@ -24,6 +24,7 @@ FEATURES_DIR = "features"
 DECISIONS = "decisions.json"   # sweep --decide's verdicts (decide.py)
 TARGET = "target.json"         # a target search's answer (target.py)
 CONVERGENCE = "convergence.json"  # each point's distance to a many-step solution (convergence.py)
+TIMINGS = "timings.json"       # every finished point timed again side by side (retime.py)
 REPORT = "report.md"           # and report.html beside it (report.py)
 
 # -- field names ---------------------------------------------------------------------------------------------------

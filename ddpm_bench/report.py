@@ -20,6 +20,7 @@ from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
 from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, point_label,
                                 read_target_summary)
+from ddpm_bench.retime import read_timings
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -153,12 +154,35 @@ def times_of(points: pd.DataFrame) -> dict[str, float]:
     return {point_label(r["scheduler"], int(r["steps"])): r["seconds_per_image"] for _, r in points.iterrows()}
 
 
-def with_side_by_side_times(frame: pd.DataFrame, summary) -> pd.DataFrame:
-    """The records with each point that a target search timed side by side (``timings`` in target.json) at that
-    time, in place of the time taken while it was sampled, so that every section compares like with like."""
-    if not summary or not summary.get("timings"):
-        return frame
-    timed = {(t["scheduler"], t["steps"]): t["seconds_per_image"] for t in summary["timings"]}
+def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple[pd.DataFrame, str]:
+    """The records with each point's time measured side by side in place of the time taken while it was sampled,
+    so that every section compares like with like, and the sentence that says which times the report shows. The
+    times: a target search's own (``timings`` in target.json), else ``ddpm-bench retime``'s (timings.json) while
+    they cover every finished point."""
+    sampled = ("Time is the median over batches of the sampling loop's wall time per image (initial noise, model "
+               "calls, scheduler steps), after an untimed warm-up; NFE is counted in the loop.")
+    if summary and summary.get("timings"):
+        return _with_times(frame, summary["timings"]), (
+            sampled + " Here each was measured again side by side at the end of the search (above).")
+    retimed = read_timings(folder)
+    unmeasured = sampled + (" Each point was timed while it was sampled: points sampled in separate runs, or beside "
+                            "other work, compare poorly; `ddpm-bench retime DIR` times them all again side by side.")
+    if not retimed:
+        return frame, unmeasured
+    timed = {(t["scheduler"], t["steps"]) for t in retimed["timings"]}
+    missing = [point_label(s, int(k)) for s, k in zip(ok_points(frame)["scheduler"], ok_points(frame)["steps"])
+               if (s, int(k)) not in timed]
+    if missing:
+        return frame, unmeasured + (f" (timings.json is older than {', '.join(missing)}, so the times it holds are "
+                                    "not used.)")
+    return _with_times(frame, retimed["timings"]), (
+        sampled + f" Here every point was timed again side by side by `ddpm-bench retime`: {retimed['rounds']} rounds, "
+        f"each one batch of {retimed['batch_size']} images of every point in turn, the median of each point's "
+        f"rounds ({retimed['device']}); the times taken while sampling are in records.jsonl.")
+
+
+def _with_times(frame: pd.DataFrame, timings: list[dict]) -> pd.DataFrame:
+    timed = {(t["scheduler"], t["steps"]): t["seconds_per_image"] for t in timings}
     frame = frame.copy()
     keys = list(zip(frame["scheduler"], frame["steps"].fillna(0).astype(int)))
     frame["seconds_per_image"] = [timed.get(key, value) for key, value in zip(keys, frame["seconds_per_image"])]
@@ -284,7 +308,7 @@ def sample_count_text(frame: pd.DataFrame) -> str:
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
     summary = read_target_summary(folder)
-    frame = with_side_by_side_times(load_frame(folder), summary)
+    frame, time_sentence = with_side_by_side_times(load_frame(folder), folder, summary)
     points = ok_points(frame)
     floor = floor_row(frame)
     stored = stored_points(folder)
@@ -315,8 +339,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         table(frame),
         "## How to read these numbers",
         INTERVALS, COLUMNS, BELOW_THE_FLOOR,
-        "Time is the median over batches of the sampling loop's wall time per image (initial noise, model calls, "
-        "scheduler steps), after an untimed warm-up; NFE is counted in the loop.",
+        time_sentence,
         "## Paired comparisons",
         *decisions_section(folder),
         *comparisons,

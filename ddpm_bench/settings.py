@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     # ODE as PNDM and DPM-Solver integrate it: DDIM eta = 0 without clipping x_0), and its samples
     "convergence_solution": "ddim:clip_sample=false:1000",
     "convergence_n": 64,
+    # ``retime``: batches of every point timed in turn; a point's time is the median of its rounds
+    "retime_rounds": 3,
     # one scheduler at one step count (``sample``), and a model's quality card (``quality``)
     "sample_n": 64,
     "quality_scheduler": "ddim",
@@ -251,3 +253,17 @@ def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
         if key not in known:
             raise ConfigError(unknown_option(f"config {path}", key, known))
     return config_from(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def folder_settings(folder: Path) -> RunSettings:
+    """The run settings of a sweep folder (its sweep.toml) or a target folder (target.json's settings): what a
+    command that works on a finished folder (``convergence``, ``retime``) samples with."""
+    from ddpm_bench import records as R
+
+    if (folder / R.CONFIG).exists():
+        return load_config(folder / R.CONFIG)
+    summary = R.read_target_summary(folder)
+    if summary is not None:
+        values = summary.get("settings", {})
+        return RunSettings(**{f.name: values[f.name] for f in dataclasses.fields(RunSettings) if f.name in values})
+    raise BenchError(f"{folder} holds neither {R.CONFIG} nor {R.TARGET}: not a sweep or target folder")

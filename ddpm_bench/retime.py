@@ -1,0 +1,56 @@
+"""Every finished point of a folder timed again side by side (``ddpm-bench retime DIR``).
+
+A sweep times each point while it samples it, so points sampled minutes or hours apart, or in separate runs with other
+work beside them, are told apart partly by what else the machine was doing (``results/n1000``: ddim at 20 steps timed
+at 597 ms per image beside the test suite, pndm at 10 steps, one more model call, at 263 ms on a quiet machine).
+Retiming samples one batch of every point in turn, for a number of rounds, and keeps each point's median
+(``Workbench.time_side_by_side``), so that a busier spell falls on all points alike. ``DIR/timings.json`` keeps the
+times; the report shows them wherever it shows a time (table, charts, budgets, ties) while they cover every finished
+point of the folder, and says so. A target search times its points the same way itself (``target.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+from ddpm_bench import records as R
+from ddpm_bench.api import parse_scheduler_spec
+from ddpm_bench.atomic import write_text
+from ddpm_bench.options import positive_int
+from ddpm_bench.settings import default, folder_settings
+
+
+def finished_points(folder: Path) -> list[tuple[str, int]]:
+    """(scheduler label, steps) of every point of the folder whose current record is finished."""
+    frame = R.load_frame(folder)
+    done = frame[frame[R.STATUS] == R.OK]
+    return [(scheduler, int(steps)) for scheduler, steps in zip(done[R.SCHEDULER], done[R.STEPS])]
+
+
+def retime_folder(folder: str | Path, rounds: int = default("retime_rounds"), *,
+                  log: Callable[[str], None] = lambda line: None) -> dict:
+    """Time every finished point of ``folder`` side by side, ``rounds`` batches each; write and return timings.json."""
+    from ddpm_bench.run import Workbench
+
+    folder = Path(folder)
+    positive_int(rounds, "--rounds")
+    points = finished_points(folder)
+    settings = folder_settings(folder)
+    bench = Workbench.open(settings, score=False)
+    log(f"timing {len(points)} points side by side: {rounds} rounds of one batch ({settings.batch_size} images) each")
+    seconds = bench.time_side_by_side([(parse_scheduler_spec(label), steps) for label, steps in points], rounds)
+    summary = {"rounds": rounds, "batch_size": settings.batch_size, "device": bench.provenance()["device"],
+               "timings": [{R.SCHEDULER: label, R.STEPS: steps, R.SECONDS_PER_IMAGE: value}
+                           for (label, steps), value in zip(points, seconds)]}
+    write_text(folder / R.TIMINGS, json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def read_timings(folder: Path) -> Optional[dict]:
+    """A folder's timings.json, or None when ``retime`` has not been run on it (or the file cannot be read)."""
+    try:
+        return json.loads((Path(folder) / R.TIMINGS).read_text())
+    except (OSError, ValueError):
+        return None
