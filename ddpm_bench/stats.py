@@ -84,7 +84,8 @@ class PointFeatures:
             self.kxy_mean = kernel(self.x, reference.features, self.d).mean(axis=1)
 
     def fid(self, weights: np.ndarray) -> np.ndarray:
-        """FID for each row of ``weights`` (R x N multiplicities summing to N). Remembered per weight matrix: every
+        """FID for each row of ``weights``: R x N multiplicities, each row summing to the size of the sample it stands
+        for (N for a bootstrap replicate, m for a subset of m samples given as 0/1). Remembered per weight matrix: every
         paired comparison of a sweep draws the same indices (same seed), so a point's replicates are computed once
         however many points it is compared with."""
         key = hashlib.sha1(np.ascontiguousarray(weights).tobytes()).hexdigest() + str(weights.shape)
@@ -99,16 +100,17 @@ class PointFeatures:
         """With Y = X S_r^1/2 computed once, S_r^1/2 S S_r^1/2 is the weighted covariance of Y, and Tr(S) the
         weighted mean squared distance to the mean: per replicate one N x D x D product and one eigendecomposition,
         instead of a centred copy of X and two D x D x D products (0.72 -> 0.52 s for 300 replicates, N = 200)."""
-        ref, n = self.reference, self.n
+        ref = self.reference
         y = self.x @ ref.sigma_sqrt
         squares = (self.x ** 2).sum(axis=1)
         out = np.empty(len(weights))
         for start in range(0, len(weights), CHUNK):
             w = weights[start : start + CHUNK]
-            mu, mu_y = w @ self.x / n, w @ y / n
+            m = w.sum(axis=1)
+            mu, mu_y = w @ self.x / m[:, None], w @ y / m[:, None]
             inner = (np.matmul((y[None] * w[:, :, None]).transpose(0, 2, 1), y)
-                     - n * mu_y[:, :, None] * mu_y[:, None, :]) / (n - 1)
-            trace = (w @ squares - n * (mu ** 2).sum(axis=1)) / (n - 1)
+                     - m[:, None, None] * mu_y[:, :, None] * mu_y[:, None, :]) / (m - 1)[:, None, None]
+            trace = (w @ squares - m * (mu ** 2).sum(axis=1)) / (m - 1)
             root_trace = np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum(axis=1)
             out[start : start + CHUNK] = ((mu - ref.mu) ** 2).sum(axis=1) + trace + np.trace(ref.sigma) - 2 * root_trace
         return out
@@ -134,13 +136,14 @@ def fd_infinity(point: PointFeatures, *, sizes: int = 8, repeats: int = 4, seed:
     and its value at 1/N = 0 estimates the FID of infinitely many samples: the bias of finite N removed."""
     rng = np.random.default_rng(seed)
     counts = np.unique(np.linspace(max(2, point.n // 2), point.n, sizes).astype(int))
-    inverse, values = [], []
+    subsets = []
     for m in counts:
         for _ in range(repeats if m < point.n else 1):
-            subset = PointFeatures(point.x[rng.choice(point.n, size=m, replace=False)], point.reference, with_kid=False)
-            inverse.append(1.0 / m)
-            values.append(float(subset.fid(np.ones((1, m)))[0]))
-    slope, intercept = np.polyfit(inverse, values, 1)
+            subset = np.zeros(point.n)
+            subset[rng.choice(point.n, size=m, replace=False)] = 1.0
+            subsets.append(subset)
+    subsets = np.array(subsets)  # every subset as 0/1 weights: their FIDs in one batched computation
+    slope, intercept = np.polyfit(1.0 / subsets.sum(axis=1), point.fid(subsets), 1)
     return {"fd_infinity": float(intercept), "fd_infinity_slope": float(slope)}
 
 

@@ -150,6 +150,21 @@ def test_fd_infinity_removes_the_finite_n_bias_that_fid_keeps():
     assert abs(np.mean(infinity_errors)) < 0.06
 
 
+def test_a_subset_given_as_0_1_weights_scores_the_fid_of_that_subset_alone():
+    """FD-infinity scores its subsets as weight rows of the whole point in one batch; each must be the subset's FID."""
+    d, n = 8, 60
+    rng = np.random.default_rng(3)
+    reference = Reference(rng.normal(size=d), np.cov(rng.normal(size=(500, d)), rowvar=False))
+    x = rng.normal(0.3, 1.1, size=(n, d))
+    subsets = [rng.choice(n, size=m, replace=False) for m in (30, 45, 60)]
+    weights = np.zeros((len(subsets), n))
+    for row, subset in zip(weights, subsets):
+        row[subset] = 1.0
+    batched = PointFeatures(x, reference, with_kid=False).fid(weights)
+    alone = [PointFeatures(x[subset], reference, with_kid=False).estimates()["fid"] for subset in subsets]
+    assert np.allclose(batched, alone, rtol=1e-10) and len(set(np.round(alone, 6))) == 3
+
+
 def test_interval_ends_are_never_below_zero_nor_crossed_when_the_estimate_is_negative():
     # real data against its own population: the unbiased KID falls below 0 about half the time
     rng = np.random.default_rng(7)
