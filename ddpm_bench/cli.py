@@ -272,8 +272,9 @@ def _run_settings(args: argparse.Namespace):
     from ddpm_bench.settings import RunSettings
 
     return RunSettings(model=args.model, backbone=args.backbone, reference=args.reference or DEFAULTS["reference"],
-                       floor_data=getattr(args, "floor_data", None), seed=args.seed, batch_size=args.batch_size, device=args.device, precision=args.precision,
-                       channels_last=args.channels_last, compile=args.compile)
+                       floor_data=getattr(args, "floor_data", None), seed=args.seed, batch_size=args.batch_size,
+                       device=args.device, precision=args.precision, channels_last=args.channels_last,
+                       compile=args.compile)
 
 
 def _progress(args: argparse.Namespace) -> Optional[bool]:
@@ -429,17 +430,15 @@ def _compare(args: argparse.Namespace) -> int:
 def _retime(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ddpm_bench.records import OK, TIMINGS, load_frame, point_label
+    from ddpm_bench.records import TIMINGS, point_label
     from ddpm_bench.report import write_report
     from ddpm_bench.retime import retime_folder
 
     folder = Path(args.folder)
-    sampled = {(r["scheduler"], int(r["steps"])): r["seconds_per_image"] for r in load_frame(folder).to_dict("records")
-               if r["status"] == OK}
     summary = retime_folder(folder, args.rounds, log=lambda line: print(line, file=sys.stderr, flush=True))
     write_report(folder)
     print_table(("point", "ms/image while sampled", "ms/image side by side"),
-                [(point_label(t["scheduler"], t["steps"]), f"{sampled[(t['scheduler'], t['steps'])] * 1000:.1f}",
+                [(point_label(t["scheduler"], t["steps"]), f"{t['seconds_per_image_while_sampled'] * 1000:.1f}",
                   f"{t['seconds_per_image'] * 1000:.1f}") for t in summary["timings"]])
     print(f"-> {folder / TIMINGS}; report rebuilt")
     return 0

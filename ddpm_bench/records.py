@@ -159,6 +159,11 @@ def load_frame(folder: Path):
     return records_frame(current_records(records))
 
 
+def ok_points(frame):
+    """The finished points of a records frame (``load_frame``): no failed point, no floor."""
+    return frame[frame[STATUS] == OK].copy() if STATUS in frame else frame.iloc[0:0]
+
+
 class RecordStore:
     """A sweep folder's records: the points already done, the check that they belong to this sweep, and appends."""
 

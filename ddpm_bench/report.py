@@ -18,7 +18,7 @@ from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.data import EMBEDDED_MNIST_TEST
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, point_label,
+from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, REPORT, STATUS, load_frame, ok_points, point_label,
                                 read_target_summary)
 from ddpm_bench.retime import read_timings
 
@@ -53,10 +53,6 @@ BELOW_THE_FLOOR = (
     "a smaller finite-N FID than real data can. KID is unbiased, so when the true value is near 0 about half of its "
     "estimates fall below 0. Judge such points by their intervals and the paired comparisons, not by their order."
 )
-
-
-def ok_points(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame[STATUS] == OK].copy() if STATUS in frame else frame.iloc[0:0]
 
 
 def sampled_points(frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,8 +166,8 @@ def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple
     if not retimed:
         return frame, unmeasured
     timed = {(t["scheduler"], t["steps"]) for t in retimed["timings"]}
-    missing = [point_label(s, int(k)) for s, k in zip(ok_points(frame)["scheduler"], ok_points(frame)["steps"])
-               if (s, int(k)) not in timed]
+    points = ok_points(frame)
+    missing = [point_label(s, int(k)) for s, k in zip(points["scheduler"], points["steps"]) if (s, int(k)) not in timed]
     if missing:
         return frame, unmeasured + (f" (timings.json is older than {', '.join(missing)}, so the times it holds are "
                                     "not used.)")

@@ -22,28 +22,24 @@ from ddpm_bench.options import positive_int
 from ddpm_bench.settings import default, folder_settings
 
 
-def finished_points(folder: Path) -> list[tuple[str, int]]:
-    """(scheduler label, steps) of every point of the folder whose current record is finished."""
-    frame = R.load_frame(folder)
-    done = frame[frame[R.STATUS] == R.OK]
-    return [(scheduler, int(steps)) for scheduler, steps in zip(done[R.SCHEDULER], done[R.STEPS])]
-
-
 def retime_folder(folder: str | Path, rounds: int = default("retime_rounds"), *,
                   log: Callable[[str], None] = lambda line: None) -> dict:
-    """Time every finished point of ``folder`` side by side, ``rounds`` batches each; write and return timings.json."""
+    """Time every finished point of ``folder`` side by side, ``rounds`` batches each; write and return timings.json
+    (each point's time side by side, and the time taken while it was sampled)."""
     from ddpm_bench.run import Workbench
 
     folder = Path(folder)
     positive_int(rounds, "--rounds")
-    points = finished_points(folder)
+    points = R.ok_points(R.load_frame(folder)).to_dict("records")
     settings = folder_settings(folder)
     bench = Workbench.open(settings, score=False)
     log(f"timing {len(points)} points side by side: {rounds} rounds of one batch ({settings.batch_size} images) each")
-    seconds = bench.time_side_by_side([(parse_scheduler_spec(label), steps) for label, steps in points], rounds)
+    seconds = bench.time_side_by_side([(parse_scheduler_spec(p[R.SCHEDULER]), int(p[R.STEPS])) for p in points],
+                                      rounds)
     summary = {"rounds": rounds, "batch_size": settings.batch_size, "device": bench.provenance()["device"],
-               "timings": [{R.SCHEDULER: label, R.STEPS: steps, R.SECONDS_PER_IMAGE: value}
-                           for (label, steps), value in zip(points, seconds)]}
+               "timings": [{R.SCHEDULER: p[R.SCHEDULER], R.STEPS: int(p[R.STEPS]), R.SECONDS_PER_IMAGE: value,
+                            "seconds_per_image_while_sampled": p[R.SECONDS_PER_IMAGE]}
+                           for p, value in zip(points, seconds)]}
     write_text(folder / R.TIMINGS, json.dumps(summary, indent=1) + "\n")
     return summary
 

@@ -61,6 +61,8 @@ def test_the_report_shows_the_side_by_side_times_until_a_point_is_added(env, tmp
     assert calls == [(4, 5)]
     retimed = {R.point_label(t["scheduler"], t["steps"]): f"{t['seconds_per_image'] * 1000:.1f}" for t in summary["timings"]}
     assert sorted(retimed.values()) == ["500.0", "600.0", "700.0", "800.0"]
+    assert {R.point_label(t["scheduler"], t["steps"]): f"{t['seconds_per_image_while_sampled'] * 1000:.1f}"
+            for t in summary["timings"]} == sampled  # the time taken while sampling, kept beside
     assert table_ms(write_report(folder).read_text()) == retimed
     sweep(env, folder, [2, 3, 4])  # a point sampled after the retiming: the old times would mix conditions again
     report = write_report(folder).read_text()
