@@ -14,12 +14,14 @@ most 5 % of trials, where looking three times at 95 % would call them different 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 from ddpm_bench.stats import CONFIDENCE, REPLICATES, Difference, PointFeatures, Reference, compare
 
 ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
+OUT_OF_REACH = "out of reach"  # undecided at the largest N, and more steps cannot narrow the interval (target.py)
+PAIRING_HELPS = 0.5  # a paired interval narrower than this share of the unpaired one: the pairing is doing the work
 TAIL_REPLICATES = 10  # bootstrap replicates beyond each end of an interval, so that its quantiles are not one draw
 
 
@@ -64,10 +66,26 @@ def interval_outcome(low: float, high: float, bound: float) -> str:
     return UNDECIDED
 
 
-def paired_fid_look(a, b, n: int, reference: Reference, confidence: float, labels=("a", "b")) -> Difference:
+def paired_fid_look(a, b, n: int, reference: Reference, confidence: float, labels=("a", "b"), *,
+                    paired: bool = True) -> Difference:
     """One look at FID(a) - FID(b) over the first ``n`` samples of both (sample i of both from the same x_T), its
-    interval at ``confidence`` with ``replicates_for`` it."""
+    interval at ``confidence`` with ``replicates_for`` it; ``paired=False``: the same look with independent resampling
+    of a and b, the interval the pairing is measured against."""
     (difference,) = compare(PointFeatures(a[:n], reference, with_kid=False),
-                            PointFeatures(b[:n], reference, with_kid=False), labels, paired=True,
+                            PointFeatures(b[:n], reference, with_kid=False), labels, paired=paired,
                             confidence=confidence, replicates=replicates_for(confidence), metrics=("fid",))
     return difference
+
+
+def samples_for_margin(n: int, half_width: float, margin: float) -> Optional[int]:
+    """About the N at which an interval of ``half_width`` at ``n`` samples shrinks to ``margin`` (widths go as
+    1/sqrt(N)): the fewest samples at which a point exactly as good as the one it is compared with could be shown to
+    be within ``margin`` of it; None for a zero margin, which no N reaches."""
+    return None if margin <= 0 else math.ceil(n * (half_width / margin) ** 2)
+
+
+def reach_text(unpaired_half_width: float, needed_n: Optional[int]) -> str:
+    """Why a match is out of reach, for the log and the report."""
+    needed = f"about N = {needed_n:,}" if needed_n is not None else "more samples than any N"
+    return (f"the pairing does not narrow the interval, unpaired it is +-{unpaired_half_width:.3f}; more steps leave "
+            f"it as wide, and showing a match within the margin would take {needed}")

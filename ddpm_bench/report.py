@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ddpm_bench.adaptive import OUT_OF_REACH, reach_text
 from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.data import EMBEDDED_MNIST_TEST
@@ -224,6 +225,11 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(
             f"{r['scheduler']} (best tried: {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
+    for r in missed:
+        last = r["path"][-1]
+        if last["outcome"] == OUT_OF_REACH:
+            lines.append(f"The search for {r['scheduler']} stopped at {last['steps']} steps, out of reach: "
+                         f"{reach_text(last['unpaired_half_width'], last['needed_n'])}.")
     head = "FID - matched, interval" if matching else "FID, interval"
     rows = [f"| scheduler | steps | NFE | ms / image | {head} | N | met | steps judged, in order |", "|" + "---|" * 8]
     for r in summary["results"]:

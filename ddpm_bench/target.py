@@ -25,8 +25,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import (FAILED, MET, UNDECIDED, decide, interval_outcome, look_confidence,
-                                 paired_fid_look, replicates_for, sample_sizes)
+from ddpm_bench.adaptive import (FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide, interval_outcome,
+                                 look_confidence, paired_fid_look, reach_text, replicates_for, sample_sizes,
+                                 samples_for_margin)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.errors import BenchError
@@ -39,15 +40,18 @@ from ddpm_bench.stats import PointFeatures, point_intervals
 
 
 def search_steps(outcome: Callable[[int], str], first: int, most: int) -> list[tuple[int, str]]:
-    """Every (steps, outcome) tried, in order: ``first``, doubled (the last one ``most``) until one is ``MET``, then
-    bisection between the largest count known not to meet the target and the smallest known to meet it, down to
-    neighbours. The fewest steps found is the smallest ``MET`` count of the path."""
+    """Every (steps, outcome) tried, in order: ``first``, doubled (the last one ``most``) until one is ``MET`` (or
+    ``OUT_OF_REACH``: the search stops there), then bisection between the largest count known not to meet the target
+    and the smallest known to meet it, down to neighbours. The fewest steps found is the smallest ``MET`` count of the
+    path."""
     path: list[tuple[int, str]] = []
     below, steps = 0, first
     while True:
         path.append((steps, outcome(steps)))
         if path[-1][1] == MET:
             break
+        if path[-1][1] == OUT_OF_REACH:
+            return path
         below = steps
         if steps >= most:
             return path
@@ -71,6 +75,8 @@ class Look:
     low: Optional[float] = None
     high: Optional[float] = None
     difference: Optional[float] = None
+    unpaired_half_width: Optional[float] = None  # a match's last look: the interval without the pairing
+    needed_n: Optional[int] = None  # a match's last look: about the N a match within the margin would need
 
 
 @dataclass
@@ -136,7 +142,26 @@ class TargetSearch:
             return look.outcome
 
         decide(test, self.sizes)
+        if self.match is not None and looks[-1].outcome == UNDECIDED:
+            self.check_reach(spec, looks[-1])
         return looks[-1]
+
+    def check_reach(self, spec: SchedulerSpec, look: Look) -> None:
+        """A match still undecided at the largest N is out of reach when its interval is wider than the margin on
+        either side of 0 and the pairing does not narrow it (the paired interval at least ``PAIRING_HELPS`` of the
+        unpaired one). That is the case when the matched point's samples do not follow their x_T, as DDPM's do not
+        (fresh noise at every step): a candidate with more steps, even one exactly as good, then gets an interval
+        as wide, so the search stops instead of sampling every step count up to ``max_steps``. Only a verdict of
+        "not shown" is drawn early, never "met", so the error rate of the verdicts is unchanged. Records the unpaired
+        half-width and about the N a match would need."""
+        point, matched = self.book.at(spec, look.steps, look.n), self.book.at(*self.match, look.n)
+        unpaired = paired_fid_look(point.features, matched.features, look.n, self.book.bench().stats_reference(),
+                                   look_confidence(len(self.sizes)), paired=False)
+        half_width, margin = (look.high - look.low) / 2, self.margin()
+        look.unpaired_half_width = (unpaired.high - unpaired.low) / 2
+        look.needed_n = samples_for_margin(look.n, half_width, margin)
+        if half_width > margin and half_width >= PAIRING_HELPS * look.unpaired_half_width:
+            look.outcome = OUT_OF_REACH
 
     def margin(self) -> float:
         """How much worse than the matched point still counts as matching it: ``--margin``, else 10 % of its FID at
@@ -169,7 +194,11 @@ def describe(label: str, look: Look, matching: bool) -> str:
         return f"{label}:{look.steps}: failed"
     what = "FID - matched" if matching else "FID"
     value = look.difference if matching else look.fid
-    return f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
+    text = f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
+    if look.outcome == OUT_OF_REACH:
+        text += f" ({reach_text(look.unpaired_half_width, look.needed_n)})"
+    return text
+
 
 
 TIMING_ROUNDS = 3  # side-by-side rounds for the points that reached the target (they are ranked by these times)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_bench.adaptive import FAILED, MET, NOT_MET, UNDECIDED
+from ddpm_bench.adaptive import FAILED, MET, NOT_MET, OUT_OF_REACH, UNDECIDED, samples_for_margin
 from ddpm_bench.api import parse_scheduler_spec
 from ddpm_bench.compare import run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
@@ -43,6 +43,18 @@ def test_the_search_says_when_the_most_steps_do_not_reach_the_target():
     path = search_steps(lambda steps: UNDECIDED if steps > 50 else NOT_MET, 5, 100)
     assert [steps for steps, _ in path] == [5, 10, 20, 40, 80, 100]
     assert all(outcome != MET for _, outcome in path)
+
+
+def test_the_search_stops_at_a_step_count_out_of_reach():
+    tried = []
+    path = search_steps(lambda steps: tried.append(steps) or (NOT_MET if steps < 10 else OUT_OF_REACH), 5, 1000)
+    assert path == [(5, NOT_MET), (10, OUT_OF_REACH)] and tried == [5, 10]
+
+
+def test_the_samples_a_match_needs_grow_with_the_square_of_the_width_over_the_margin():
+    assert samples_for_margin(256, 2.0, 0.2) == 25_600
+    assert samples_for_margin(256, 0.1, 0.2) == 64  # already narrow enough at fewer samples
+    assert samples_for_margin(256, 2.0, 0.0) is None  # no N shows a difference of at most 0
 
 
 def test_a_failing_step_count_counts_as_not_reaching_the_target():
@@ -168,6 +180,38 @@ def test_matching_a_point_is_a_paired_non_inferiority_test(env, tmp_path):
     look = next(look for look in result["path"] if look["steps"] == 4)
     assert look["outcome"] == MET and look["difference"] == 0 and look["low"] == look["high"] == 0
     assert summary["target"] == {"match": "ddim:4", "margin": 0.0}
+
+
+def test_a_match_the_pairing_cannot_narrow_stops_the_search_and_says_what_it_would_take(env, tmp_path):
+    # DDPM draws fresh noise at every step, so its samples hardly follow their x_T: pairing DDIM with it narrows
+    # nothing, and with a margin far inside the interval more DDIM steps cannot help
+    lines = []
+    summary = run_target(target(env, match="ddpm:4", margin=1e-3, first_steps=1, max_steps=8), tmp_path,
+                         log=lines.append)
+    (result,) = summary["results"]
+    # 1 step is decidedly worse; 2 steps undecided at N = 16 and out of reach: the search stops, not doubled to 8
+    assert [(k["steps"], k["outcome"]) for k in result["path"]] == [(1, NOT_MET), (2, OUT_OF_REACH)]
+    look = result["path"][-1]
+    assert not result["met"] and look["n"] == 16
+    half_width = (look["high"] - look["low"]) / 2
+    assert half_width > 1e-3 and half_width >= 0.5 * look["unpaired_half_width"]
+    assert look["needed_n"] == samples_for_margin(look["n"], half_width, 1e-3) > 16
+    assert any("out of reach" in line and f"N = {look['needed_n']:,}" in line for line in lines)
+    report = write_report(tmp_path).read_text()
+    assert "The search for ddim stopped at 2 steps, out of reach" in report
+
+
+def test_a_match_the_pairing_narrows_is_searched_on(env, tmp_path):
+    # DDIM at fewer steps follows the same x_T as DDIM at more: the pairing narrows the interval, so an undecided
+    # look is not out of reach and the search goes on to the matched point itself (difference exactly 0: met)
+    summary = run_target(target(env, match="ddim:4", margin=1e-3, first_steps=2, max_steps=4), tmp_path)
+    (result,) = summary["results"]
+    # 2 undecided, 4 met (difference exactly 0), 3 undecided in the bisection: nothing stopped early
+    assert [(k["steps"], k["outcome"]) for k in result["path"]] == [(2, UNDECIDED), (4, MET), (3, UNDECIDED)]
+    assert result["met"] and result["steps"] == 4
+    first = result["path"][0]  # ddim:2, undecided at N = 16, its paired interval far narrower than unpaired
+    assert first["outcome"] == UNDECIDED and first["n"] == 16
+    assert (first["high"] - first["low"]) / 2 < 0.5 * first["unpaired_half_width"]
 
 
 @pytest.mark.parametrize("values, message", [
