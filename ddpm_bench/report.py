@@ -159,16 +159,16 @@ def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple
     sampled = ("Time is the median over batches of the sampling loop's wall time per image (initial noise, model "
                "calls, scheduler steps), after an untimed warm-up; NFE is counted in the loop.")
     if summary and summary.get("timings"):
+        untimed = untimed_points(frame, summary["timings"])
         return _with_times(frame, summary["timings"]), (
-            sampled + " Here each was measured again side by side at the end of the search (above).")
+            sampled + " Here each point the search judged was measured again side by side at the end of the search "
+            "(above)" + (f"; {', '.join(untimed)} keep the times of their own sampling." if untimed else "."))
     retimed = read_timings(folder)
     unmeasured = sampled + (" Each point was timed while it was sampled: points sampled in separate runs, or beside "
                             "other work, compare poorly; `ddpm-bench retime DIR` times them all again side by side.")
     if not retimed:
         return frame, unmeasured
-    timed = {(t["scheduler"], t["steps"]) for t in retimed["timings"]}
-    points = ok_points(frame)
-    missing = [point_label(s, int(k)) for s, k in zip(points["scheduler"], points["steps"]) if (s, int(k)) not in timed]
+    missing = untimed_points(frame, retimed["timings"])
     if missing:
         return frame, unmeasured + (f" (timings.json is older than {', '.join(missing)}, so the times it holds are "
                                     "not used.)")
@@ -176,6 +176,13 @@ def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple
         sampled + f" Here every point was timed again side by side by `ddpm-bench retime`: {retimed['rounds']} rounds, "
         f"each one batch of {retimed['batch_size']} images of every point in turn, the median of each point's "
         f"rounds ({retimed['device']}); the times taken while sampling are in records.jsonl.")
+
+
+def untimed_points(frame: pd.DataFrame, timings: list[dict]) -> list[str]:
+    """The finished points that ``timings`` leaves out, by label."""
+    timed = {(t["scheduler"], t["steps"]) for t in timings}
+    points = ok_points(frame)
+    return [point_label(s, int(k)) for s, k in zip(points["scheduler"], points["steps"]) if (s, int(k)) not in timed]
 
 
 def _with_times(frame: pd.DataFrame, timings: list[dict]) -> pd.DataFrame:
@@ -216,15 +223,16 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
                      f"({best['seconds_per_image'] * 1000:.1f} ms per image)" + (f"; then {others}." if others else "."))
     if summary.get("timings"):
         rounds = max(t["rounds"] for t in summary["timings"])
-        lines.append("Every time in this report (tables, charts, budgets) was measured side by side at the end of the "
-                     "search, one batch of each judged point in turn, so that points are compared under the same "
-                     "conditions: the points themselves were sampled minutes or hours apart, under whatever else the "
-                     f"machine was doing. The points that reached the target got {rounds} rounds (their median), the "
-                     "others one" + ("; the matched point keeps the time of its own sampling." if matching else "."))
+        lines.append("The time of every point the search judged (tables, charts, budgets) was measured again side by "
+                     "side at the end of the search, one batch of each in turn, so that points are compared under the "
+                     "same conditions: the points themselves were sampled minutes or hours apart, under whatever else "
+                     "the machine was doing. " + (f"The points that reached the target got {rounds} rounds (their "
+                                                  "median), the others one" if reached else "One round each")
+                     + ("; the matched point keeps the time of its own sampling." if matching else "."))
     missed = [r for r in summary["results"] if not r["met"]]
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(
-            f"{r['scheduler']} (best tried: {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
+            f"{r['scheduler']} ({missed_text(r)} {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
     for r in missed:
         last = r["path"][-1]
         if last["outcome"] == OUT_OF_REACH:
@@ -243,6 +251,11 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
         lines.append(f"![The search path of each scheduler on the FID-versus-time plane; arrows in the order the points "
                      f"were judged, filled markers met the target, labels: steps]({chart.name})")
     return lines
+
+
+def missed_text(result: dict) -> str:
+    """How a scheduler's search ended without meeting the target, before its last step count."""
+    return "out of reach at" if result["path"] and result["path"][-1]["outcome"] == OUT_OF_REACH else "best tried:"
 
 
 def look_text(result: dict, matching: bool) -> str:
