@@ -2,7 +2,9 @@
 features: for each pair, the smallest N (the first N sample indices) from which on the 95 % interval of the FID
 difference excludes 0 at every N tried up to all the samples (the first N at which it excludes 0 once would count
 lucky early looks). When ``ddpm-bench convergence`` has run on the folder, the same for the paired difference in
-distance to its solution (convergence.py), which compares each sample with its own target.
+distance to its solution (convergence.py), which compares each sample with its own target. Also what the pairing
+rests on: the sample-wise correlation of the two points' features (sample i of both from the same x_T), and the
+half-widths of the paired and unpaired 95 % intervals at all the samples.
 
     .venv/bin/python benchmarks/samples_needed.py results/default ddim:5,ddim:10 ddim:10,ddim:20 ddim:20,pndm:20
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from ddpm_bench.compare import load_points, named_pairs, reference_for
 from ddpm_bench.convergence import paired_difference, read_convergence, sample_distances
@@ -38,6 +42,20 @@ def fid_settled(a, b, reference, paired: bool, sizes) -> str:
     return settled(verdict_at, sizes)
 
 
+def pairing_text(a, b, reference) -> str:
+    """The features' sample-wise correlation (over all feature dimensions, each centred) and the FID difference's
+    95 % interval half-widths, paired and unpaired, at all the samples."""
+    ca, cb = a - a.mean(0), b - b.mean(0)
+    correlation = float((ca * cb).sum() / np.sqrt((ca * ca).sum() * (cb * cb).sum()))
+    widths = {}
+    for paired in (True, False):
+        (fid,) = compare(PointFeatures(a, reference, with_kid=False), PointFeatures(b, reference, with_kid=False),
+                         ("a", "b"), paired=paired, metrics=("fid",))
+        widths[paired] = (fid.high - fid.low) / 2
+    return (f"feature correlation {correlation:.3f}; FID half-width at N = {len(a)}: paired {widths[True]:.3f}, "
+            f"unpaired {widths[False]:.3f} (ratio {widths[True] / widths[False]:.2f})")
+
+
 def distance_settled(a, b, solution) -> str:
     """The same for the paired difference in distance to the solution."""
     da, db = sample_distances(a, solution), sample_distances(b, solution)
@@ -61,6 +79,7 @@ def main(folder: str, pair_texts: list[str]) -> None:
         if solution is not None:
             line += f"; distance to {convergence['solution']} {distance_settled(fa, fb, solution)}"
         print(line)
+        print(f"  {pairing_text(fa, fb, reference)}")
 
 
 if __name__ == "__main__":
