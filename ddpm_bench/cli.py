@@ -340,8 +340,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _target(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.adaptive import OUT_OF_REACH
-    from ddpm_bench.report import look_text, missed_text
+    from ddpm_bench.report import ended_out_of_reach, look_text, missed_text
     from ddpm_bench.settings import TargetConfig
     from ddpm_bench.target import run_target
 
@@ -362,7 +361,7 @@ def _target(args: argparse.Namespace) -> int:
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
         rows.append((r["scheduler"], str(r["steps"]), str(r["nfe"] or ""), ms, look_text(r, "match" in goal),
                      str(r["n"]), "yes" if r["met"] else f"no ({missed_text(r)} {r['steps']} steps)"))
-    if any(r["path"] and r["path"][-1]["outcome"] == OUT_OF_REACH for r in summary["results"]):
+    if any(map(ended_out_of_reach, summary["results"])):
         print("out of reach: the pairing does not narrow the interval, so more steps cannot show a match at this N "
               "(the report says what N it would take)")
     print(f"\ntarget: {what}, each look at {summary['confidence']:.1%} confidence (95 % over looks at N = "

@@ -233,11 +233,10 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(
             f"{r['scheduler']} ({missed_text(r)} {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
-    for r in missed:
+    for r in filter(ended_out_of_reach, missed):
         last = r["path"][-1]
-        if last["outcome"] == OUT_OF_REACH:
-            lines.append(f"The search for {r['scheduler']} stopped at {last['steps']} steps, out of reach: "
-                         f"{reach_text(last['unpaired_half_width'], last['needed_n'])}.")
+        lines.append(f"The search for {r['scheduler']} stopped at {last['steps']} steps, out of reach: "
+                     f"{reach_text(last['unpaired_half_width'], last['needed_n'])}.")
     head = "FID - matched, interval" if matching else "FID, interval"
     rows = [f"| scheduler | steps | NFE | ms / image | {head} | N | met | steps judged, in order |", "|" + "---|" * 8]
     for r in summary["results"]:
@@ -253,9 +252,14 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     return lines
 
 
+def ended_out_of_reach(result: dict) -> bool:
+    """Whether a scheduler's search (a result of target.json) stopped at a point out of reach."""
+    return bool(result["path"]) and result["path"][-1]["outcome"] == OUT_OF_REACH
+
+
 def missed_text(result: dict) -> str:
     """How a scheduler's search ended without meeting the target, before its last step count."""
-    return "out of reach at" if result["path"] and result["path"][-1]["outcome"] == OUT_OF_REACH else "best tried:"
+    return "out of reach at" if ended_out_of_reach(result) else "best tried:"
 
 
 def look_text(result: dict, matching: bool) -> str:
