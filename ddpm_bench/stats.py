@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -35,6 +37,7 @@ from threadpoolctl import threadpool_limits
 CONFIDENCE = 0.95
 REPLICATES = 300
 CHUNK = 25  # replicates per batched matrix product (memory: CHUNK x N x D floats)
+WORKERS = len(os.sched_getaffinity(0))  # chunks of replicates in parallel, one BLAS thread each
 
 
 @dataclass(frozen=True)
@@ -99,21 +102,27 @@ class PointFeatures:
     def _fid(self, weights: np.ndarray) -> np.ndarray:
         """With Y = X S_r^1/2 computed once, S_r^1/2 S S_r^1/2 is the weighted covariance of Y, and Tr(S) the
         weighted mean squared distance to the mean: per replicate one N x D x D product and one eigendecomposition,
-        instead of a centred copy of X and two D x D x D products (0.72 -> 0.52 s for 300 replicates, N = 200)."""
+        instead of a centred copy of X and two D x D x D products (0.72 -> 0.52 s for 300 replicates, N = 200).
+        Chunks of replicates run on one thread per core (numpy releases the GIL in both): 0.28 -> 0.18 s on 2 cores."""
         ref = self.reference
         y = self.x @ ref.sigma_sqrt
         squares = (self.x ** 2).sum(axis=1)
-        out = np.empty(len(weights))
-        for start in range(0, len(weights), CHUNK):
-            w = weights[start : start + CHUNK]
+        trace_reference = np.trace(ref.sigma)
+
+        def chunk(w: np.ndarray) -> np.ndarray:
             m = w.sum(axis=1)
             mu, mu_y = w @ self.x / m[:, None], w @ y / m[:, None]
             inner = (np.matmul((y[None] * w[:, :, None]).transpose(0, 2, 1), y)
                      - m[:, None, None] * mu_y[:, :, None] * mu_y[:, None, :]) / (m - 1)[:, None, None]
             trace = (w @ squares - m * (mu ** 2).sum(axis=1)) / (m - 1)
             root_trace = np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum(axis=1)
-            out[start : start + CHUNK] = ((mu - ref.mu) ** 2).sum(axis=1) + trace + np.trace(ref.sigma) - 2 * root_trace
-        return out
+            return ((mu - ref.mu) ** 2).sum(axis=1) + trace + trace_reference - 2 * root_trace
+
+        parts = [weights[start : start + CHUNK] for start in range(0, len(weights), CHUNK)]
+        if len(parts) == 1 or WORKERS == 1:
+            return np.concatenate([chunk(w) for w in parts])
+        with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
+            return np.concatenate(list(pool.map(chunk, parts)))
 
     def kid(self, weights: np.ndarray) -> Optional[np.ndarray]:
         """The unbiased MMD^2 over all N samples, for each row of ``weights`` (None without reference features)."""
