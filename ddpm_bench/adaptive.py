@@ -22,7 +22,10 @@ ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
 OUT_OF_REACH = "out of reach"  # undecided at the largest N, and more steps cannot narrow the interval (target.py)
 PAIRING_HELPS = 0.5  # a paired interval narrower than this share of the unpaired one: the pairing is doing the work
-TAIL_REPLICATES = 10  # bootstrap replicates beyond each end of an interval, so that its quantiles are not one draw
+# bootstrap replicates beyond each end of an interval (7.5): as many as a 95 % interval's 300 have, so that a look at
+# 95 % draws the very replicates (and gives the very interval) of the point's record, and a look at higher
+# confidence has as many replicates in its tails
+TAIL_REPLICATES = REPLICATES * ALPHA / 2
 
 
 def sample_sizes(start: int, most: int) -> list[int]:
@@ -41,8 +44,9 @@ def look_confidence(looks: int, alpha: float = ALPHA) -> float:
 
 
 def replicates_for(confidence: float) -> int:
-    """Bootstrap replicates enough for an interval at ``confidence``: at least ``TAIL_REPLICATES`` beyond each end."""
-    return max(REPLICATES, math.ceil(TAIL_REPLICATES / ((1 - confidence) / 2)))
+    """Bootstrap replicates enough for an interval at ``confidence``: at least ``TAIL_REPLICATES`` beyond each end
+    (rounded first, so that float error does not add a replicate: 95 % gives exactly 300)."""
+    return max(REPLICATES, math.ceil(round(TAIL_REPLICATES / ((1 - confidence) / 2), 6)))
 
 
 def decide(test: Callable[[int, float], str], sizes: list[int], alpha: float = ALPHA) -> tuple[str, int]:

@@ -18,7 +18,7 @@ import numpy as np
 from ddpm_bench import records as R
 from ddpm_bench.errors import BenchError
 from ddpm_bench.names import unknown_name
-from ddpm_bench.stats import Difference, PointFeatures, Reference, compare
+from ddpm_bench.stats import REPLICATES, Difference, PointFeatures, Reference, compare
 
 
 @dataclass
@@ -126,7 +126,7 @@ class StoredPoints:
                                                              with_kid=self.with_kid)
         return self._features[(point.label, n)]
 
-    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = 300) -> list[Difference]:
+    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = REPLICATES) -> list[Difference]:
         """a - b for every metric the features allow; paired when the points pair (over their first min(N)
         samples), unless ``paired`` says otherwise."""
         paired = a.pairs_with(b) if paired is None else paired
@@ -208,7 +208,7 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
 
 
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
-                replicates: int = 300) -> list[Difference]:
+                replicates: int = REPLICATES) -> list[Difference]:
     """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
     bench = StoredPoints([Path(f) for f in folders])
     pairs = named_pairs(bench.points, pair_texts) if pair_texts else default_pairs(bench.points)

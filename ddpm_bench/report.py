@@ -22,6 +22,7 @@ from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_fro
 from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, REPORT, STATUS, load_frame, ok_points, point_label,
                                 read_target_summary)
 from ddpm_bench.retime import read_timings
+from ddpm_bench.stats import REPLICATES
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -34,7 +35,7 @@ TABLE = [
 ]
 
 INTERVALS = (
-    "Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed (300 replicates; "
+    f"Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed ({REPLICATES} replicates; "
     "ddpm_bench/stats.py). Resampling repeats samples, which raises FID; the basic interval subtracts that rise, so "
     "it brackets the FID of the sampler's distribution rather than the N-sample value, and may lie below the "
     "table's FID. A lower end below 0 is shown as 0. With N near twice the feature dimension (256 samples of 128 "

@@ -255,14 +255,14 @@ class Workbench:
     def intervals(self, features: np.ndarray) -> dict:
         """95 % intervals of FID and KID (stats.py), FD-infinity, precision/recall/density/coverage (manifold.py)
         from the point's features, and what they cost."""
-        from ddpm_bench.stats import PointFeatures, fd_infinity, point_intervals
+        from ddpm_bench.stats import REPLICATES, PointFeatures, fd_infinity, point_intervals
 
         started = time.perf_counter()
         point = PointFeatures(features, self.stats_reference())
         result = {**point_intervals(point), **fd_infinity(point)}
         if self.manifold() is not None:
             result.update(self.manifold().scores(features))
-        return {**result, "interval_method": "basic bootstrap over sample indices, 300 replicates, reference fixed",
+        return {**result, "interval_method": f"basic bootstrap over sample indices, {REPLICATES} replicates, reference fixed",
                 "statistics_seconds": time.perf_counter() - started}
 
     def manifold(self):

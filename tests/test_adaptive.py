@@ -6,7 +6,7 @@ import pytest
 
 from ddpm_bench.adaptive import (MET, NOT_MET, UNDECIDED, decide, interval_outcome, look_confidence, replicates_for,
                                  sample_sizes)
-from ddpm_bench.stats import PointFeatures, Reference, compare
+from ddpm_bench.stats import REPLICATES, PointFeatures, Reference, compare
 
 D, TRIALS = 4, 200
 SIZES = [64, 128, 256]
@@ -75,8 +75,8 @@ def test_sample_sizes_double_up_to_the_largest():
 
 def test_looks_share_the_error_rate_and_intervals_keep_replicates_in_their_tails():
     assert look_confidence(3) == pytest.approx(1 - 0.05 / 3)
-    assert replicates_for(0.95) == 400
-    assert replicates_for(look_confidence(3)) == 1200
+    assert replicates_for(0.95) == REPLICATES == 300  # a look at 95 % is the point's own interval
+    assert replicates_for(look_confidence(3)) == 900
 
 
 def test_interval_outcome_needs_the_whole_interval_on_one_side():

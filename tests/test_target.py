@@ -201,6 +201,16 @@ def test_a_match_the_pairing_cannot_narrow_stops_the_search_and_says_what_it_wou
     assert "The search for ddim stopped at 2 steps, out of reach" in report
 
 
+def test_a_single_look_gives_the_interval_compare_gives(env, tmp_path):
+    # one look (start N = max N) is at 95 %, with the replicates of every other 95 % interval: the same claim about
+    # the same pair reads the same in target.json and ``ddpm-bench compare`` (whose pairs the report shows)
+    summary = run_target(target(env, match="ddim:4", margin=1e-3, first_steps=2, max_steps=2, start_n=16), tmp_path)
+    look = summary["results"][0]["path"][0]
+    assert (look["steps"], look["n"]) == (2, 16)
+    (fid,) = [d for d in run_compare([tmp_path], ["ddim:2,ddim:4"]) if d.metric == "fid"]
+    assert fid.paired and (look["difference"], look["low"], look["high"]) == pytest.approx((fid.difference, fid.low, fid.high), abs=1e-12)
+
+
 def test_a_match_the_pairing_narrows_is_searched_on(env, tmp_path):
     # DDIM at fewer steps follows the same x_T as DDIM at more: the pairing narrows the interval, so an undecided
     # look is not out of reach and the search goes on to the matched point itself (difference exactly 0: met)
