@@ -101,7 +101,8 @@ class Workbench:
     def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
         """Load the model, and with ``score`` the backbone and reference statistics, named by ``settings``."""
         from ddpm_bench.metrics.backbones import get_backbone
-        from ddpm_bench.metrics.reference import remembered, resolve_reference
+        from ddpm_bench.disk_cache import remembered
+        from ddpm_bench.metrics.reference import resolve_reference
 
         settings.validate()
         precision = Precision(settings.precision, settings.channels_last, settings.compile)
@@ -269,7 +270,7 @@ class Workbench:
         """The reference's k-NN balls (manifold.py), built once per workbench; None for imported statistics."""
         if self._manifold is None and self.reference.features is not None:
             from ddpm_bench.manifold import NEAREST_K, RealManifold
-            from ddpm_bench.metrics.reference import remembered
+            from ddpm_bench.disk_cache import remembered
 
             self._manifold = RealManifold(self.reference.features, remember=functools.partial(
                 remembered, f"knn-radii-k{NEAREST_K}", self.reference.key))
@@ -278,7 +279,7 @@ class Workbench:
     def stats_reference(self):
         """The reference side for stats.py, built once per workbench."""
         if self._stats_reference is None:
-            from ddpm_bench.metrics.reference import remembered
+            from ddpm_bench.disk_cache import remembered
             from ddpm_bench.stats import Reference
 
             ref = self.reference
@@ -313,7 +314,7 @@ class Workbench:
         near copies): N images drawn from ``--floor-data``, else from the reference set itself. Only when that
         source is a data set; imported mu/sigma statistics have no images. The scores are cached beside the
         reference statistics under the drawn images' checksum: every sweep of the same N, seed and data reuses them."""
-        from ddpm_bench.metrics.reference import remembered
+        from ddpm_bench.disk_cache import remembered
 
         record = {**self.provenance(), R.N: n, R.POINT: R.FLOOR_POINT, R.SCHEDULER: "real data", R.STEPS: 0,
                   R.STATUS: R.FLOOR, R.FLOOR_DATA: self.settings.floor_source}

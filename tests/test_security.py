@@ -115,7 +115,8 @@ def test_a_data_set_npz_with_object_arrays_is_refused(trap, tmp_path):
 
 
 def test_imported_statistics_with_object_arrays_are_refused(trap, tmp_path, monkeypatch):
-    from ddpm_bench.metrics.reference import CACHE_ENV, import_published_stats
+    from ddpm_bench.disk_cache import CACHE_ENV
+    from ddpm_bench.metrics.reference import import_published_stats
 
     marker, make = trap
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))

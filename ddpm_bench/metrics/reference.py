@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
 from ddpm_bench.atomic import atomic_file
+from ddpm_bench.disk_cache import cache_dir, checksum, slug
 from ddpm_bench.data import EMBEDDED_DATA, is_data_source, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hashing import text_sha256
 from ddpm_bench.metrics.backbones import Backbone, batched_features
 
-CACHE_ENV = "DDPM_BENCH_CACHE"
 FORMAT = 1
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ddpm-bench") / "stats"
 
 
 @dataclass
@@ -64,21 +58,9 @@ def cache_key(source: str, images: torch.Tensor, backbone: Backbone) -> str:
     return json.dumps(parts, sort_keys=True)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_")[-60:]
-
-
 def cache_path(name: str, backbone_name: str, resolution: str, key: str) -> Path:
     digest = text_sha256(key)[:16]
-    return cache_dir() / f"{_slug(name)}-{backbone_name}-{resolution}-{digest}.npz"
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.hexdigest()
+    return cache_dir() / f"{slug(name)}-{backbone_name}-{resolution}-{digest}.npz"
 
 
 def write_stats(path: Path, stats: ReferenceStats) -> None:
@@ -86,7 +68,7 @@ def write_stats(path: Path, stats: ReferenceStats) -> None:
     arrays = {"mu": stats.mu, "sigma": stats.sigma}
     if stats.features is not None:
         arrays["features"] = stats.features
-    meta = json.dumps({"name": stats.name, "key": stats.key, "n": stats.n, "checksum": _checksum(arrays)})
+    meta = json.dumps({"name": stats.name, "key": stats.key, "n": stats.n, "checksum": checksum(arrays)})
     with atomic_file(path) as handle:
         np.savez(handle, meta=np.array(meta), **arrays)
 
@@ -99,7 +81,7 @@ def read_stats(path: Path, key: Optional[str] = None) -> Optional[ReferenceStats
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             arrays = {name: archive[name] for name in archive.files if name != "meta"}
-        if _checksum(arrays) != meta["checksum"]:
+        if checksum(arrays) != meta["checksum"]:
             raise ValueError("checksum mismatch")
     except Exception as error:
         print(f"ddpm-bench: warning: cached statistics {path} are unreadable ({error}); rebuilding", file=sys.stderr)
@@ -107,25 +89,6 @@ def read_stats(path: Path, key: Optional[str] = None) -> Optional[ReferenceStats
     if key is not None and meta["key"] != key:
         return None
     return ReferenceStats(meta["name"], meta["key"], meta["n"], arrays["mu"], arrays["sigma"], arrays.get("features"))
-
-
-def remembered(name: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """A value derived from a reference (its k-NN radii, its near-copy threshold), computed once and cached beside
-    its statistics under the reference's ``key`` and ``name``: written atomically with a checksum, recomputed when
-    missing, damaged or of another key. Saves seconds on every run that opens the reference."""
-    path = cache_dir() / f"derived-{_slug(name)}-{text_sha256(key + name)[:16]}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            meta, value = json.loads(str(archive["meta"])), archive["value"]
-        if meta["key"] == key and meta["checksum"] == _checksum({"value": value}):
-            return value
-    except Exception:  # missing, truncated, not a zip, a bad CRC: computed again below
-        pass
-    value = np.asarray(compute())
-    meta = json.dumps({"name": name, "key": key, "checksum": _checksum({"value": value})})
-    with atomic_file(path) as handle:
-        np.savez(handle, meta=np.array(meta), value=value)
-    return value
 
 
 def stats_from_features(name: str, key: str, features: np.ndarray) -> ReferenceStats:
@@ -171,14 +134,14 @@ def import_published_stats(file: str | Path, name: str, backbone_name: str) -> P
         raise BenchError(f"{file} is not a statistics file with 'mu' and 'sigma' arrays: {error}") from error
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise BenchError(f"{file}: mu {mu.shape} and sigma {sigma.shape} do not fit together")
-    key = json.dumps({"imported": str(file.name), "sha256": _checksum({"mu": mu, "sigma": sigma}), "backbone": backbone_name})
+    key = json.dumps({"imported": str(file.name), "sha256": checksum({"mu": mu, "sigma": sigma}), "backbone": backbone_name})
     path = imported_path(name, backbone_name)
     write_stats(path, ReferenceStats(name, key, 0, mu, sigma))
     return path
 
 
 def imported_path(name: str, backbone_name: str) -> Path:
-    return cache_dir() / f"imported-{_slug(name)}-{backbone_name}.npz"
+    return cache_dir() / f"imported-{slug(name)}-{backbone_name}.npz"
 
 
 def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> torch.Tensor:
