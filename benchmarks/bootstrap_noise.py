@@ -1,0 +1,53 @@
+"""How much of a paired FID interval's ends is bootstrap Monte Carlo noise: for each pair of a folder's points, the
+95 % interval of FID(a) - FID(b) is drawn again with several bootstrap seeds at several replicate counts, and the
+spread (standard deviation over seeds) of each end is printed, also as a share of the interval's half-width. A
+verdict whose bound (0 for compare, the margin for ``target --match``) lies within about two of these spreads of an
+end depends on the bootstrap's seed as much as on the samples.
+
+    .venv/bin/python benchmarks/bootstrap_noise.py results/target-match-ddim100 ddim:37,ddim:100 pndm:20,ddim:100
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ddpm_bench.compare import load_points, named_pairs, reference_for
+from ddpm_bench.stats import PointFeatures, compare
+
+
+def ends(a: PointFeatures, b: PointFeatures, replicates: int, seeds: int) -> np.ndarray:
+    """(low, high) of the paired FID difference's interval for bootstrap seeds 0..seeds-1."""
+    rows = []
+    for seed in range(seeds):
+        (fid,) = compare(a, b, ("a", "b"), paired=True, replicates=replicates, seed=seed, metrics=("fid",))
+        rows.append((fid.low, fid.high))
+    return np.array(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("pairs", nargs="+", help="A,B point labels, e.g. ddim:37,ddim:100")
+    parser.add_argument("--replicates", default="300,1000,3000")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    points = load_points([args.folder])
+    reference = reference_for(points[0])
+    for a, b in named_pairs(points, args.pairs):
+        fa, fb = (PointFeatures(p.features(), reference, with_kid=False) for p in (a, b))
+        n = min(fa.n, fb.n)
+        fa, fb = (PointFeatures(p.x[:n], reference, with_kid=False) for p in (fa, fb))
+        print(f"{a.label} - {b.label}, N = {n}: FID difference {fa.estimates()['fid'] - fb.estimates()['fid']:+.3f}")
+        for replicates in map(int, args.replicates.split(",")):
+            found = ends(fa, fb, replicates, args.seeds)
+            half_width = float(np.mean(found[:, 1] - found[:, 0]) / 2)
+            low_sd, high_sd = found.std(axis=0, ddof=1)
+            print(f"  {replicates:>5} replicates: low {found[:, 0].mean():+.3f} sd {low_sd:.4f}, high "
+                  f"{found[:, 1].mean():+.3f} sd {high_sd:.4f} (ends' spread {max(low_sd, high_sd) / half_width:.1%} "
+                  f"of the half-width {half_width:.3f}; {args.seeds} seeds)")
+
+
+if __name__ == "__main__":
+    main()
