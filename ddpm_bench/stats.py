@@ -170,6 +170,19 @@ def basic_interval(estimate: float, replicates: np.ndarray, confidence: float = 
     return float(2 * estimate - high_q), float(2 * estimate - low_q)
 
 
+def end_noise(replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The Monte Carlo standard deviation of the basic interval's (low, high) ends, from its B replicates: the
+    p-quantile of B draws sits at a rank that varies as Binomial(B, p), one standard deviation sqrt(p (1 - p) / B) in
+    probability, so an end moves by about half the spread of the replicates' quantiles one such step either side of
+    its own (the order-statistic estimate). The low end comes from the upper quantile and the high end from the lower
+    one. Checked against the spread over bootstrap seeds in tests/test_stats.py."""
+    alpha = (1 - confidence) / 2
+    step = np.sqrt(alpha * (1 - alpha) / len(replicates))
+    below = np.quantile(replicates, [max(0.0, alpha - step), alpha + step])
+    above = np.quantile(replicates, [1 - alpha - step, min(1.0, 1 - alpha + step)])
+    return float(above[1] - above[0]) / 2, float(below[1] - below[0]) / 2
+
+
 def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
                     confidence: float = CONFIDENCE) -> dict:
     """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
@@ -182,8 +195,10 @@ def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed:
     estimate = point.estimates()
     result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,
               "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
-    low, high = basic_interval(estimate["fid"], point.fid(weights), confidence)
+    replicates_fid = point.fid(weights)
+    low, high = basic_interval(estimate["fid"], replicates_fid, confidence)
     result["fid_low"], result["fid_high"] = max(0.0, low), max(0.0, high)
+    result["fid_low_noise"], result["fid_high_noise"] = end_noise(replicates_fid, confidence)
     if estimate["kid"] is not None:
         low, high = basic_interval(estimate["kid"], point.kid(weights), confidence)
         result["kid_low"], result["kid_high"] = max(0.0, low), max(0.0, high)
@@ -202,6 +217,8 @@ class Difference:
     high: float
     paired: bool
     n: int
+    low_noise: float = 0.0  # the Monte Carlo standard deviation of each end (end_noise)
+    high_noise: float = 0.0
 
     @property
     def verdict(self) -> str:
@@ -217,7 +234,8 @@ class Difference:
 
     def to_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "metric": self.metric, "difference": self.difference, "low": self.low,
-                "high": self.high, "paired": self.paired, "n": self.n, "verdict": self.verdict}
+                "high": self.high, "paired": self.paired, "n": self.n, "verdict": self.verdict,
+                "low_noise": self.low_noise, "high_noise": self.high_noise}
 
 
 def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
@@ -236,6 +254,8 @@ def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, pair
         if metric not in metrics or ea[metric] is None or eb[metric] is None:
             continue
         estimate = ea[metric] - eb[metric]
-        low, high = basic_interval(estimate, compute(a, wa) - compute(b, wb), confidence)
-        out.append(Difference(*labels, metric, estimate, low, high, paired, min(a.n, b.n)))
+        replicates_difference = compute(a, wa) - compute(b, wb)
+        low, high = basic_interval(estimate, replicates_difference, confidence)
+        out.append(Difference(*labels, metric, estimate, low, high, paired, min(a.n, b.n),
+                              *end_noise(replicates_difference, confidence)))
     return out

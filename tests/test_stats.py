@@ -176,3 +176,20 @@ def test_interval_ends_are_never_below_zero_nor_crossed_when_the_estimate_is_neg
         negatives += point["kid_all"] < 0
         assert 0 <= point["kid_low"] <= point["kid_high"] and 0 <= point["fid_low"] <= point["fid_high"]
     assert negatives >= 2  # the case that once gave an upper end below the lower one
+
+
+@pytest.mark.parametrize("replicates", [300, 3000])
+def test_the_ends_monte_carlo_error_is_estimated_from_one_bootstrap(replicates):
+    """end_noise, from one set of replicates, against the spread of the ends over 40 bootstrap seeds of the same
+    samples: within 30 % on average, and smaller with more replicates."""
+    rng = np.random.default_rng(7)
+    a = gaussian(rng)
+    A, B = PointFeatures(a, POPULATION), PointFeatures(correlated_twin(rng, a), POPULATION)
+    draws = [compare(A, B, ("a", "b"), paired=True, replicates=replicates, seed=seed, metrics=("fid",))[0]
+             for seed in range(40)]
+    for end in ("low", "high"):
+        spread = np.std([getattr(d, end) for d in draws], ddof=1)
+        estimated = np.mean([getattr(d, f"{end}_noise") for d in draws])
+        assert 0.7 < estimated / spread < 1.4, (end, estimated, spread)  # 1.00 to 1.09 here
+    if replicates == 3000:
+        assert np.mean([d.high_noise for d in draws]) < 0.02 * (draws[0].high - draws[0].low)
