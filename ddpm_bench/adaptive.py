@@ -21,6 +21,9 @@ from ddpm_bench.stats import CONFIDENCE, REPLICATES, Difference, PointFeatures, 
 ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
 OUT_OF_REACH = "out of reach"  # undecided at the largest N, and more steps cannot narrow the interval (target.py)
+EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
+EDGE_TEXT = ("at the edge: the bound is within the bootstrap's Monte Carlo error of the interval's end, so another "
+             "bootstrap seed could decide otherwise")
 PAIRING_HELPS = 0.5  # a paired interval narrower than this share of the unpaired one: the pairing is doing the work
 # bootstrap replicates beyond each end of an interval (7.5): as many as a 95 % interval's 300 have, so that a look at
 # 95 % draws the very replicates (and gives the very interval) of the point's record, and a look at higher
@@ -68,6 +71,13 @@ def interval_outcome(low: float, high: float, bound: float) -> str:
     if low > bound:
         return NOT_MET
     return UNDECIDED
+
+
+def at_edge(low: float, high: float, bound: float, low_noise: float, high_noise: float) -> bool:
+    """Whether ``bound`` lies within ``EDGE_SDS`` Monte Carlo standard deviations (stats.end_noise) of an end of the
+    interval [low, high]: there the verdict of ``interval_outcome`` rests on the bootstrap's draws as much as on the
+    samples, and another bootstrap seed could give another one."""
+    return abs(high - bound) <= EDGE_SDS * high_noise or abs(low - bound) <= EDGE_SDS * low_noise
 
 
 def paired_fid_look(a, b, n: int, reference: Reference, confidence: float, labels=("a", "b"), *,

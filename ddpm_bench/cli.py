@@ -340,7 +340,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _target(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.report import ended_out_of_reach, look_text, missed_text
+    from ddpm_bench.adaptive import EDGE_TEXT
+    from ddpm_bench.report import chosen_at_edge, ended_out_of_reach, look_text, missed_text
     from ddpm_bench.settings import TargetConfig
     from ddpm_bench.target import run_target
 
@@ -360,10 +361,13 @@ def _target(args: argparse.Namespace) -> int:
     for r in summary["results"]:
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
         rows.append((r["scheduler"], str(r["steps"]), str(r["nfe"] or ""), ms, look_text(r, "match" in goal),
-                     str(r["n"]), "yes" if r["met"] else f"no ({missed_text(r)} {r['steps']} steps)"))
+                     str(r["n"]), ("yes" if r["met"] else f"no ({missed_text(r)} {r['steps']} steps)")
+                     + (" (at the edge)" if chosen_at_edge(r) else "")))
     if any(map(ended_out_of_reach, summary["results"])):
         print("out of reach: the pairing does not narrow the interval, so more steps cannot show a match at this N "
               "(the report says what N it would take)")
+    if any(map(chosen_at_edge, summary["results"])):
+        print(f"{EDGE_TEXT}; read such an answer as tied with its neighbours on the search path")
     print(f"\ntarget: {what}, each look at {summary['confidence']:.1%} confidence (95 % over looks at N = "
           f"{', '.join(map(str, summary['sample_sizes']))}); seed {summary['seed']}, backbone {summary['backbone']}, "
           f"reference {summary['reference']}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ddpm_bench.adaptive import OUT_OF_REACH, reach_text
+from ddpm_bench.adaptive import EDGE_TEXT, OUT_OF_REACH, reach_text
 from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.data import EMBEDDED_MNIST_TEST
@@ -234,6 +234,12 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(
             f"{r['scheduler']} ({missed_text(r)} {r['steps']} steps, {look_text(r, matching)})" for r in missed) + ".")
+    edges = [f"{r['scheduler']} at {look['steps']} steps ({look['outcome']})" for r in summary["results"]
+             for look in r["path"] if look.get("edge")]
+    if edges:
+        lines.append(f"Verdicts {EDGE_TEXT.replace('at the edge: ', 'at the edge, where ')}: {', '.join(edges)}. "
+                     "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path "
+                     "(benchmarks/bootstrap_noise.py measures that error for a pair).")
     for r in filter(ended_out_of_reach, missed):
         last = r["path"][-1]
         lines.append(f"The search for {r['scheduler']} stopped at {last['steps']} steps, out of reach: "
@@ -242,9 +248,11 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     rows = [f"| scheduler | steps | NFE | ms / image | {head} | N | met | steps judged, in order |", "|" + "---|" * 8]
     for r in summary["results"]:
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
-        path = ", ".join(f"{k['steps']} ({k['outcome']}, N = {k['n']})" for k in r["path"])
+        path = ", ".join(f"{k['steps']} ({k['outcome']}{' at the edge' if k.get('edge') else ''}, N = {k['n']})"
+                         for k in r["path"])
+        met = ("yes" if r["met"] else "no") + (" (at the edge)" if chosen_at_edge(r) else "")
         rows.append(f"| {r['scheduler']} | {r['steps']} | {r['nfe'] or ''} | {ms} | {look_text(r, matching)} | "
-                    f"{r['n']} | {'yes' if r['met'] else 'no'} | {path} |")
+                    f"{r['n']} | {met} | {path} |")
     lines.append("\n".join(rows))
     if len(points):
         chart = draw_search(points, summary, folder / "target_search.svg")
@@ -256,6 +264,11 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
 def ended_out_of_reach(result: dict) -> bool:
     """Whether a scheduler's search (a result of target.json) stopped at a point out of reach."""
     return bool(result["path"]) and result["path"][-1]["outcome"] == OUT_OF_REACH
+
+
+def chosen_at_edge(result: dict) -> bool:
+    """Whether the look a scheduler's answer rests on (its fewest steps met, or its last look) is at the edge."""
+    return any(look.get("edge") for look in result["path"] if look["steps"] == result["steps"])
 
 
 def missed_text(result: dict) -> str:

@@ -25,9 +25,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import (FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide, interval_outcome,
-                                 look_confidence, paired_fid_look, reach_text, replicates_for, sample_sizes,
-                                 samples_for_margin)
+from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, at_edge, decide,
+                                 interval_outcome, look_confidence, paired_fid_look, reach_text, replicates_for,
+                                 sample_sizes, samples_for_margin)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.errors import BenchError
@@ -77,6 +77,7 @@ class Look:
     difference: Optional[float] = None
     unpaired_half_width: Optional[float] = None  # a match's last look: the interval without the pairing
     needed_n: Optional[int] = None  # a match's last look: about the N a match within the margin would need
+    edge: bool = False  # the bound within the bootstrap's Monte Carlo error of an end (adaptive.at_edge)
 
 
 @dataclass
@@ -130,6 +131,7 @@ class TargetSearch:
             look = Look(steps, n, UNDECIDED, own["fid"], own["fid_low"], own["fid_high"])
             if self.match is None:
                 look.outcome = interval_outcome(look.low, look.high, self.config.fid)
+                look.edge = at_edge(look.low, look.high, self.config.fid, own["fid_low_noise"], own["fid_high_noise"])
             else:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
@@ -138,6 +140,7 @@ class TargetSearch:
                                              self.book.bench().stats_reference(), confidence)
                 look.difference, look.low, look.high = difference.difference, difference.low, difference.high
                 look.outcome = interval_outcome(look.low, look.high, self.margin())
+                look.edge = at_edge(look.low, look.high, self.margin(), difference.low_noise, difference.high_noise)
             looks.append(look)
             return look.outcome
 
@@ -197,6 +200,8 @@ def describe(label: str, look: Look, matching: bool) -> str:
     text = f"{label}:{look.steps}: {what} {value:.3f} [{look.low:.3f}, {look.high:.3f}] at N = {look.n}: {look.outcome}"
     if look.outcome == OUT_OF_REACH:
         text += f" ({reach_text(look.unpaired_half_width, look.needed_n)})"
+    if look.edge:
+        text += f" ({EDGE_TEXT})"
     return text
 
 

@@ -4,8 +4,8 @@ must not inflate false verdicts, and a real difference must still be found."""
 import numpy as np
 import pytest
 
-from ddpm_bench.adaptive import (MET, NOT_MET, UNDECIDED, decide, interval_outcome, look_confidence, replicates_for,
-                                 sample_sizes)
+from ddpm_bench.adaptive import (MET, NOT_MET, UNDECIDED, at_edge, decide, interval_outcome, look_confidence,
+                                 replicates_for, sample_sizes)
 from ddpm_bench.stats import REPLICATES, PointFeatures, Reference, compare
 
 D, TRIALS = 4, 200
@@ -77,6 +77,13 @@ def test_looks_share_the_error_rate_and_intervals_keep_replicates_in_their_tails
     assert look_confidence(3) == pytest.approx(1 - 0.05 / 3)
     assert replicates_for(0.95) == REPLICATES == 300  # a look at 95 % is the point's own interval
     assert replicates_for(look_confidence(3)) == 900
+
+
+def test_a_verdict_is_at_the_edge_when_the_bound_is_within_two_monte_carlo_errors_of_an_end():
+    assert at_edge(-0.1, 0.239, 0.24, 0.01, 0.01)  # met by 0.001, the end's error 0.01
+    assert at_edge(0.25, 0.6, 0.24, 0.02, 0.0)  # not met by 0.01: the low end's error decides
+    assert not at_edge(-0.1, 0.2, 0.24, 0.01, 0.01)  # 4 errors away
+    assert not at_edge(0.0, 0.0, 1e-3, 0.0, 0.0)  # a point matched with itself: no Monte Carlo error
 
 
 def test_interval_outcome_needs_the_whole_interval_on_one_side():

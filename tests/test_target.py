@@ -224,6 +224,30 @@ def test_a_match_the_pairing_narrows_is_searched_on(env, tmp_path):
     assert (first["high"] - first["low"]) / 2 < 0.5 * first["unpaired_half_width"]
 
 
+def test_a_verdict_on_the_bootstrap_edge_is_flagged_in_the_log_the_table_and_the_report(env, tmp_path):
+    # the same search again with the margin set to ddim:2's upper end: its verdict then rests on the bootstrap's draws
+    run_target(target(env, match="ddim:4", margin=1e-3, first_steps=2, max_steps=4, start_n=16), tmp_path)
+    first = json.loads((tmp_path / TARGET).read_text())["results"][0]["path"]
+    assert not any(look["edge"] for look in first)  # 1e-3 is far from every end (and ddim:4 matched with itself)
+    edge_margin = first[0]["high"]
+    lines = []
+    summary = run_target(target(env, match="ddim:4", margin=edge_margin, first_steps=2, max_steps=4, start_n=16),
+                         tmp_path, log=lines.append)
+    look = summary["results"][0]["path"][0]  # one look at N = 16, as in the first search: the same interval
+    assert look["steps"] == 2 and look["high"] == edge_margin and look["edge"] and look["outcome"] == MET
+    assert any(line.startswith("ddim:2:") and "at the edge" in line for line in lines)
+    report = write_report(tmp_path).read_text()
+    answer_at_edge = summary["results"][0]["steps"] == 2  # the answer rests on the edge look
+    assert "(met at the edge, N = 16)" in report and ("| yes (at the edge) |" in report) == answer_at_edge
+    command = processes.ddpm_bench("target", "--model", str(env / "model"), "--schedulers", "ddim", "--match", "ddim:4",
+                                   "--margin", repr(edge_margin), "--first-steps", "2", "--max-steps", "4",
+                                   "--start-n", "16", "--max-n", "16", "--batch-size", "4", "--out", str(tmp_path),
+                                   "--no-progress")
+    assert command.returncode == 0, command.stderr
+    assert ("yes (at the edge)" in command.stdout) == answer_at_edge
+    assert "another bootstrap seed could decide otherwise" in command.stdout
+
+
 @pytest.mark.parametrize("values, message", [
     ({}, "give exactly one target"),
     ({"fid": 1.0, "match": "ddpm:10"}, "give exactly one target"),
