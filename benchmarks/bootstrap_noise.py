@@ -36,9 +36,9 @@ def main() -> None:
     points = load_points([args.folder])
     reference = reference_for(points[0])
     for a, b in named_pairs(points, args.pairs):
-        fa, fb = (PointFeatures(p.features(), reference, with_kid=False) for p in (a, b))
-        n = min(fa.n, fb.n)
-        fa, fb = (PointFeatures(p.x[:n], reference, with_kid=False) for p in (fa, fb))
+        features = a.features(), b.features()
+        n = min(map(len, features))  # paired over the samples both have
+        fa, fb = (PointFeatures(x[:n], reference, with_kid=False) for x in features)
         print(f"{a.label} - {b.label}, N = {n}: FID difference {fa.estimates()['fid'] - fb.estimates()['fid']:+.3f}")
         for replicates in map(int, args.replicates.split(",")):
             found = ends(fa, fb, replicates, args.seeds)

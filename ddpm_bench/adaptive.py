@@ -22,8 +22,9 @@ ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
 OUT_OF_REACH = "out of reach"  # undecided at the largest N, and more steps cannot narrow the interval (target.py)
 EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
-EDGE_TEXT = ("at the edge: the bound is within the bootstrap's Monte Carlo error of the interval's end, so another "
-             "bootstrap seed could decide otherwise")
+EDGE_REASON = ("the bound is within the bootstrap's Monte Carlo error of the interval's end, so another bootstrap "
+               "seed could decide otherwise")
+EDGE_TEXT = f"at the edge: {EDGE_REASON}"
 PAIRING_HELPS = 0.5  # a paired interval narrower than this share of the unpaired one: the pairing is doing the work
 # bootstrap replicates beyond each end of an interval (7.5): as many as a 95 % interval's 300 have, so that a look at
 # 95 % draws the very replicates (and gives the very interval) of the point's record, and a look at higher

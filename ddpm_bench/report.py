@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ddpm_bench.adaptive import EDGE_TEXT, OUT_OF_REACH, reach_text
+from ddpm_bench.adaptive import EDGE_REASON, OUT_OF_REACH, reach_text
 from ddpm_bench.charts import draw
 from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.data import EMBEDDED_MNIST_TEST
@@ -237,7 +237,7 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     edges = [f"{r['scheduler']} at {look['steps']} steps ({look['outcome']})" for r in summary["results"]
              for look in r["path"] if look.get("edge")]
     if edges:
-        lines.append(f"Verdicts {EDGE_TEXT.replace('at the edge: ', 'at the edge, where ')}: {', '.join(edges)}. "
+        lines.append(f"Verdicts at the edge, where {EDGE_REASON}: {', '.join(edges)}. "
                      "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path "
                      "(benchmarks/bootstrap_noise.py measures that error for a pair).")
     for r in filter(ended_out_of_reach, missed):

@@ -37,7 +37,9 @@ from threadpoolctl import threadpool_limits
 CONFIDENCE = 0.95
 REPLICATES = 300
 CHUNK = 25  # replicates per batched matrix product (memory: CHUNK x N x D floats)
-WORKERS = len(os.sched_getaffinity(0))  # chunks of replicates in parallel, one BLAS thread each
+# chunks of replicates in parallel, one BLAS thread each: the cores this process may use (all of them where the
+# platform cannot say, as macOS and Windows cannot)
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,7 @@ class TargetSearch:
                                   confidence=confidence)
             look = Look(steps, n, UNDECIDED, own["fid"], own["fid_low"], own["fid_high"])
             if self.match is None:
-                look.outcome = interval_outcome(look.low, look.high, self.config.fid)
-                look.edge = at_edge(look.low, look.high, self.config.fid, own["fid_low_noise"], own["fid_high_noise"])
+                bound, noise = self.config.fid, (own["fid_low_noise"], own["fid_high_noise"])
             else:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
@@ -139,8 +138,9 @@ class TargetSearch:
                 difference = paired_fid_look(point.features, matched.features, n,
                                              self.book.bench().stats_reference(), confidence)
                 look.difference, look.low, look.high = difference.difference, difference.low, difference.high
-                look.outcome = interval_outcome(look.low, look.high, self.margin())
-                look.edge = at_edge(look.low, look.high, self.margin(), difference.low_noise, difference.high_noise)
+                bound, noise = self.margin(), (difference.low_noise, difference.high_noise)
+            look.outcome = interval_outcome(look.low, look.high, bound)
+            look.edge = at_edge(look.low, look.high, bound, *noise)
             looks.append(look)
             return look.outcome
 
