@@ -16,14 +16,13 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
-from ddpm_bench.stats import CONFIDENCE, REPLICATES, Difference, PointFeatures, Reference, compare
+from ddpm_bench.stats import CONFIDENCE, REFINE, REPLICATES, Difference, PointFeatures, Reference, compare
 
 ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"
 OUT_OF_REACH = "out of reach"  # undecided at the largest N, and more steps cannot narrow the interval (target.py)
-EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
-EDGE_REASON = ("the bound is within the bootstrap's Monte Carlo error of the interval's end, so another bootstrap "
-               "seed could decide otherwise")
+EDGE_REASON = ("the bound is within the bootstrap's Monte Carlo error of the interval's end even with the interval "
+               f"drawn again from {REFINE} times the replicates, so another bootstrap seed could decide otherwise")
 EDGE_TEXT = f"at the edge: {EDGE_REASON}"
 PAIRING_HELPS = 0.5  # a paired interval narrower than this share of the unpaired one: the pairing is doing the work
 # bootstrap replicates beyond each end of an interval (7.5): as many as a 95 % interval's 300 have, so that a look at
@@ -74,21 +73,16 @@ def interval_outcome(low: float, high: float, bound: float) -> str:
     return UNDECIDED
 
 
-def at_edge(low: float, high: float, bound: float, low_noise: float, high_noise: float) -> bool:
-    """Whether ``bound`` lies within ``EDGE_SDS`` Monte Carlo standard deviations (stats.end_noise) of an end of the
-    interval [low, high]: there the verdict of ``interval_outcome`` rests on the bootstrap's draws as much as on the
-    samples, and another bootstrap seed could give another one."""
-    return abs(high - bound) <= EDGE_SDS * high_noise or abs(low - bound) <= EDGE_SDS * low_noise
-
-
 def paired_fid_look(a, b, n: int, reference: Reference, confidence: float, labels=("a", "b"), *,
-                    paired: bool = True) -> Difference:
+                    paired: bool = True, bound: Optional[float] = 0.0) -> Difference:
     """One look at FID(a) - FID(b) over the first ``n`` samples of both (sample i of both from the same x_T), its
-    interval at ``confidence`` with ``replicates_for`` it; ``paired=False``: the same look with independent resampling
-    of a and b, the interval the pairing is measured against."""
+    interval at ``confidence`` with ``replicates_for`` it, drawn again with more where ``bound`` (0, or a match's
+    margin) is at its edge (stats.decisive_interval); ``paired=False``: the same look with independent resampling of
+    a and b, the interval the pairing is measured against."""
     (difference,) = compare(PointFeatures(a[:n], reference, with_kid=False),
                             PointFeatures(b[:n], reference, with_kid=False), labels, paired=paired,
-                            confidence=confidence, replicates=replicates_for(confidence), metrics=("fid",))
+                            confidence=confidence, replicates=replicates_for(confidence), metrics=("fid",),
+                            bound=bound)
     return difference
 
 

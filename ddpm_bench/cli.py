@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.options import positive_int_list, split_list
 from ddpm_bench.settings import DEFAULTS, PRECISIONS
+from ddpm_bench.stats import REPLICATES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -204,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--pairs", nargs="+", metavar="A,B", help="point labels as in the report, e.g. ddim:10,ddim:20 "
                          "(default: every two schedulers at the same step count, and each scheduler's consecutive step counts)")
     compare.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    compare.add_argument("--replicates", type=int, default=REPLICATES,
+                         help="bootstrap replicates per interval (default %(default)s; an interval at the edge of its "
+                              "verdict is drawn again with 10 times as many)")
 
     retime = sub.add_parser(
         "retime", help="time every finished point of a folder again, side by side",
@@ -419,17 +423,21 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.compare import run_compare
+    from ddpm_bench.compare import EDGE_VERDICTS, run_compare, verdict_text
+    from ddpm_bench.options import positive_int
 
     if len(args.folders) > 2:
         raise BenchError(f"compare takes one or two sweep folders, got {len(args.folders)}")
-    differences = run_compare(args.folders, args.pairs)
+    differences = run_compare(args.folders, args.pairs, replicates=positive_int(args.replicates, "--replicates"))
     if args.json:
         print(json.dumps([d.to_dict() for d in differences], indent=1))
         return 0
     rows = [(d.a, d.b, d.metric.upper(), f"{d.difference:+.4g}", f"[{d.low:+.4g}, {d.high:+.4g}]",
-             "paired" if d.paired else "unpaired", str(d.n), d.verdict) for d in differences]
-    print_table(("a", "b", "metric", "a - b", "95% interval", "", "N", "verdict"), rows)
+             "paired" if d.paired else "unpaired", str(d.n), f"{d.replicates:,}", verdict_text(d))
+            for d in differences]
+    print_table(("a", "b", "metric", "a - b", "95% interval", "", "N", "replicates", "verdict"), rows)
+    if any(d.at_edge() for d in differences):
+        print(EDGE_VERDICTS)
     return 0
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ddpm_bench import records as R
 from ddpm_bench.errors import BenchError
 from ddpm_bench.names import unknown_name
-from ddpm_bench.stats import REPLICATES, Difference, PointFeatures, Reference, compare
+from ddpm_bench.stats import REFINE, REPLICATES, Difference, PointFeatures, Reference, compare
 
 
 @dataclass
@@ -126,13 +126,14 @@ class StoredPoints:
                                                              with_kid=self.with_kid)
         return self._features[(point.label, n)]
 
-    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = REPLICATES) -> list[Difference]:
+    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = REPLICATES,
+                bound: Optional[float] = 0.0) -> list[Difference]:
         """a - b for every metric the features allow; paired when the points pair (over their first min(N)
-        samples), unless ``paired`` says otherwise."""
+        samples), unless ``paired`` says otherwise. ``bound``: as for ``stats.compare`` (None: no verdict is read)."""
         paired = a.pairs_with(b) if paired is None else paired
         n = min(int(a.record[R.N]), int(b.record[R.N])) if paired else None
         return compare(self.features(a, n), self.features(b, n), (a.label, b.label), paired=paired,
-                       replicates=replicates)
+                       replicates=replicates, bound=bound)
 
     def fid_difference(self, a: dict, b: dict) -> Optional[Difference]:
         """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept
@@ -144,6 +145,16 @@ class StoredPoints:
             first, second = self.by_label[labels[0]], self.by_label[labels[1]]
             self._differences[labels] = next(d for d in self.compare(first, second) if d.metric == "fid")
         return self._differences[labels]
+
+
+def verdict_text(difference: Difference) -> str:
+    """The verdict, flagged when 0 is within the bootstrap's Monte Carlo error of an end (``EDGE_VERDICTS``)."""
+    return difference.verdict + (" (at the edge)" if difference.at_edge() else "")
+
+
+EDGE_VERDICTS = (f"A verdict marked at the edge has 0 within the bootstrap's Monte Carlo error of an end of its interval "
+                 f"even drawn again from {REFINE} times the replicates: another bootstrap seed could call it otherwise, "
+                 "so read it as close to tied.")
 
 
 def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:
@@ -180,7 +191,8 @@ def best_and_ties(bench: StoredPoints, seconds: dict[str, float]) -> list[str]:
         return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
                 "95 % confidence (paired interval of the FID difference above 0)."]
     listed = "; ".join(f"{p.label} ({seconds[p.label] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
-                       f"95 % interval [{d.low:+.3f}, {d.high:+.3f}])" for p, d in tied)
+                       f"95 % interval [{d.low:+.3f}, {d.high:+.3f}]{', at the edge' if d.at_edge() else ''})"
+                       for p, d in tied)
     return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but at this N it is tied (the paired "
             f"95 % interval of the FID difference includes 0) with: {listed}."]
 
@@ -190,10 +202,11 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
     paired, unpaired = [], []
     for a, b in default_pairs(bench.points):
         paired += bench.compare(a, b)
-        unpaired += bench.compare(a, b, paired=False)
+        unpaired += bench.compare(a, b, paired=False, bound=None)
     ratio = width_ratio(paired, unpaired)
     rows = ["| a | b | FID(a) - FID(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
-    rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {d.verdict} |" for d in paired]
+    rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict_text(d)} |"
+             for d in paired]
     first = bench.points[0].record
     return [
         f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
@@ -202,6 +215,7 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
         "when its 95 % interval excludes 0; otherwise the points are tied. `ddpm-bench compare DIR` prints these, "
         "with KID, and any other pair.",
         "\n".join(rows),
+        EDGE_VERDICTS if any(d.at_edge() for d in paired) else "",
         (f"Pairing made the intervals {1 / ratio:.1f} times narrower than unpaired ones (median width ratio "
          f"{ratio:.2f} over {len(paired)} pairs)." if ratio else ""),
     ]

@@ -22,7 +22,7 @@ from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_fro
 from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, REPORT, STATUS, load_frame, ok_points, point_label,
                                 read_target_summary)
 from ddpm_bench.retime import read_timings
-from ddpm_bench.stats import REPLICATES
+from ddpm_bench.stats import REFINE, REPLICATES
 
 # the table: (record field, header a reader understands, format)
 TABLE = [
@@ -35,7 +35,8 @@ TABLE = [
 ]
 
 INTERVALS = (
-    f"Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed ({REPLICATES} replicates; "
+    f"Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed ({REPLICATES} replicates, "
+    f"{REFINE * REPLICATES:,} for a comparison whose interval ends within Monte Carlo error of 0; "
     "ddpm_bench/stats.py). Resampling repeats samples, which raises FID; the basic interval subtracts that rise, so "
     "it brackets the FID of the sampler's distribution rather than the N-sample value, and may lie below the "
     "table's FID. A lower end below 0 is shown as 0. With N near twice the feature dimension (256 samples of 128 "
@@ -286,6 +287,7 @@ def look_text(result: dict, matching: bool) -> str:
 
 def decisions_section(folder: Path) -> list[str]:
     """The verdicts of ``sweep --decide`` (decisions.json): each comparison at the N it was decided at."""
+    from ddpm_bench.compare import EDGE_VERDICTS
     from ddpm_bench.decide import read_decisions
 
     decisions = read_decisions(folder)
@@ -294,11 +296,12 @@ def decisions_section(folder: Path) -> list[str]:
     first = decisions[0]
     rows = ["| a | b | FID(a) − FID(b) | interval | N | verdict |", "|---|---|---|---|---|---|"]
     rows += [f"| {d['a']} | {d['b']} | {d['difference']:+.3f} | [{d['low']:+.3f}, {d['high']:+.3f}] | {d['n']} | "
-             f"{d['verdict']} |" for d in decisions]
+             f"{d['verdict']}{' (at the edge)' if d.get('edge') else ''} |" for d in decisions]
     return [f"Decided with adaptive N (`--decide`): each comparison was looked at with N = "
             f"{', '.join(map(str, first['looks']))} until its paired interval excluded 0; each look's interval is at "
             f"{first['confidence']:.1%} confidence, so that all looks together err at most 5 % of the time. Only the "
-            "points of comparisons still tied got more samples.", "\n".join(rows)]
+            "points of comparisons still tied got more samples.", "\n".join(rows),
+            EDGE_VERDICTS if any(d.get("edge") for d in decisions) else ""]
 
 
 def convergence_section(folder: Path) -> list[str]:

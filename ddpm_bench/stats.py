@@ -15,6 +15,12 @@ Method: the basic (pivotal) bootstrap over sample indices, the reference statist
   and the interval narrows. Unpaired: each point draws its own indices (points of different seeds, N or models).
 - A verdict follows from the interval of the difference: ``a better`` or ``b better`` when it excludes 0 (lower is
   better for both metrics), else ``tied``.
+- Verdicts at the edge: B replicates place an interval's ends with a Monte Carlo error (``end_noise``). When the
+  value a verdict reads the interval against (0 for a comparison, a target's bound) lies within ``EDGE_SDS`` such
+  errors of an end, the verdict rests on the bootstrap's draws rather than on the samples, so the interval is drawn
+  again with ``REFINE`` times the replicates, from the same seed (``decisive_interval``): the ends' error shrinks by
+  sqrt(REFINE), and the verdict is that of the exact bootstrap interval unless the bound is closer still to its end;
+  such a verdict stays flagged (``Difference.at_edge``).
 
 FID per replicate (Heusel et al. 2017): ||mu - mu_r||^2 + Tr(S) + Tr(S_r) - 2 Tr((S_r^1/2 S S_r^1/2)^1/2), the last
 trace from the eigenvalues of a symmetric matrix. KID (Binkowski et al. 2018) is computed over the whole sample
@@ -36,6 +42,8 @@ from threadpoolctl import threadpool_limits
 
 CONFIDENCE = 0.95
 REPLICATES = 300
+EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
+REFINE = 10  # an interval at the edge is drawn again with this many times the replicates
 CHUNK = 25  # replicates per batched matrix product (memory: CHUNK x N x D floats)
 # chunks of replicates in parallel, one BLAS thread each: the cores this process may use (all of them where the
 # platform cannot say, as macOS and Windows cannot)
@@ -185,6 +193,51 @@ def end_noise(replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[f
     return float(above[1] - above[0]) / 2, float(below[1] - below[0]) / 2
 
 
+def at_edge(low: float, high: float, bound: float, low_noise: float, high_noise: float) -> bool:
+    """Whether ``bound`` lies within ``EDGE_SDS`` Monte Carlo standard deviations (``end_noise``) of an end of the
+    interval [low, high]: there a verdict that compares the interval with ``bound`` rests on the bootstrap's draws as
+    much as on the samples, and another bootstrap seed could give another one."""
+    return abs(high - bound) <= EDGE_SDS * high_noise or abs(low - bound) <= EDGE_SDS * low_noise
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A basic bootstrap interval, the Monte Carlo standard deviation of each end, and the replicates drawn."""
+
+    low: float
+    high: float
+    low_noise: float
+    high_noise: float
+    replicates: int
+
+    def at_edge(self, bound: float) -> bool:
+        return at_edge(self.low, self.high, bound, self.low_noise, self.high_noise)
+
+
+def decisive_interval(estimate: float, replicates_of: Callable[[int], np.ndarray], replicates: int,
+                      confidence: float, bound: Optional[float]) -> Interval:
+    """The basic interval of ``estimate`` from ``replicates_of(replicates)``; drawn again from
+    ``replicates_of(REFINE * replicates)`` when ``bound`` (what the interval's verdict compares it with; None: no
+    verdict) is at its edge. ``replicates_of(count)`` draws from the same seed whatever the count, so a point's
+    interval does not depend on anything but its samples, the seed, and whether it was at the edge."""
+    for count in (replicates, REFINE * replicates):
+        values = replicates_of(count)
+        interval = Interval(*basic_interval(estimate, values, confidence), *end_noise(values, confidence), count)
+        if bound is None or not interval.at_edge(bound):
+            break
+    return interval
+
+
+def fid_interval(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
+                 confidence: float = CONFIDENCE, bound: Optional[float] = None) -> Interval:
+    """The basic bootstrap interval of the point's FID, not clipped; ``bound``: the FID it will be read against (a
+    target), where it is drawn again with more replicates when at its edge (``decisive_interval``)."""
+    def replicates_of(count: int) -> np.ndarray:
+        return point.fid(bootstrap_weights(point.n, count, np.random.default_rng(seed)))
+
+    return decisive_interval(point.estimates()["fid"], replicates_of, replicates, confidence, bound)
+
+
 def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
                     confidence: float = CONFIDENCE) -> dict:
     """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
@@ -193,15 +246,13 @@ def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed:
     above 95 % serves adaptive N (adaptive.py), which splits its error rate over several looks. Calibration
     (tests/test_stats.py): at the stated rate when N is large against the feature dimension D; conservative (wider
     than needed, covering more often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
-    weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
     estimate = point.estimates()
-    result = {"fid": estimate["fid"], "fid_low": None, "fid_high": None,
+    fid = fid_interval(point, replicates=replicates, seed=seed, confidence=confidence)
+    result = {"fid": estimate["fid"], "fid_low": max(0.0, fid.low), "fid_high": max(0.0, fid.high),
+              "fid_low_noise": fid.low_noise, "fid_high_noise": fid.high_noise,
               "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
-    replicates_fid = point.fid(weights)
-    low, high = basic_interval(estimate["fid"], replicates_fid, confidence)
-    result["fid_low"], result["fid_high"] = max(0.0, low), max(0.0, high)
-    result["fid_low_noise"], result["fid_high_noise"] = end_noise(replicates_fid, confidence)
     if estimate["kid"] is not None:
+        weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
         low, high = basic_interval(estimate["kid"], point.kid(weights), confidence)
         result["kid_low"], result["kid_high"] = max(0.0, low), max(0.0, high)
     return result
@@ -221,6 +272,7 @@ class Difference:
     n: int
     low_noise: float = 0.0  # the Monte Carlo standard deviation of each end (end_noise)
     high_noise: float = 0.0
+    replicates: int = REPLICATES
 
     @property
     def verdict(self) -> str:
@@ -230,6 +282,11 @@ class Difference:
             return "b better"
         return "tied"
 
+    def at_edge(self, bound: float = 0.0) -> bool:
+        """Whether ``bound`` (0: the verdict's) lies within Monte Carlo error of an end even after the interval was
+        drawn again: a verdict against it could go either way with another bootstrap seed."""
+        return at_edge(self.low, self.high, bound, self.low_noise, self.high_noise)
+
     @property
     def width(self) -> float:
         return self.high - self.low
@@ -237,27 +294,38 @@ class Difference:
     def to_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "metric": self.metric, "difference": self.difference, "low": self.low,
                 "high": self.high, "paired": self.paired, "n": self.n, "verdict": self.verdict,
-                "low_noise": self.low_noise, "high_noise": self.high_noise}
+                "low_noise": self.low_noise, "high_noise": self.high_noise, "replicates": self.replicates,
+                "edge": self.at_edge()}
 
 
 def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
             replicates: int = REPLICATES, seed: int = 0, confidence: float = CONFIDENCE,
-            metrics: tuple[str, ...] = ("fid", "kid")) -> list[Difference]:
+            metrics: tuple[str, ...] = ("fid", "kid"), bound: Optional[float] = 0.0) -> list[Difference]:
     """FID(a) - FID(b) and KID(a) - KID(b) with intervals at ``confidence`` (95 %); paired resampling needs equal N
-    (sample i of a matched with sample i of b)."""
+    (sample i of a matched with sample i of b). ``bound``: what the verdict compares the interval with (0; a target
+    search's margin), where an interval at its edge is drawn again with more replicates (``decisive_interval``);
+    None for an interval no verdict is read from."""
     if paired and a.n != b.n:
         raise ValueError(f"paired comparison needs equal N, got {a.n} and {b.n}")
-    rng = np.random.default_rng(seed)
-    wa = bootstrap_weights(a.n, replicates, rng)
-    wb = wa if paired else bootstrap_weights(b.n, replicates, rng)
+
+    @functools.lru_cache(maxsize=None)
+    def weights(count: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        wa = bootstrap_weights(a.n, count, rng)
+        return wa, wa if paired else bootstrap_weights(b.n, count, rng)
+
     ea, eb = a.estimates(), b.estimates()
     out = []
     for metric, compute in (("fid", lambda p, w: p.fid(w)), ("kid", lambda p, w: p.kid(w))):
         if metric not in metrics or ea[metric] is None or eb[metric] is None:
             continue
+
+        def differences(count: int, compute=compute) -> np.ndarray:
+            wa, wb = weights(count)
+            return compute(a, wa) - compute(b, wb)
+
         estimate = ea[metric] - eb[metric]
-        replicates_difference = compute(a, wa) - compute(b, wb)
-        low, high = basic_interval(estimate, replicates_difference, confidence)
-        out.append(Difference(*labels, metric, estimate, low, high, paired, min(a.n, b.n),
-                              *end_noise(replicates_difference, confidence)))
+        interval = decisive_interval(estimate, differences, replicates, confidence, bound)
+        out.append(Difference(*labels, metric, estimate, interval.low, interval.high, paired, min(a.n, b.n),
+                              interval.low_noise, interval.high_noise, interval.replicates))
     return out

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, at_edge, decide,
+from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
                                  interval_outcome, look_confidence, paired_fid_look, reach_text, replicates_for,
                                  sample_sizes, samples_for_margin)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
@@ -36,7 +36,7 @@ from ddpm_bench.options import parse_point
 from ddpm_bench.point_book import PointBook
 from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.settings import TargetConfig, default
-from ddpm_bench.stats import PointFeatures, point_intervals
+from ddpm_bench.stats import PointFeatures, fid_interval
 
 
 def search_steps(outcome: Callable[[int], str], first: int, most: int) -> list[tuple[int, str]]:
@@ -77,7 +77,8 @@ class Look:
     difference: Optional[float] = None
     unpaired_half_width: Optional[float] = None  # a match's last look: the interval without the pairing
     needed_n: Optional[int] = None  # a match's last look: about the N a match within the margin would need
-    edge: bool = False  # the bound within the bootstrap's Monte Carlo error of an end (adaptive.at_edge)
+    replicates: Optional[int] = None  # the bootstrap's: more than the confidence needs when drawn again at the edge
+    edge: bool = False  # the bound within the bootstrap's Monte Carlo error of an end even so (stats.at_edge)
 
 
 @dataclass
@@ -126,21 +127,23 @@ class TargetSearch:
             if not point.ok:
                 looks.append(Look(steps, n, FAILED))
                 return FAILED
-            own = point_intervals(self.features(point, n), replicates=replicates_for(confidence),
-                                  confidence=confidence)
-            look = Look(steps, n, UNDECIDED, own["fid"], own["fid_low"], own["fid_high"])
+            features = self.features(point, n)
+            look = Look(steps, n, UNDECIDED, features.estimates()["fid"])
             if self.match is None:
-                bound, noise = self.config.fid, (own["fid_low_noise"], own["fid_high_noise"])
+                bound = self.config.fid
+                own = fid_interval(features, replicates=replicates_for(confidence), confidence=confidence,
+                                   bound=bound)
+                look.low, look.high = max(0.0, own.low), max(0.0, own.high)
             else:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
                     raise BenchError(f"the point to match, {self.config.match}, failed: {matched.record[R.ERROR]}")
-                difference = paired_fid_look(point.features, matched.features, n,
-                                             self.book.bench().stats_reference(), confidence)
-                look.difference, look.low, look.high = difference.difference, difference.low, difference.high
-                bound, noise = self.margin(), (difference.low_noise, difference.high_noise)
+                bound = self.margin()
+                own = paired_fid_look(point.features, matched.features, n, self.book.bench().stats_reference(),
+                                      confidence, bound=bound)
+                look.difference, look.low, look.high = own.difference, own.low, own.high
             look.outcome = interval_outcome(look.low, look.high, bound)
-            look.edge = at_edge(look.low, look.high, bound, *noise)
+            look.replicates, look.edge = own.replicates, own.at_edge(bound)
             looks.append(look)
             return look.outcome
 
@@ -159,7 +162,7 @@ class TargetSearch:
         half-width and about the N a match would need."""
         point, matched = self.book.at(spec, look.steps, look.n), self.book.at(*self.match, look.n)
         unpaired = paired_fid_look(point.features, matched.features, look.n, self.book.bench().stats_reference(),
-                                   look_confidence(len(self.sizes)), paired=False)
+                                   look_confidence(len(self.sizes)), paired=False, bound=None)
         half_width, margin = (look.high - look.low) / 2, self.margin()
         look.unpaired_half_width = (unpaired.high - unpaired.low) / 2
         look.needed_n = samples_for_margin(look.n, half_width, margin)

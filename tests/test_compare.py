@@ -8,7 +8,8 @@ import pytest
 import processes
 from conftest import make_tiny_unet
 from ddpm_bench import records as R
-from ddpm_bench.compare import run_compare
+from ddpm_bench.compare import run_compare, verdict_text
+from ddpm_bench.stats import Difference
 from ddpm_bench.settings import config_from
 from ddpm_bench.sweep import run_sweep
 
@@ -100,3 +101,20 @@ def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare
     assert f"| ddim:2 | ddpm:2 | {fid.difference:+.3f} | [{fid.low:+.3f}, {fid.high:+.3f}] | {fid.verdict} |" in report
     assert "Pairing made the intervals" in report and "median width ratio" in report
     assert "has the lowest FID" in report and "A point below the floor, or a negative KID, is noise" in report
+
+
+@pytest.mark.parametrize("low, high, edge", [(-0.001, 0.2, True), (0.03, 0.2, False), (-0.2, -0.015, True)])
+def test_a_verdict_with_0_within_monte_carlo_error_of_an_end_is_flagged(low, high, edge):
+    # Monte Carlo error 0.01 at each end: 0 within 2 of them is at the edge of the verdict
+    difference = Difference("a", "b", "fid", (low + high) / 2, low, high, True, 16, 0.01, 0.01)
+    assert verdict_text(difference) == difference.verdict + (" (at the edge)" if edge else "")
+    assert difference.to_dict()["edge"] == edge
+
+
+def test_compare_takes_its_replicates_and_rejects_a_bad_count(sweep):
+    root, _, env = sweep
+    (fid, _) = run_compare([root / "out"], ["ddim:2,ddpm:2"], replicates=3000)
+    assert fid.replicates >= 3000
+    command = processes.ddpm_bench("compare", str(root / "out"), "--replicates", "0", env=env)
+    assert command.returncode != 0 and "--replicates must be a positive integer, got 0" in command.stderr
+    assert "Traceback" not in command.stderr

@@ -17,6 +17,7 @@ from ddpm_bench.report import write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
 from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
+from ddpm_bench.stats import REFINE, REPLICATES
 from ddpm_bench.target import run_target, search_steps
 import processes
 from conftest import scoring_env
@@ -224,23 +225,32 @@ def test_a_match_the_pairing_narrows_is_searched_on(env, tmp_path):
     assert (first["high"] - first["low"]) / 2 < 0.5 * first["unpaired_half_width"]
 
 
-def test_a_verdict_on_the_bootstrap_edge_is_flagged_in_the_log_the_table_and_the_report(env, tmp_path):
-    # the same search again with the margin set to ddim:2's upper end: its verdict then rests on the bootstrap's draws
-    run_target(target(env, match="ddim:4", margin=1e-3, first_steps=2, max_steps=4, start_n=16), tmp_path)
-    first = json.loads((tmp_path / TARGET).read_text())["results"][0]["path"]
+def test_a_look_at_the_edge_is_drawn_again_and_flagged_if_still_there(env, tmp_path):
+    # the same search with the margin set to ddim:2's upper end: its verdict would rest on the bootstrap's draws, so
+    # the interval is drawn again from 10 times the replicates (compare --replicates gives the same); with the margin
+    # at that interval's upper end it is still at the edge, and flagged in the log, the table and the report
+    def search(margin, log=lambda line: None):
+        return run_target(target(env, match="ddim:4", margin=margin, first_steps=2, max_steps=4, start_n=16),
+                          tmp_path, log=log)["results"][0]
+
+    first = search(1e-3)["path"]
     assert not any(look["edge"] for look in first)  # 1e-3 is far from every end (and ddim:4 matched with itself)
-    edge_margin = first[0]["high"]
+    assert first[0]["steps"] == 2 and first[0]["replicates"] == REPLICATES
+    redrawn = search(first[0]["high"])["path"][0]
+    assert redrawn["replicates"] == REFINE * REPLICATES and redrawn["high"] != first[0]["high"]
+    (fid,) = [d for d in run_compare([tmp_path], ["ddim:2,ddim:4"], replicates=REFINE * REPLICATES) if d.metric == "fid"]
+    assert (redrawn["low"], redrawn["high"]) == pytest.approx((fid.low, fid.high), abs=1e-12)
     lines = []
-    summary = run_target(target(env, match="ddim:4", margin=edge_margin, first_steps=2, max_steps=4, start_n=16),
-                         tmp_path, log=lines.append)
-    look = summary["results"][0]["path"][0]  # one look at N = 16, as in the first search: the same interval
-    assert look["steps"] == 2 and look["high"] == edge_margin and look["edge"] and look["outcome"] == MET
+    result = search(redrawn["high"], lines.append)
+    look = result["path"][0]
+    assert look["replicates"] == REFINE * REPLICATES and look["high"] == redrawn["high"]
+    assert look["edge"] and look["outcome"] == MET
     assert any(line.startswith("ddim:2:") and "at the edge" in line for line in lines)
     report = write_report(tmp_path).read_text()
-    answer_at_edge = summary["results"][0]["steps"] == 2  # the answer rests on the edge look
+    answer_at_edge = result["steps"] == 2  # the answer rests on the edge look
     assert "(met at the edge, N = 16)" in report and ("| yes (at the edge) |" in report) == answer_at_edge
     command = processes.ddpm_bench("target", "--model", str(env / "model"), "--schedulers", "ddim", "--match", "ddim:4",
-                                   "--margin", repr(edge_margin), "--first-steps", "2", "--max-steps", "4",
+                                   "--margin", repr(redrawn["high"]), "--first-steps", "2", "--max-steps", "4",
                                    "--start-n", "16", "--max-n", "16", "--batch-size", "4", "--out", str(tmp_path),
                                    "--no-progress")
     assert command.returncode == 0, command.stderr
