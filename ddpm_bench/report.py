@@ -225,12 +225,12 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
                      f"({best['seconds_per_image'] * 1000:.1f} ms per image)" + (f"; then {others}." if others else "."))
     if summary.get("timings"):
         rounds = max(t["rounds"] for t in summary["timings"])
-        lines.append("The time of every point the search judged (tables, charts, budgets) was measured again side by "
-                     "side at the end of the search, one batch of each in turn, so that points are compared under the "
-                     "same conditions: the points themselves were sampled minutes or hours apart, under whatever else "
-                     "the machine was doing. " + (f"The points that reached the target got {rounds} rounds (their "
-                                                  "median), the others one" if reached else "One round each")
-                     + ("; the matched point keeps the time of its own sampling." if matching else "."))
+        lines.append("The time of every point in the folder (tables, charts, budgets) was measured again side by side "
+                     "at the end of the search, one batch of each in turn, so that points are compared under the same "
+                     "conditions: the points themselves were sampled minutes or hours apart, some by earlier searches, "
+                     "under whatever else the machine was doing. " + (
+                         f"The points that reached the target got {rounds} rounds (their median), the others one."
+                         if reached else "One round each."))
     missed = [r for r in summary["results"] if not r["met"]]
     if missed:
         lines.append("Not reached within the steps allowed: " + "; ".join(

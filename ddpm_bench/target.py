@@ -17,6 +17,7 @@ made again from the stored features (same bootstrap seeds, same answers) and onl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,7 @@ class TargetSearch:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
                     raise BenchError(f"the point to match, {self.config.match}, failed: {matched.record[R.ERROR]}")
-                bound = self.margin()
+                bound = self.margin
                 own = paired_fid_look(point.features, matched.features, n, self.book.bench().stats_reference(),
                                       confidence, bound=bound)
                 look.difference, look.low, look.high = own.difference, own.low, own.high
@@ -163,15 +164,16 @@ class TargetSearch:
         point, matched = self.book.at(spec, look.steps, look.n), self.book.at(*self.match, look.n)
         unpaired = paired_fid_look(point.features, matched.features, look.n, self.book.bench().stats_reference(),
                                    look_confidence(len(self.sizes)), paired=False, bound=None)
-        half_width, margin = (look.high - look.low) / 2, self.margin()
+        half_width, margin = (look.high - look.low) / 2, self.margin
         look.unpaired_half_width = (unpaired.high - unpaired.low) / 2
         look.needed_n = samples_for_margin(look.n, half_width, margin)
         if half_width > margin and half_width >= PAIRING_HELPS * look.unpaired_half_width:
             look.outcome = OUT_OF_REACH
 
+    @functools.cached_property
     def margin(self) -> float:
         """How much worse than the matched point still counts as matching it: ``--margin``, else 10 % of its FID at
-        the first look's N (the same at every look, so that it does not move with N)."""
+        the first look's N (the same at every look, so that it does not move with N; computed once)."""
         if self.config.margin is not None:
             return self.config.margin
         matched = self.book.at(*self.match, self.sizes[0])
@@ -212,28 +214,29 @@ def describe(label: str, look: Look, matching: bool) -> str:
 TIMING_ROUNDS = 3  # side-by-side rounds for the points that reached the target (they are ranked by these times)
 
 
-def retime(bench: Workbench, results: list[SchedulerResult], log, earlier: Optional[dict] = None) -> list[dict]:
-    """Every judged point's time per image measured again side by side, so that the ranking, and the report's times
-    and charts, compare points under the same conditions: without this, points sampled minutes or hours apart would
-    be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in turn: one
-    for every point that sampled, ``TIMING_ROUNDS`` for those that reached the target (median of theirs). Sets the
+def retime(bench: Workbench, results: list[SchedulerResult], log, folder_points: list[tuple[str, int]],
+           earlier: Optional[dict] = None) -> list[dict]:
+    """Every finished point of the folder (``folder_points``: the judged ones, the matched one, and any an earlier
+    search left there) timed again side by side, so that the ranking, and the report's times and charts, compare
+    points under the same conditions: without this, points sampled minutes or hours apart, or on another machine,
+    would be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in
+    turn: ``TIMING_ROUNDS`` for the points that reached the target (median of theirs), one for the others. Sets the
     results' times; returns one entry per timed point. ``earlier``: the summary of a previous run of the same search;
     its timings are kept when it timed the same points."""
-    judged = {(r.scheduler, look.steps): r.met and look.steps == r.steps for r in results for look in r.path
-              if look.outcome != FAILED}
-    if len(judged) < 2:
+    chosen = {(r.scheduler, r.steps) for r in results if r.met}
+    points = list(dict.fromkeys(folder_points))
+    if len(points) < 2:
         return []
     kept = {(t["scheduler"], t["steps"]): t for t in (earlier or {}).get("timings", [])}
-    if set(kept) == set(judged):
-        timings = [kept[point] for point in judged]
+    if set(kept) == set(points):
+        timings = [kept[point] for point in points]
     else:
-        reached = sum(judged.values())
-        log(f"timing the {len(judged)} points judged side by side (one batch of {bench.settings.batch_size} each, "
-            f"{TIMING_ROUNDS} for the {reached} that reached the target)")
-        rounds = [TIMING_ROUNDS if met else 1 for met in judged.values()]
-        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in judged], rounds)
+        log(f"timing the {len(points)} points of the folder side by side (one batch of {bench.settings.batch_size} "
+            f"each, {TIMING_ROUNDS} for the {len(chosen)} that reached the target)")
+        rounds = [TIMING_ROUNDS if point in chosen else 1 for point in points]
+        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in points], rounds)
         timings = [{"scheduler": scheduler, "steps": steps, "seconds_per_image": value, "rounds": count}
-                   for (scheduler, steps), value, count in zip(judged, seconds, rounds)]
+                   for (scheduler, steps), value, count in zip(points, seconds, rounds)]
     by_point = {(t["scheduler"], t["steps"]): t for t in timings}
     for result in results:
         if (result.scheduler, result.steps) in by_point and result.met:
@@ -276,10 +279,12 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             log(f"{spec.label}: searching from {config.first_steps} steps (at most {config.max_steps}), "
                 f"N from {config.start_n} to {config.max_n}")
             results.append(search.scheduler(spec, log))
-        timings = retime(bench, results, log, earlier_summary(folder, config))
+        finished = R.ok_points(R.load_frame(folder))
+        timings = retime(bench, results, log, list(zip(finished[R.SCHEDULER], finished[R.STEPS].astype(int))),
+                         earlier_summary(folder, config))
         summary = {
             "target": {"fid": config.fid} if config.match is None else
-                      {"match": config.match, "margin": search.margin()},
+                      {"match": config.match, "margin": search.margin},
             "confidence": look_confidence(len(search.sizes)), "sample_sizes": search.sizes,
             "seed": config.seed, "backbone": config.backbone, "reference": config.reference,
             "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],

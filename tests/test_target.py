@@ -117,6 +117,18 @@ def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record
     assert not any("sampling" in line or "timing" in line for line in lines)
 
 
+def test_points_an_earlier_search_left_in_the_folder_are_timed_beside_the_others(env, tmp_path):
+    # the first search judges ddim 2 and 4 steps, the second 2 and 1: its timings cover ddim:4 too (one round), so
+    # that the report shows no time taken under other conditions (another run, another machine)
+    run_target(target(env, fid=1e-3), tmp_path)
+    summary = run_target(target(env, fid=1e6), tmp_path)
+    assert [look["steps"] for look in summary["results"][0]["path"]] == [2, 1]
+    rounds = {(t["scheduler"], t["steps"]): t["rounds"] for t in summary["timings"]}
+    assert rounds == {("ddim", 1): 3, ("ddim", 2): 1, ("ddim", 4): 1}
+    report = write_report(tmp_path).read_text()
+    assert "time of every point in the folder" in report and "times of their own sampling" not in report
+
+
 def test_an_unreachable_target_takes_every_look_and_says_what_was_reached(env, tmp_path):
     lines = []
     summary = run_target(target(env, fid=1e-3), tmp_path, log=lines.append)
