@@ -221,7 +221,7 @@ def retime(bench: Workbench, results: list[SchedulerResult], log, folder_points:
     points under the same conditions: without this, points sampled minutes or hours apart, or on another machine,
     would be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in
     turn: ``TIMING_ROUNDS`` for the points that reached the target (median of theirs), one for the others. Sets the
-    results' times; returns one entry per timed point. ``earlier``: the summary of a previous run of the same search;
+    results' times (a scheduler that missed the target: that of the point it stopped at); returns one entry per timed point. ``earlier``: the summary of a previous run of the same search;
     its timings are kept when it timed the same points."""
     chosen = {(r.scheduler, r.steps) for r in results if r.met}
     points = list(dict.fromkeys(folder_points))
@@ -239,11 +239,11 @@ def retime(bench: Workbench, results: list[SchedulerResult], log, folder_points:
                    for (scheduler, steps), value, count in zip(points, seconds, rounds)]
     by_point = {(t["scheduler"], t["steps"]): t for t in timings}
     for result in results:
-        if (result.scheduler, result.steps) in by_point and result.met:
+        if (result.scheduler, result.steps) in by_point:
             timing = by_point[(result.scheduler, result.steps)]
             result.seconds_per_image = timing["seconds_per_image"]
-            result.timing = (f"side by side, median of {timing['rounds']} rounds of {bench.settings.batch_size} "
-                             "images")
+            rounds = "one round" if timing["rounds"] == 1 else f"median of {timing['rounds']} rounds"
+            result.timing = f"side by side, {rounds} of {bench.settings.batch_size} images"
     return timings
 
 

@@ -120,7 +120,11 @@ def test_a_reachable_target_is_met_at_the_first_look_and_every_point_is_a_record
 def test_points_an_earlier_search_left_in_the_folder_are_timed_beside_the_others(env, tmp_path):
     # the first search judges ddim 2 and 4 steps, the second 2 and 1: its timings cover ddim:4 too (one round), so
     # that the report shows no time taken under other conditions (another run, another machine)
-    run_target(target(env, fid=1e-3), tmp_path)
+    missed = run_target(target(env, fid=1e-3), tmp_path)
+    # a scheduler that missed the target shows the side-by-side time of the point it stopped at, as the report does
+    (result,) = missed["results"]
+    assert not result["met"] and result["timing"] == "side by side, one round of 4 images"
+    assert [result["seconds_per_image"]] == [t["seconds_per_image"] for t in missed["timings"] if t["steps"] == 4]
     summary = run_target(target(env, fid=1e6), tmp_path)
     assert [look["steps"] for look in summary["results"][0]["path"]] == [2, 1]
     rounds = {(t["scheduler"], t["steps"]): t["rounds"] for t in summary["timings"]}
