@@ -193,8 +193,9 @@ def best_and_ties(bench: StoredPoints, seconds: dict[str, float]) -> list[str]:
     listed = "; ".join(f"{p.label} ({seconds[p.label] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
                        f"95 % interval [{d.low:+.3f}, {d.high:+.3f}]{', at the edge' if d.at_edge() else ''})"
                        for p, d in tied)
+    edge = f" {EDGE_VERDICTS}" if any(d.at_edge() for _, d in tied) else ""
     return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but at this N it is tied (the paired "
-            f"95 % interval of the FID difference includes 0) with: {listed}."]
+            f"95 % interval of the FID difference includes 0) with: {listed}.{edge}"]
 
 
 def comparison_lines(bench: StoredPoints) -> list[str]:
@@ -208,7 +209,7 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
     rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict_text(d)} |"
              for d in paired]
     first = bench.points[0].record
-    return [
+    lines = [
         f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
         f"{first.get(R.N)}), so two points are compared sample by sample: the bootstrap draws the same sample "
         "indices for both, and what the two samplers share cancels in the difference. A difference is called only "
@@ -219,6 +220,7 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
         (f"Pairing made the intervals {1 / ratio:.1f} times narrower than unpaired ones (median width ratio "
          f"{ratio:.2f} over {len(paired)} pairs)." if ratio else ""),
     ]
+    return [line for line in lines if line]
 
 
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,

@@ -301,7 +301,7 @@ def decisions_section(folder: Path) -> list[str]:
             f"{', '.join(map(str, first['looks']))} until its paired interval excluded 0; each look's interval is at "
             f"{first['confidence']:.1%} confidence, so that all looks together err at most 5 % of the time. Only the "
             "points of comparisons still tied got more samples.", "\n".join(rows),
-            EDGE_VERDICTS if any(d.get("edge") for d in decisions) else ""]
+            *([EDGE_VERDICTS] if any(d.get("edge") for d in decisions) else [])]
 
 
 def convergence_section(folder: Path) -> list[str]:
