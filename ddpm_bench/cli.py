@@ -13,7 +13,6 @@ from typing import Callable, Optional, Sequence
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.options import positive_int_list, split_list
 from ddpm_bench.settings import DEFAULTS, PRECISIONS
-from ddpm_bench.stats import REPLICATES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -205,9 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--pairs", nargs="+", metavar="A,B", help="point labels as in the report, e.g. ddim:10,ddim:20 "
                          "(default: every two schedulers at the same step count, and each scheduler's consecutive step counts)")
     compare.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    compare.add_argument("--replicates", type=int, default=REPLICATES,
-                         help="bootstrap replicates per interval (default %(default)s; an interval at the edge of its "
-                              "verdict is drawn again with 10 times as many)")
+    compare.add_argument("--replicates", type=int,
+                         help="bootstrap replicates per interval (default: as many as the records' intervals; an "
+                              "interval at the edge of its verdict is drawn again with 10 times as many)")
 
     retime = sub.add_parser(
         "retime", help="time every finished point of a folder again, side by side",
@@ -425,10 +424,12 @@ def _compare(args: argparse.Namespace) -> int:
 
     from ddpm_bench.compare import EDGE_VERDICTS, run_compare, verdict_text
     from ddpm_bench.options import positive_int
+    from ddpm_bench.stats import REPLICATES
 
     if len(args.folders) > 2:
         raise BenchError(f"compare takes one or two sweep folders, got {len(args.folders)}")
-    differences = run_compare(args.folders, args.pairs, replicates=positive_int(args.replicates, "--replicates"))
+    replicates = REPLICATES if args.replicates is None else positive_int(args.replicates, "--replicates")
+    differences = run_compare(args.folders, args.pairs, replicates=replicates)
     if args.json:
         print(json.dumps([d.to_dict() for d in differences], indent=1))
         return 0

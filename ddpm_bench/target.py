@@ -221,22 +221,22 @@ def retime(bench: Workbench, results: list[SchedulerResult], log, folder_points:
     points under the same conditions: without this, points sampled minutes or hours apart, or on another machine,
     would be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in
     turn: ``TIMING_ROUNDS`` for the points that reached the target (median of theirs), one for the others. Sets the
-    results' times (a scheduler that missed the target: that of the point it stopped at); returns one entry per timed point. ``earlier``: the summary of a previous run of the same search;
-    its timings are kept when it timed the same points."""
+    results' times (a scheduler that missed the target: that of the point it stopped at); returns one entry per timed
+    point. ``earlier``: the summary of a previous run of the same search; its timings are kept when it timed the same
+    points."""
     chosen = {(r.scheduler, r.steps) for r in results if r.met}
-    points = list(dict.fromkeys(folder_points))
-    if len(points) < 2:
+    if len(folder_points) < 2:
         return []
     kept = {(t["scheduler"], t["steps"]): t for t in (earlier or {}).get("timings", [])}
-    if set(kept) == set(points):
-        timings = [kept[point] for point in points]
+    if set(kept) == set(folder_points):
+        timings = [kept[point] for point in folder_points]
     else:
-        log(f"timing the {len(points)} points of the folder side by side (one batch of {bench.settings.batch_size} "
-            f"each, {TIMING_ROUNDS} for the {len(chosen)} that reached the target)")
-        rounds = [TIMING_ROUNDS if point in chosen else 1 for point in points]
-        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in points], rounds)
+        log(f"timing the {len(folder_points)} points of the folder side by side (one batch of "
+            f"{bench.settings.batch_size} each, {TIMING_ROUNDS} for the {len(chosen)} that reached the target)")
+        rounds = [TIMING_ROUNDS if point in chosen else 1 for point in folder_points]
+        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in folder_points], rounds)
         timings = [{"scheduler": scheduler, "steps": steps, "seconds_per_image": value, "rounds": count}
-                   for (scheduler, steps), value, count in zip(points, seconds, rounds)]
+                   for (scheduler, steps), value, count in zip(folder_points, seconds, rounds)]
     by_point = {(t["scheduler"], t["steps"]): t for t in timings}
     for result in results:
         if (result.scheduler, result.steps) in by_point:
@@ -279,9 +279,8 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             log(f"{spec.label}: searching from {config.first_steps} steps (at most {config.max_steps}), "
                 f"N from {config.start_n} to {config.max_n}")
             results.append(search.scheduler(spec, log))
-        finished = R.ok_points(R.load_frame(folder))
-        timings = retime(bench, results, log, list(zip(finished[R.SCHEDULER], finished[R.STEPS].astype(int))),
-                         earlier_summary(folder, config))
+        finished = [(p.record[R.SCHEDULER], int(p.record[R.STEPS])) for p in search.book.points.values() if p.ok]
+        timings = retime(bench, results, log, finished, earlier_summary(folder, config))
         summary = {
             "target": {"fid": config.fid} if config.match is None else
                       {"match": config.match, "margin": search.margin},
