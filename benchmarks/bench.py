@@ -5,8 +5,8 @@
 1. sampling: ours against diffusers' DDPMPipeline, DDIMPipeline and PNDMPipeline (same UNet, scheduler settings,
    steps, N, batch size), runs interleaved, median of repeats: ratio = ours / diffusers (<= 1 is the target);
 2. harness overhead: a sweep's wall time (sampling, scheduler steps, noise, features, FID/KID and their intervals,
-   the scoring libraries' imports) over the sum of its UNet forward times measured in the same process (issue 18's
-   goal: <= 1.02), and the same with those imports' cost, measured in a fresh process, taken off;
+   FD-infinity, PRDC, near copies, the libraries they import) over the sum of its UNet forward times measured in the
+   same process (issue 18's goal: <= 1.02);
 3. scheduler step: ours against diffusers' step on the same batch;
 4. metric features: mnist-cnn images per second;
 5. fast mode: bf16 autocast (+ channels_last) against diffusers fp32, and its FID change next to the FID difference
@@ -93,25 +93,13 @@ def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out:
         finally:
             forward_seconds[0] += time.perf_counter() - started
 
-    imports = library_import_seconds()
     UNet2DModel.forward = counted
     try:
         config = config_from(model=model_source, steps=steps, n=n, batch_size=batch)
         wall = timed(lambda: run_sweep(config, out, force=True, progress=False))
     finally:
         UNet2DModel.forward = original
-    return {"sweep_wall_s": wall, "unet_forward_s": forward_seconds[0], "ratio": wall / forward_seconds[0],
-            "library_import_s": imports, "ratio_imports_paid": (wall - imports) / forward_seconds[0]}
-
-
-def library_import_seconds() -> float:
-    """What importing the scoring libraries costs a fresh process that already has torch and diffusers, as the
-    sweep above does once (torchmetrics with the matplotlib and scipy it imports, prdc with scikit-learn): a fixed
-    cost per process that a machine with a faster UNet sees as a larger share of a small sweep."""
-    code = ("import time, torch, diffusers.models; started = time.perf_counter(); "
-            "import torchmetrics.image.fid, torchmetrics.image.kid, prdc; print(time.perf_counter() - started)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return {"sweep_wall_s": wall, "unet_forward_s": forward_seconds[0], "ratio": wall / forward_seconds[0]}
 
 
 def bench_steps(batch: int, repeats: int) -> dict:

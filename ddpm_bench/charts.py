@@ -175,7 +175,7 @@ def _finish(fig, ax, labels: list, path: Path) -> Path:
 def _kid_bars(group: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """KID x 10^3 and its bar's ends: over all N with its 95 % interval, or (older records) the subset mean +- std."""
     if "kid_low" in group and group["kid_low"].notna().any():
-        return group["kid_all"] * 1000, group["kid_low"] * 1000, group["kid_high"] * 1000
+        return group["kid"] * 1000, group["kid_low"] * 1000, group["kid_high"] * 1000
     kid, std = group["kid"] * 1000, group["kid_std"] * 1000
     return kid, kid - std, kid + std
 
@@ -185,8 +185,7 @@ def _floor_values(floor, metric: str, factor: float) -> tuple[float, Optional[fl
     low, high = floor.get(f"{metric}_low"), floor.get(f"{metric}_high")
     if low is None or low != low:
         return floor[metric] * factor, None, None
-    estimate = floor.get("kid_all", floor[metric]) if metric == "kid" else floor[metric]
-    return estimate * factor, low * factor, high * factor
+    return floor[metric] * factor, low * factor, high * factor
 
 
 def draw_search(points: pd.DataFrame, summary: dict, path: Path) -> Path:

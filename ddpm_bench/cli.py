@@ -286,6 +286,7 @@ def _progress(args: argparse.Namespace) -> Optional[bool]:
 
 @command("sample")
 def _sample(args: argparse.Namespace) -> int:
+    from ddpm_bench.records import scores_text
     from ddpm_bench.sample_run import run_sample
 
     record = run_sample(_run_settings(args), args.scheduler, args.steps, args.num_samples, args.out,
@@ -296,8 +297,7 @@ def _sample(args: argparse.Namespace) -> int:
         f"{record['seconds_per_image'] * 1000:.1f} ms/image (median of {batches} batch{'es' if batches != 1 else ''}) -> {args.out}"
     )
     if args.reference:
-        kid = f", KID {record['kid']:.4f} +- {record['kid_std']:.4f}" if record["kid"] is not None else ""
-        print(f"FID {record['fid']:.3f}{kid} (N={record['n']}, backbone {record['backbone']}, reference {record['reference']})")
+        print(f"{scores_text(record)} (N={record['n']}, backbone {record['backbone']}, reference {record['reference']})")
     return 0
 
 
@@ -382,13 +382,14 @@ def _target(args: argparse.Namespace) -> int:
 @command("quality")
 def _quality(args: argparse.Namespace) -> int:
     from ddpm_bench.quality import model_quality
+    from ddpm_bench.records import scores_text
 
     result = model_quality(_run_settings(args), args.out, scheduler=args.scheduler, steps=args.steps,
                            n=args.num_samples, progress=_progress(args))
     for kind in ("samples", "real"):
         m = result[kind]
         confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
-        print(f"{kind:8s} FID {m['fid']:.3f}  KID {m['kid']:.4f} +- {m['kid_std']:.4f}{confident}")
+        print(f"{kind:8s} {scores_text(m)}{confident}")
     print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}, real images from "
           f"{result['real']['data']}) -> {args.out}")
     return 0

@@ -38,8 +38,7 @@ ERROR = "error"
 NFE = "nfe"
 SECONDS_PER_IMAGE = "seconds_per_image"
 FID = "fid"
-KID = "kid"
-KID_STD = "kid_std"
+KID = "kid"                          # the unbiased KID over all N samples (stats.py)
 N = "n"
 SEED = "seed"
 MODEL = "model"
@@ -51,10 +50,10 @@ FLOOR_DATA = "floor_data"            # the floor's real images: --floor-data, el
 GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
 FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)
-KID_ALL, KID_LOW, KID_HIGH = "kid_all", "kid_low", "kid_high"  # KID over all N samples, and its 95 % interval
+KID_LOW, KID_HIGH = "kid_low", "kid_high"        # and KID's
 NEAR_COPIES, NEAR_COPY_RATE = "near_copies", "near_copy_rate"  # samples closer to a reference image than any two are
 RESULTS_HASH = "results_hash"
-METRICS = (FID, KID, KID_STD, N, "inception_score", "inception_score_std")  # what scoring a point adds
+METRICS = (FID, KID, N, "inception_score", "inception_score_std")  # what scoring a point adds
 
 # -- values of STATUS ----------------------------------------------------------------------------------------------
 OK = "ok"
@@ -98,6 +97,20 @@ def save_features(features, path: Path) -> None:
         np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
+def scores_text(record: dict) -> str:
+    """A record's FID and KID on one line, each with its 95 % interval where the record has one."""
+    parts = []
+    metrics = (("FID", FID, FID_LOW, FID_HIGH, "{:.3f}"), ("KID", KID, KID_LOW, KID_HIGH, "{:.4f}"))
+    for name, field, low, high, form in metrics:
+        if record.get(field) is None:
+            continue
+        text = f"{name} {form.format(record[field])}"
+        if record.get(low) is not None and record.get(high) is not None:
+            text += f" [{form.format(record[low])}, {form.format(record[high])}]"
+        parts.append(text)
+    return ", ".join(parts)
+
+
 def read_target_summary(folder: Path) -> Optional[dict]:
     """A target search's summary (``target.json``: its answer, settings and side-by-side timings), or None when the
     folder holds none or it cannot be read (a sweep folder, a file damaged since)."""
@@ -127,8 +140,19 @@ def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) 
             raise BenchError(f"{path} line {number} is not valid JSON; move the file away to start over") from None
         if not isinstance(record, dict) or POINT not in record:
             raise BenchError(f"{path} line {number} is not a ddpm-bench record; move the file away to start over")
-        records.append(record)
+        records.append(upgraded(record))
     return records
+
+
+def upgraded(record: dict) -> dict:
+    """A record as this version writes it. Records of sweeps from before scoring.py stopped running torchmetrics'
+    KID hold its mean over 100 random subsets as ``kid`` (their spread as ``kid_std``) beside ``kid_all``, the
+    unbiased KID over all N samples that their interval is about; ``kid`` is now the latter. Records older still
+    (no per-sample features, no ``kid_all``) keep their subset mean and spread: expectations.py judges them by it."""
+    if "kid_all" not in record:
+        return record
+    kid = record["kid_all"]
+    return {**{key: value for key, value in record.items() if key not in ("kid_all", "kid_std")}, KID: kid}
 
 
 def current_records(records: list[dict]) -> list[dict]:

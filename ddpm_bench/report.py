@@ -112,7 +112,7 @@ def table(frame: pd.DataFrame) -> str:
     """The results as a markdown table with a reader's headers and numbers rounded for reading."""
     shown = frame.assign(
         fid_interval=_intervals(frame, "fid_low", "fid_high", 1.0, "{:.2f}"),
-        kid_milli=(frame["kid_all"] if "kid_all" in frame else frame["kid"]) * 1000,
+        kid_milli=frame["kid"] * 1000,
         kid_interval=_intervals(frame, "kid_low", "kid_high", 1000.0, "{:.2f}"),
     )
     columns = [(field, head, form) for field, head, form in TABLE if field in shown]

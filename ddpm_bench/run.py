@@ -5,7 +5,7 @@
 2. ``prepare_output(out)`` makes sure the output folder can be written before anything is computed;
 3. ``Workbench.run_point(spec, steps, n)`` samples a point, scores it, and returns its record: what produced it
    (``provenance``, one layout for every command), its timing, its metrics, or why it failed;
-4. ``Workbench.score_real(n)``: the same metrics for N real images, the floor a perfect sampler would reach at this N.
+4. ``Workbench.floor_record(n)``: the same metrics for N real images, the floor a perfect sampler would reach at this N.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ from ddpm_bench.progress import RunProgress, mode_for
 from ddpm_bench.provenance import device_description, library_versions
 from ddpm_bench.sampling import Precision, SampledBatch, Sampler
 from ddpm_bench.settings import RunSettings
+
+# what a point's scores hold (feature_statistics); a change recomputes the floor's scores cached under an older one
+# (2: KID over all N samples as "kid", no torchmetrics subset KID)
+SCORES_VERSION = 2
 
 
 def reference_images(source: str, size: int, channels: int) -> Optional[torch.Tensor]:
@@ -184,7 +188,7 @@ class Workbench:
             scorer = self.scorer() if self.backbone is not None else None
             for batch in sampler.stream(n, self.settings.seed, indices):
                 if scorer is not None:
-                    features.append(scorer.update(batch.images).float().numpy())
+                    features.append(scorer.update(batch.images))
                 if self.near_copies is not None:
                     nearest.append(self.near_copies.distances(batch.images))
                 if on_batch is not None:
@@ -199,7 +203,7 @@ class Workbench:
         error = distributed.first_error(error)
         if error:
             return PointRun({**record, R.STATUS: R.FAILED, R.ERROR: error}, None)
-        metrics = scorer.compute() if scorer is not None and statistics else {R.N: n}
+        metrics = {R.N: n, **(scorer.compute() if scorer is not None and statistics else {})}
         timing = distributed.combine_timings(distributed.gather(sampler.stats.to_dict()), n)
         grid = torch.cat(distributed.gather(torch.cat(kept)))[:grid_samples]
         record.update({R.STATUS: R.OK, **timing, **metrics})
@@ -207,7 +211,7 @@ class Workbench:
         if scorer is not None:
             all_features = np.concatenate([part for rank in distributed.gather(features) for part in rank])
             if distributed.is_main() and statistics:
-                record.update(self.intervals(all_features))
+                record.update(self.feature_statistics(all_features))
         if self.near_copies is not None:
             distances = np.concatenate([part for rank in distributed.gather(nearest) for part in rank])
             record.update(self.near_copies.summary(distances))
@@ -223,11 +227,8 @@ class Workbench:
         if not more.ok:
             return more
         features = np.concatenate([earlier.features, more.features])
-        scorer = self.scorer(sync=False)
-        scorer.inception_score = None  # it needs the backbone's logits, which are not kept
-        scorer.update_features(torch.from_numpy(features))
-        record = {**more.record, **combined_timing(earlier.record, more.record), **scorer.compute(),
-                  **self.intervals(features), "started": earlier.record.get("started")}
+        record = {**more.record, **combined_timing(earlier.record, more.record), R.N: n,
+                  **self.feature_statistics(features), "started": earlier.record.get("started")}
         if R.NEAR_COPIES in earlier.record and R.NEAR_COPIES in more.record:
             copies = earlier.record[R.NEAR_COPIES] + more.record[R.NEAR_COPIES]
             record.update({R.NEAR_COPIES: copies, R.NEAR_COPY_RATE: copies / n})
@@ -253,9 +254,9 @@ class Workbench:
                 spec_times.append(sampler.stats.seconds_per_image)
         return [float(np.median(t)) for t in times]
 
-    def intervals(self, features: np.ndarray) -> dict:
-        """95 % intervals of FID and KID (stats.py), FD-infinity, precision/recall/density/coverage (manifold.py)
-        from the point's features, and what they cost."""
+    def feature_statistics(self, features: np.ndarray) -> dict:
+        """FID and KID with their 95 % intervals (stats.py), FD-infinity, precision/recall/density/coverage
+        (manifold.py): every score of a point, from its features, and what they cost."""
         from ddpm_bench.stats import REPLICATES, PointFeatures, fd_infinity, point_intervals
 
         started = time.perf_counter()
@@ -307,7 +308,7 @@ class Workbench:
         """FID and KID of images held in memory, in this process alone."""
         from ddpm_bench.metrics.scoring import score_images
 
-        return score_images(self.backbone, self.reference, chunks(images, FEATURE_BATCH))
+        return score_images(self.backbone, self.reference, chunks(images, FEATURE_BATCH), self.stats_reference())
 
     def floor_record(self, n: int) -> dict:
         """What real images score at this N, with the same statistics as a point (intervals, FD-infinity, PRDC,
@@ -324,15 +325,15 @@ class Workbench:
             return {**record, R.STATUS: R.FLOOR_UNAVAILABLE, R.ERROR: str(error)}
         started = time.perf_counter()
         drawn = hashlib.sha256(images.numpy().tobytes()).hexdigest()
-        scores = remembered(f"floor-{drawn[:16]}", f"{self.reference.key} {drawn} {self.device.type}",
+        scores = remembered(f"floor-{drawn[:16]}", f"{self.reference.key} {drawn} {self.device.type} scores v{SCORES_VERSION}",
                             lambda: np.array(json.dumps(self.floor_scores(images))))
         # what the floor cost this time: a cached floor's scores carry the cost of their first computation
         return {**record, **json.loads(str(scores)), "statistics_seconds": time.perf_counter() - started}
 
     def floor_scores(self, images: torch.Tensor) -> dict:
         scorer = self.scorer(sync=False)  # rank 0 alone computes the floor
-        features = np.concatenate([scorer.update(chunk).float().numpy() for chunk in chunks(images, FEATURE_BATCH)])
-        scores = {**scorer.compute(), **self.intervals(features)}
+        features = np.concatenate([scorer.update(chunk) for chunk in chunks(images, FEATURE_BATCH)])
+        scores = {**scorer.compute(), **self.feature_statistics(features)}
         if self.near_copies is not None:
             scores.update(self.near_copies.summary(self.near_copies.distances(images)))
         return scores

@@ -40,6 +40,8 @@ from typing import Callable, Optional
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ddpm_bench.errors import BenchError
+
 CONFIDENCE = 0.95
 REPLICATES = 300
 EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
@@ -89,6 +91,8 @@ class PointFeatures:
         self.x = np.asarray(features, dtype=np.float64)
         self.reference = reference
         self.n, self.d = self.x.shape
+        if self.n < 2:
+            raise BenchError(f"FID needs at least 2 generated images, got {self.n}")
         self.with_kid = with_kid and reference.features is not None
         self._fid_replicates: dict[str, np.ndarray] = {}
         if self.with_kid:
@@ -250,7 +254,7 @@ def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed:
     fid = fid_interval(point, replicates=replicates, seed=seed, confidence=confidence)
     result = {"fid": estimate["fid"], "fid_low": max(0.0, fid.low), "fid_high": max(0.0, fid.high),
               "fid_low_noise": fid.low_noise, "fid_high_noise": fid.high_noise,
-              "kid_all": estimate["kid"], "kid_low": None, "kid_high": None}
+              "kid": estimate["kid"], "kid_low": None, "kid_high": None}
     if estimate["kid"] is not None:
         weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
         low, high = basic_interval(estimate["kid"], point.kid(weights), confidence)

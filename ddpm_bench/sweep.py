@@ -142,5 +142,4 @@ def sweep_record(config: SweepConfig, record: dict) -> dict:
 def point_summary(record: dict) -> str:
     if record[R.STATUS] != R.OK:
         return f"    failed: {record[R.ERROR]}"
-    return (f"    NFE {record[R.NFE]}, {record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms/image, FID {record[R.FID]:.3f}, "
-            f"KID {record[R.KID]:.4f} +- {record[R.KID_STD]:.4f}")
+    return f"    NFE {record[R.NFE]}, {record[R.SECONDS_PER_IMAGE] * 1000:.1f} ms/image, {R.scores_text(record)}"

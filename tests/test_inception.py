@@ -50,7 +50,7 @@ def test_inception_scores_grey_images_end_to_end(random_inception_weights):
     from ddpm_bench.data import mnist_digits
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import stats_from_features
-    from ddpm_bench.metrics.scoring import Scorer
+    from ddpm_bench.metrics.scoring import score_images
 
     backbone = get_backbone("inception")
     digits = mnist_digits()[0]
@@ -58,8 +58,6 @@ def test_inception_scores_grey_images_end_to_end(random_inception_weights):
     features = backbone.features(real)
     assert features.shape == (20, 2048) and torch.isfinite(features).all()
     assert torch.equal(features, backbone.features(real))
-    scorer = Scorer(backbone, stats_from_features("real", "k", features.double().numpy()), kid_subset_size=10)
-    scorer.update(fake)
-    result = scorer.compute()
-    assert result["fid"] > 0 and result["kid_std"] is not None
+    result = score_images(backbone, stats_from_features("real", "k", features.double().numpy()), [fake[:8], fake[8:]])
+    assert result["fid"] > 0 and result["kid"] is not None and result["n"] == 20
     assert result["inception_score"] >= 1.0

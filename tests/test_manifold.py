@@ -39,3 +39,16 @@ def test_too_few_samples_for_k_neighbours_give_no_values_rather_than_an_error():
     manifold = RealManifold(rng.normal(size=(50, 4)))
     assert manifold.scores(rng.normal(size=(6, 4))) == {}
     assert set(manifold.scores(rng.normal(size=(7, 4)))) >= {"prdc_precision", "prdc_coverage"}
+
+
+def test_distances_equal_scikit_learns():
+    import sklearn.metrics
+
+    from ddpm_bench.manifold import pairwise_distances
+
+    rng = np.random.default_rng(4)
+    x, y = (rng.normal(size=(300, 128)) * 3).astype(np.float32), (rng.normal(size=(70, 128)) * 3).astype(np.float32)
+    for a, b in ((x, y), (y, y)):
+        ours, theirs = pairwise_distances(a, b), sklearn.metrics.pairwise_distances(a, b, metric="euclidean")
+        assert ours.dtype == theirs.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=0)

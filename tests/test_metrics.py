@@ -1,4 +1,4 @@
-"""FID and KID through torchmetrics against cached reference statistics."""
+"""FID and KID against cached reference statistics, checked against scipy and torchmetrics."""
 
 import json
 
@@ -11,7 +11,7 @@ from ddpm_bench import disk_cache
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics import reference as ref
 from ddpm_bench.metrics.reference import import_published_stats, read_stats, reference_stats, stats_from_features
-from ddpm_bench.metrics.scoring import Scorer, score_images
+from ddpm_bench.metrics.scoring import PrecomputedFeatures, Scorer, score_images
 
 
 class ProjectionBackbone:
@@ -75,16 +75,38 @@ def test_fid_matches_an_independent_scipy_computation():
     assert abs(ours - expected) / expected < 1e-4
 
 
-def test_kid_is_reported_with_its_spread_and_separates_distributions():
+def test_fid_and_kid_equal_torchmetrics_on_the_same_features():
+    # KID over all N samples is torchmetrics' KID with one subset that holds every sample of both sets
+    import warnings
+
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    backbone = ProjectionBackbone()
+    real, fake = digits(0, 300), digits(1000, 300).flip(-1)
+    reference = stats_from_features("real", "k", backbone.features(real).numpy())
+    ours = score_images(backbone, reference, [fake[:120], fake[120:]])
+    stored = torch.from_numpy(backbone.features(fake).float().numpy()).double()  # as a sweep folder keeps them
+    fid = FrechetInceptionDistance(feature=PrecomputedFeatures(16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        kid = KernelInceptionDistance(feature=PrecomputedFeatures(16), subsets=1, subset_size=300)
+    for metric in (fid, kid):
+        metric.update(torch.from_numpy(reference.features), real=True)
+        metric.update(stored, real=False)
+    assert ours["fid"] > 1.0 and ours["kid"] > 0.01
+    assert ours["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
+    assert ours["kid"] == pytest.approx(float(kid.compute()[0]), rel=1e-6)
+
+
+def test_kid_separates_distributions_and_is_deterministic():
     backbone = ProjectionBackbone()
     reference = stats_from_features("real", "k", backbone.features(digits(0, 1000)).numpy())
-    same = score_images(backbone, reference, [digits(2000, 400)], kid_subset_size=200)
-    different = score_images(backbone, reference, [255 - digits(2000, 400)], kid_subset_size=200)
-    assert same["kid_std"] > 0 and different["kid_std"] > 0
-    assert abs(same["kid"]) < 3 * same["kid_std"]
-    assert different["kid"] > 10 * different["kid_std"]
-    again = score_images(backbone, reference, [255 - digits(2000, 400)], kid_subset_size=200)
-    assert again == different
+    same = score_images(backbone, reference, [digits(2000, 400)])
+    different = score_images(backbone, reference, [255 - digits(2000, 400)])
+    assert different["kid"] > 0.01
+    assert abs(same["kid"]) < different["kid"] / 100
+    assert score_images(backbone, reference, [255 - digits(2000, 400)]) == different
 
 
 def test_reference_statistics_are_cached_and_a_second_call_computes_nothing():
@@ -200,5 +222,5 @@ def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_pa
     assert sample.returncode == 0, sample.stderr
     metrics = json.loads((out / "sample.json").read_text())
     assert metrics["n"] == 20 and metrics["backbone"] == "mnist-cnn" and metrics["reference"] == "embedded:mnist (5000 images)"
-    assert metrics["fid"] > 0 and metrics["kid_std"] is not None
+    assert metrics["fid"] > 0 and metrics["kid"] is not None and metrics["kid_low"] <= metrics["kid_high"]
     assert "FID" in sample.stdout and "reference embedded:mnist (5000 images)" in sample.stdout

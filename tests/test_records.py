@@ -75,3 +75,16 @@ def test_the_latest_record_of_a_point_supersedes_earlier_ones():
 def test_load_frame_explains_an_empty_folder(tmp_path):
     with pytest.raises(BenchError, match="has no records.jsonl; run a sweep into it first"):
         R.load_frame(tmp_path)
+
+
+def test_records_of_earlier_versions_read_with_kid_over_all_samples(tmp_path):
+    # before scoring.py stopped running torchmetrics' KID: its subset mean as "kid", the KID over all N as "kid_all"
+    with_both = record("ddim@5", kid=0.0045, kid_std=0.025, kid_all=0.0080, kid_low=0.004, kid_high=0.012)
+    subsets_only = record("ddpm@5", kid=0.05, kid_std=0.01)  # older still: no per-sample features, no interval
+    (tmp_path / R.RECORDS).write_text("".join(json.dumps(r) + "\n" for r in (with_both, subsets_only)))
+    upgraded, older = R.read_records(tmp_path / R.RECORDS)
+    assert upgraded["kid"] == 0.0080 and "kid_all" not in upgraded and "kid_std" not in upgraded
+    assert (upgraded["kid_low"], upgraded["kid_high"]) == (0.004, 0.012)
+    assert older == subsets_only
+    assert R.scores_text({"fid": 1.23456, "fid_low": 1.0, "fid_high": 1.5, **upgraded}) == (
+        "FID 1.235 [1.000, 1.500], KID 0.0080 [0.0040, 0.0120]")

@@ -19,7 +19,7 @@ from ddpm_bench.sweep import run_sweep
 import processes
 from conftest import make_tiny_unet, scoring_env
 
-RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_std", "status"]
+RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_low", "kid_high", "status"]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     }
     record = json.loads((tmp_path / "out" / RECORDS).read_text().splitlines()[1])
     for key in ("scheduler_config", "plugin", "plugin_version", "nfe", "seconds_per_image", "seconds_per_image_min",
-                "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_std", "n", "seed", "backbone", "reference",
+                "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_low", "kid_high", "n", "seed", "backbone", "reference",
                 "model", "model_sha256", "device", "precision", "versions"):
         assert key in record, key
     from ddpm_bench.report import write_report

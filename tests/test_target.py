@@ -79,7 +79,7 @@ def test_a_point_grown_to_more_samples_equals_the_point_sampled_whole(env):
     assert torch.equal(torch.cat(images["grown"]), torch.cat(images["whole"]))  # the same 12 samples
     # features agree to float32 rounding (the feature network's batches were cut differently)
     np.testing.assert_allclose(grown.features, whole.features, atol=1e-5)
-    for field in ("n", "fid", "kid", "fid_low", "fid_high", "kid_all", "fd_infinity", "prdc_recall", "near_copies",
+    for field in ("n", "fid", "kid", "fid_low", "fid_high", "kid_low", "fd_infinity", "prdc_recall", "near_copies",
                   "images", "nfe"):
         assert grown.record[field] == pytest.approx(whole.record[field], rel=1e-6, abs=1e-9), field
 
