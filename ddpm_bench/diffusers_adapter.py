@@ -11,8 +11,12 @@ So ``ddpm-bench sweep --schedulers ddim,diffusers:DDIMScheduler`` compares our D
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import importlib.util
 import inspect
 from typing import Any
+
+import numpy as np
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
@@ -94,17 +98,24 @@ class LazyFactory:
 
 
 def compatible_names() -> list[str]:
-    """The diffusers classes declared interchangeable with DDPMScheduler that this diffusers has (by name: listing
-    the lazy module imports nothing)."""
+    """The diffusers classes declared interchangeable with DDPMScheduler that the installed diffusers has, remembered
+    per installation (its version and location): reading them imports diffusers, 2 s of a finished sweep's 3 s run
+    again (it imports torch._dynamo), which every command pays when it looks up a scheduler's name."""
+    from ddpm_bench.disk_cache import remembered
+
+    key = f"diffusers {importlib.metadata.version('diffusers')} at {importlib.util.find_spec('diffusers').origin}"
+    return [str(name) for name in remembered("diffusers-compatible-schedulers", key, _read_compatible_names)]
+
+
+def _read_compatible_names() -> np.ndarray:
     import diffusers
 
-    available = set(dir(diffusers))
-    return [name for name in sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles}) if name in available]
+    available = set(dir(diffusers))  # by name: listing the lazy module imports no scheduler
+    return np.array([name for name in sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles}) if name in available])
 
 
 @hookimpl
 def register_schedulers(register):
-    import diffusers
-
+    version = importlib.metadata.version("diffusers")
     for name in compatible_names():
-        register(f"{PREFIX}{name}", LazyFactory(name), f"diffusers {diffusers.__version__} {name}, adapted")
+        register(f"{PREFIX}{name}", LazyFactory(name), f"diffusers {version} {name}, adapted")
