@@ -38,8 +38,8 @@ def run_sweep(
 ):
     """Run every point not yet recorded in ``out``; returns all current records as a pandas DataFrame.
 
-    Under ``torchrun`` every rank runs this: each samples its shard of every point, the metrics are reduced over the
-    group, and rank 0 alone writes (its return value holds the records; other ranks return None).
+    Under ``torchrun`` every rank runs this: each samples its shard of every point, rank 0 scores the features of
+    all of them and alone writes (its return value holds the records; other ranks return None).
     """
     config.validate()
     if config.decide and distributed.world_size() > 1:
@@ -59,8 +59,13 @@ def run_sweep(
             mismatch = distributed.on_main(lambda: store.model_mismatch(bench.model.weights_sha256))
             if mismatch:
                 raise BenchError(mismatch)
+            if main and bench.backbone is not None and pending:
+                log(scoring_line(config, bench.reference.description))
             if main and floor_due:
-                store.append(sweep_record(config, bench.floor_record(config.n)))
+                floor = sweep_record(config, bench.floor_record(config.n))
+                store.append(floor)
+                if floor[R.STATUS] == R.FLOOR:
+                    log(f"real-data floor, {config.n} images from {floor[R.FLOOR_DATA]}: {R.scores_text(floor)}")
         indices = distributed.shard(config.n)
         nfes = [bench.planned_nfe(spec, steps) for spec, steps in pending]
         mode = mode_for(progress) if main else "off"
@@ -137,6 +142,13 @@ def outdated_points(records: list[dict], specs: list[SchedulerSpec], model_sched
 def sweep_record(config: SweepConfig, record: dict) -> dict:
     """A point's record as the sweep stores it: with the sweep's N and the hash of its results-determining settings."""
     return {**record, R.N: config.n, R.RESULTS_HASH: config.results_hash()}
+
+
+def scoring_line(config: SweepConfig, reference: str) -> str:
+    """What every FID of the run is: its N, seed, feature network and reference, and what its interval brackets."""
+    return (f"Scores: {config.n} samples a point (seed {config.seed}), backbone {config.backbone}, reference "
+            f"{reference}.\nFID and KID with 95 % intervals (basic bootstrap): an FID interval brackets the sampler's "
+            "FID without the bias of finite N, so it can lie below the N-sample FID.")
 
 
 def point_summary(record: dict) -> str:

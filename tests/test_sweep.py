@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -369,7 +370,12 @@ def test_running_a_finished_sweep_again_computes_nothing_and_keeps_every_record(
 def test_a_finished_sweep_run_again_leaves_its_report_alone_until_report_rebuilds_it(env, tmp_path):
     args = ["sweep", "--schedulers", "ddim", "--steps", "2", "-n", "6", "--batch-size", "3", "--model",
             str(env / "model"), "--out", str(tmp_path), "--no-progress"]
-    assert cli(*args).returncode == 0
+    first = cli(*args)
+    assert first.returncode == 0
+    assert "Scores: 6 samples a point (seed 0), backbone mnist-cnn, reference embedded:mnist (5000 images)." in first.stdout
+    assert re.search(r"^real-data floor, 6 images from embedded:mnist-test: FID [\d.]+ \[[\d.]+, [\d.]+\], KID ",
+                     first.stdout, re.M)
+    assert re.search(r"^    NFE 2, [\d.]+ ms/image, FID [\d.]+ \[[\d.]+, [\d.]+\], KID ", first.stdout, re.M)
     report = tmp_path / "report.md"
     written = report.stat().st_mtime_ns
     again = cli(*args)
