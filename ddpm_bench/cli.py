@@ -286,7 +286,7 @@ def _progress(args: argparse.Namespace) -> Optional[bool]:
 
 @command("sample")
 def _sample(args: argparse.Namespace) -> int:
-    from ddpm_bench.records import scores_text
+    from ddpm_bench.records import INTERVAL_NOTE, scores_text
     from ddpm_bench.sample_run import run_sample
 
     record = run_sample(_run_settings(args), args.scheduler, args.steps, args.num_samples, args.out,
@@ -297,7 +297,8 @@ def _sample(args: argparse.Namespace) -> int:
         f"{record['seconds_per_image'] * 1000:.1f} ms/image (median of {batches} batch{'es' if batches != 1 else ''}) -> {args.out}"
     )
     if args.reference:
-        print(f"{scores_text(record)} (N={record['n']}, backbone {record['backbone']}, reference {record['reference']})")
+        print(f"{scores_text(record)} (N={record['n']}, seed {record['seed']}, backbone {record['backbone']}, "
+              f"reference {record['reference']})\n{INTERVAL_NOTE}")
     return 0
 
 
@@ -390,7 +391,7 @@ def _quality(args: argparse.Namespace) -> int:
         m = result[kind]
         confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
         print(f"{kind:8s} {scores_text(m)}{confident}")
-    print(f"(N={result['n']}, backbone {result['backbone']}, reference {result['reference']}, real images from "
+    print(f"(N={result['n']}, seed {result['seed']}, backbone {result['backbone']}, reference {result['reference']}, real images from "
           f"{result['real']['data']}) -> {args.out}")
     return 0
 

@@ -97,6 +97,11 @@ def save_features(features, path: Path) -> None:
         np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
+# what a one-line summary's FID interval is (stats.py's basic bootstrap), said once beside such lines
+INTERVAL_NOTE = ("FID and KID with 95 % intervals (basic bootstrap): an FID interval brackets the sampler's FID "
+                 "without the bias of finite N, so it can lie below the N-sample FID.")
+
+
 def scores_text(record: dict) -> str:
     """A record's FID and KID on one line, each with its 95 % interval where the record has one."""
     parts = []

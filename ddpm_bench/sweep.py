@@ -147,8 +147,7 @@ def sweep_record(config: SweepConfig, record: dict) -> dict:
 def scoring_line(config: SweepConfig, reference: str) -> str:
     """What every FID of the run is: its N, seed, feature network and reference, and what its interval brackets."""
     return (f"Scores: {config.n} samples a point (seed {config.seed}), backbone {config.backbone}, reference "
-            f"{reference}.\nFID and KID with 95 % intervals (basic bootstrap): an FID interval brackets the sampler's "
-            "FID without the bias of finite N, so it can lie below the N-sample FID.")
+            f"{reference}.\n{R.INTERVAL_NOTE}")
 
 
 def point_summary(record: dict) -> str:

@@ -223,4 +223,5 @@ def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_pa
     metrics = json.loads((out / "sample.json").read_text())
     assert metrics["n"] == 20 and metrics["backbone"] == "mnist-cnn" and metrics["reference"] == "embedded:mnist (5000 images)"
     assert metrics["fid"] > 0 and metrics["kid"] is not None and metrics["kid_low"] <= metrics["kid_high"]
-    assert "FID" in sample.stdout and "reference embedded:mnist (5000 images)" in sample.stdout
+    assert "FID" in sample.stdout and "seed 0, backbone mnist-cnn, reference embedded:mnist (5000 images)" in sample.stdout
+    assert "an FID interval brackets the sampler's FID" in sample.stdout
