@@ -7,6 +7,9 @@ verdict: with K looks planned, each look's interval is taken at confidence 1 - a
 so the chance that any look errs is at most alpha whatever the dependence between looks. Group-sequential boundaries
 (Pocock 1977; O'Brien & Fleming 1979) spend less at the early looks, but they assume normal test statistics; the
 union bound assumes nothing about the bootstrap, and with K = 3 it costs little (98.3 % intervals instead of 95 %).
+A verdict at the edge (its bound within the bootstrap's Monte Carlo error of an interval's end even when drawn again:
+``stats.at_edge``) rests on the bootstrap's draws rather than on the samples, so while a larger N remains it counts as
+undecided and the point gets more samples (``looks_again``); the union bound holds whatever decides when to stop.
 Calibrated in tests/test_adaptive.py: two identical samplers compared with adaptive N are called different in at
 most 5 % of trials, where looking three times at 95 % would call them different more often.
 """
@@ -61,6 +64,11 @@ def decide(test: Callable[[int, float], str], sizes: list[int], alpha: float = A
         if outcome != UNDECIDED:
             return outcome, n
     return UNDECIDED, sizes[-1]
+
+
+def looks_again(edge: bool, n: int, sizes: list[int]) -> bool:
+    """Whether a verdict reached at ``n`` samples is left for a larger N: it is at the edge and a larger N remains."""
+    return edge and n < sizes[-1]
 
 
 def interval_outcome(low: float, high: float, bound: float) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import look_confidence, paired_fid_look, sample_sizes
+from ddpm_bench.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
 from ddpm_bench.api import SchedulerSpec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.compare import pairs_to_compare
@@ -32,7 +32,8 @@ def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Po
 def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, most: int,
                  log: Callable[[str], None] = lambda line: None) -> list[dict]:
     """Each pair's paired FID difference, looked at with N = ``start``, 2 ``start``, ... ``most`` until its interval
-    excludes 0; returns each pair's last look (its verdict "tied" when even ``most`` did not decide it)."""
+    excludes 0 and not at the edge (``adaptive.looks_again``); returns each pair's last look (its verdict "tied" when
+    even ``most`` did not decide it)."""
     sizes = sample_sizes(start, most)
     confidence = look_confidence(len(sizes))
     last: dict[int, tuple[Difference, int]] = {}
@@ -48,7 +49,7 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
             difference = paired_fid_look(first.features, second.features, n, book.bench().stats_reference(),
                                          confidence, labels)
             last[index] = (difference, n)
-            if difference.verdict == "tied":
+            if difference.verdict == "tied" or looks_again(difference.at_edge(), n, sizes):
                 still.append(index)
         if still and n < sizes[-1]:
             log(f"{len(still)} of {len(pairs)} comparisons undecided at N = {n}; their points get more samples")

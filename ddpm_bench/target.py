@@ -27,8 +27,8 @@ import numpy as np
 
 from ddpm_bench import records as R
 from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
-                                 interval_outcome, look_confidence, paired_fid_look, reach_text, replicates_for,
-                                 sample_sizes, samples_for_margin)
+                                 interval_outcome, look_confidence, looks_again, paired_fid_look, reach_text,
+                                 replicates_for, sample_sizes, samples_for_margin)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
 from ddpm_bench.atomic import write_text
 from ddpm_bench.errors import BenchError
@@ -146,7 +146,7 @@ class TargetSearch:
             look.outcome = interval_outcome(look.low, look.high, bound)
             look.replicates, look.edge = own.replicates, own.at_edge(bound)
             looks.append(look)
-            return look.outcome
+            return UNDECIDED if looks_again(look.edge, n, self.sizes) else look.outcome
 
         decide(test, self.sizes)
         if self.match is not None and looks[-1].outcome == UNDECIDED:

@@ -4,8 +4,8 @@ must not inflate false verdicts, and a real difference must still be found."""
 import numpy as np
 import pytest
 
-from ddpm_bench.adaptive import (MET, NOT_MET, UNDECIDED, decide, interval_outcome, look_confidence, replicates_for,
-                                 sample_sizes)
+from ddpm_bench.adaptive import (MET, NOT_MET, UNDECIDED, decide, interval_outcome, look_confidence, looks_again,
+                                 replicates_for, sample_sizes)
 from ddpm_bench.stats import REPLICATES, PointFeatures, Reference, at_edge, compare
 
 D, TRIALS = 4, 200
@@ -90,3 +90,8 @@ def test_interval_outcome_needs_the_whole_interval_on_one_side():
     assert interval_outcome(1.0, 2.0, 2.0) == MET
     assert interval_outcome(2.1, 3.0, 2.0) == NOT_MET
     assert interval_outcome(1.5, 2.5, 2.0) == UNDECIDED
+
+
+def test_a_verdict_at_the_edge_is_looked_at_again_only_while_a_larger_n_remains():
+    assert looks_again(True, 64, SIZES) and looks_again(True, 128, SIZES)
+    assert not looks_again(True, 256, SIZES) and not looks_again(False, 64, SIZES)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_bench.adaptive import FAILED, MET, NOT_MET, OUT_OF_REACH, UNDECIDED, samples_for_margin
+from ddpm_bench.adaptive import (FAILED, MET, NOT_MET, OUT_OF_REACH, UNDECIDED, look_confidence, paired_fid_look,
+                                 replicates_for, samples_for_margin)
 from ddpm_bench.api import parse_scheduler_spec
 from ddpm_bench.compare import run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
@@ -272,6 +273,28 @@ def test_a_look_at_the_edge_is_drawn_again_and_flagged_if_still_there(env, tmp_p
     assert command.returncode == 0, command.stderr
     assert ("yes (at the edge)" in command.stdout) == answer_at_edge
     assert "another bootstrap seed could decide otherwise" in command.stdout
+
+
+def test_a_verdict_at_the_edge_gets_more_samples_while_a_larger_n_remains(env, tmp_path):
+    # ddim:2 against ddim:4 with the margin on the upper end of ddim:2's interval at N = 8, drawn again from 10 times
+    # the replicates as the search draws it: "met" there would rest on the bootstrap's draws, so ddim:2 gets the
+    # samples of N = 16 instead of being called at 8
+    def search(margin):
+        return run_target(target(env, match="ddim:4", margin=margin, first_steps=2, max_steps=2, start_n=8),
+                          tmp_path)["results"][0]["path"][0]
+
+    assert search(1e-3)["n"] == 16  # samples both points to N = 16 (ddim:2 undecided at 8 and at 16)
+    records = {r["point"]: r for r in read_records(tmp_path / RECORDS)}
+    a, b = (np.load(tmp_path / records[point]["features"]) for point in ("ddim@2", "ddim@4"))
+    reference = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4)).stats_reference()
+    confidence = look_confidence(2)
+    first = paired_fid_look(a, b, 8, reference, confidence, bound=None)
+    redrawn = paired_fid_look(a, b, 8, reference, confidence, bound=first.high)
+    at_eight = paired_fid_look(a, b, 8, reference, confidence, bound=redrawn.high)  # the search's look at N = 8
+    assert at_eight.replicates == REFINE * replicates_for(confidence) and at_eight.high == redrawn.high
+    assert at_eight.high <= redrawn.high and at_eight.at_edge(redrawn.high)  # met, at the edge
+    look = search(redrawn.high)
+    assert look["n"] == 16 and look["outcome"] in (MET, UNDECIDED)
 
 
 @pytest.mark.parametrize("values, message", [
