@@ -30,7 +30,7 @@ EDGE_TEXT = f"at the edge: {EDGE_REASON}"
 # a paired interval narrower than this share of the unpaired one: the pairing is doing work, and a match is not out of
 # reach. Samples that do not follow their x_T pair as unpaired ones do (DDPM-1000 with DDIM or PNDM: 0.93 to 0.95);
 # a poor candidate paired with a deterministic point narrows less than a good one (PNDM-5 with DDIM-100 at N = 512:
-# 0.52, which 0.5 took for out of reach, ending a search that reaches the target at 19 steps)
+# 0.52, which 0.5 took for out of reach, ending a search that reaches the target at 14: target-match-ddim100-n512)
 PAIRING_HELPS = 0.8
 # bootstrap replicates beyond each end of an interval (7.5): as many as a 95 % interval's 300 have, so that a look at
 # 95 % draws the very replicates (and gives the very interval) of the point's record, and a look at higher
