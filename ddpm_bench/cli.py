@@ -391,8 +391,8 @@ def _quality(args: argparse.Namespace) -> int:
         m = result[kind]
         confident = f", confident share {m['confident_share']:.3f}" if "confident_share" in m else ""
         print(f"{kind:8s} {scores_text(m)}{confident}")
-    print(f"(N={result['n']}, seed {result['seed']}, backbone {result['backbone']}, reference {result['reference']}, real images from "
-          f"{result['real']['data']}) -> {args.out}")
+    print(f"(N={result['n']}, seed {result['seed']}, backbone {result['backbone']}, reference {result['reference']}, "
+          f"real images from {result['real']['data']}) -> {args.out}")
     return 0
 
 

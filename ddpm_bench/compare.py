@@ -149,7 +149,12 @@ class StoredPoints:
 
 def verdict_text(difference: Difference) -> str:
     """The verdict, flagged when 0 is within the bootstrap's Monte Carlo error of an end (``EDGE_VERDICTS``)."""
-    return difference.verdict + (" (at the edge)" if difference.at_edge() else "")
+    return flagged(difference.verdict, difference.at_edge())
+
+
+def flagged(verdict: str, edge: bool) -> str:
+    """A verdict as tables show it: marked when it is at the edge (a Difference's, or one stored in decisions.json)."""
+    return verdict + (" (at the edge)" if edge else "")
 
 
 EDGE_VERDICTS = (f"A verdict marked at the edge has 0 within the bootstrap's Monte Carlo error of an end of its interval "
@@ -209,7 +214,7 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
     rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict_text(d)} |"
              for d in paired]
     first = bench.points[0].record
-    lines = [
+    return [
         f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
         f"{first.get(R.N)}), so two points are compared sample by sample: the bootstrap draws the same sample "
         "indices for both, and what the two samplers share cancels in the difference. A difference is called only "
@@ -220,7 +225,6 @@ def comparison_lines(bench: StoredPoints) -> list[str]:
         (f"Pairing made the intervals {1 / ratio:.1f} times narrower than unpaired ones (median width ratio "
          f"{ratio:.2f} over {len(paired)} pairs)." if ratio else ""),
     ]
-    return [line for line in lines if line]
 
 
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,

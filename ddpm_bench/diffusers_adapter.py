@@ -97,13 +97,13 @@ class LazyFactory:
         return DiffusersScheduler(self.scheduler_class, **config)
 
 
-def compatible_names() -> list[str]:
-    """The diffusers classes declared interchangeable with DDPMScheduler that the installed diffusers has, remembered
-    per installation (its version and location): reading them imports diffusers, 2 s of a finished sweep's 3 s run
-    again (it imports torch._dynamo), which every command pays when it looks up a scheduler's name."""
+def compatible_names(version: str) -> list[str]:
+    """The diffusers classes declared interchangeable with DDPMScheduler that the installed diffusers (``version``)
+    has, remembered per installation (its version and location): reading them imports diffusers, 2 s of a finished
+    sweep's 3 s run again (it imports torch._dynamo), which every command pays when it looks up a scheduler's name."""
     from ddpm_bench.disk_cache import remembered
 
-    key = f"diffusers {importlib.metadata.version('diffusers')} at {importlib.util.find_spec('diffusers').origin}"
+    key = f"diffusers {version} at {importlib.util.find_spec('diffusers').origin}"
     return [str(name) for name in remembered("diffusers-compatible-schedulers", key, _read_compatible_names)]
 
 
@@ -117,5 +117,5 @@ def _read_compatible_names() -> np.ndarray:
 @hookimpl
 def register_schedulers(register):
     version = importlib.metadata.version("diffusers")
-    for name in compatible_names():
+    for name in compatible_names(version):
         register(f"{PREFIX}{name}", LazyFactory(name), f"diffusers {version} {name}, adapted")

@@ -287,7 +287,7 @@ def look_text(result: dict, matching: bool) -> str:
 
 def decisions_section(folder: Path) -> list[str]:
     """The verdicts of ``sweep --decide`` (decisions.json): each comparison at the N it was decided at."""
-    from ddpm_bench.compare import EDGE_VERDICTS
+    from ddpm_bench.compare import EDGE_VERDICTS, flagged
     from ddpm_bench.decide import read_decisions
 
     decisions = read_decisions(folder)
@@ -296,12 +296,12 @@ def decisions_section(folder: Path) -> list[str]:
     first = decisions[0]
     rows = ["| a | b | FID(a) − FID(b) | interval | N | verdict |", "|---|---|---|---|---|---|"]
     rows += [f"| {d['a']} | {d['b']} | {d['difference']:+.3f} | [{d['low']:+.3f}, {d['high']:+.3f}] | {d['n']} | "
-             f"{d['verdict']}{' (at the edge)' if d.get('edge') else ''} |" for d in decisions]
+             f"{flagged(d['verdict'], d.get('edge', False))} |" for d in decisions]
     return [f"Decided with adaptive N (`--decide`): each comparison was looked at with N = "
             f"{', '.join(map(str, first['looks']))} until its paired interval excluded 0; each look's interval is at "
             f"{first['confidence']:.1%} confidence, so that all looks together err at most 5 % of the time. Only the "
             "points of comparisons still tied got more samples.", "\n".join(rows),
-            *([EDGE_VERDICTS] if any(d.get("edge") for d in decisions) else [])]
+            EDGE_VERDICTS if any(d.get("edge") for d in decisions) else ""]
 
 
 def convergence_section(folder: Path) -> list[str]:
@@ -401,7 +401,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",
     ]
-    markdown = "\n\n".join(str(s) for s in sections) + "\n"
+    markdown = "\n\n".join(str(s) for s in sections if s) + "\n"  # a section with nothing to say is left out
     (folder / REPORT).write_text(markdown)
     (folder / REPORT).with_suffix(".html").write_text(to_html(markdown, folder))
     return folder / REPORT
