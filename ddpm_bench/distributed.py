@@ -51,10 +51,20 @@ def process_group() -> Iterator[int]:
     the world size, and leave it on the way out. Leaving matters: a process that exits still holding a gloo group can
     abort at interpreter shutdown ("terminate called without an active exception", pytorch/pytorch#190489), failing a
     sweep whose every point was written. A group that was already joined is left to whoever joined it.
+
+    Leaving only frees the group if nothing else holds it. ``torch.distributed.nn.functional`` does when it is first
+    imported while a group exists: its functions' default ``group=group.WORLD`` is evaluated at import and keeps that
+    group (ten references) for good, and importing diffusers imports it (through torch._dynamo). The group's gloo
+    threads then outlive ``destroy_process_group``; one of them still releasing the last collective's tensors when the
+    interpreter shuts down wants the GIL, is ended by Python, and its unwinding aborts the process (the same message;
+    rank 1 of a finished 2-process sweep, 2 runs in 40, CI once). Importing that module before joining binds its
+    defaults to None.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         yield world_size()
         return
+    import torch.distributed.nn  # noqa: F401  (before the group exists: see above)
+
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

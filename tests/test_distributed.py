@@ -82,6 +82,28 @@ def test_the_process_group_is_left_on_the_way_out(tmp_path):
     assert sorted(re.findall(r"left\d", result.stdout)) == ["left0", "left1"]
 
 
+def test_leaving_the_group_ends_its_threads_though_diffusers_was_imported_in_it(tmp_path):
+    # Importing diffusers inside the group (a sweep loads its model there) imports torch.distributed.nn.functional,
+    # whose default arguments would keep the group; its gloo threads then ran into interpreter shutdown, where one
+    # aborted the process now and then (CI: rank 1 of a resumed sweep, "terminate called without an active exception").
+    script = tmp_path / "threads.py"
+    script.write_text(
+        "import os\n"
+        "from ddpm_bench import distributed\n"
+        "def threads():\n"
+        "    return sorted(open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task'))\n"
+        "with distributed.process_group():\n"
+        "    from diffusers import UNet2DModel\n"
+        "    distributed.gather(distributed.rank())\n"
+        "    assert any('gloo' in name for name in threads())\n"
+        "print(f'rank{distributed.rank()} threads after:', threads())\n"
+    )
+    result = processes.torchrun(str(script), env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = re.findall(r"threads after: (.*)", result.stdout)
+    assert len(after) == 2 and not any("gloo" in line for line in after), after
+
+
 def worker_of_rank(started, rank, timeout=60):
     """The process id of torchrun's worker with RANK=rank (workers run in sessions of their own)."""
     deadline = time.monotonic() + timeout
