@@ -18,7 +18,7 @@ import numpy as np
 from ddpm_bench import records as R
 from ddpm_bench.errors import BenchError
 from ddpm_bench.names import unknown_name
-from ddpm_bench.stats import REFINE, REPLICATES, Difference, PointFeatures, Reference, compare
+from ddpm_bench.stats import REFINE, REPLICATES, Difference, PointFeatures, Reference, compare, point_intervals
 
 
 @dataclass
@@ -117,6 +117,11 @@ class StoredPoints:
         self.with_kid = with_kid
         self._features: dict[tuple[str, int], PointFeatures] = {}
         self._differences: dict[tuple[str, str], Difference] = {}
+        self._scores: dict[str, dict] = {}
+        counts = {int(p.record[R.N]) for p in self.points}
+        # FID's finite-N bias grows as N shrinks (Chong & Forsyth 2020): points grown to different N (a target
+        # search, --decide) are compared by their FIDs over the first samples that all of them have.
+        self.common_n = min(counts) if len(counts) > 1 else None
 
     def features(self, point: Point, n: Optional[int] = None) -> PointFeatures:
         """The point's first ``n`` samples (all by default), ready for resampling."""
@@ -125,6 +130,17 @@ class StoredPoints:
             self._features[(point.label, n)] = PointFeatures(point.features()[:n], self.reference,
                                                              with_kid=self.with_kid)
         return self._features[(point.label, n)]
+
+    def fid_scores(self, point: Point) -> dict:
+        """The point's FID with its 95 % interval (``fid``, ``fid_low``, ``fid_high``) as points are compared: as
+        recorded when every point has the same N, else over its first ``common_n`` samples."""
+        keys = (R.FID, "fid_low", "fid_high")
+        if self.common_n is None:
+            return {key: point.record[key] for key in keys}
+        if point.label not in self._scores:
+            scores = point_intervals(self.features(point, self.common_n))
+            self._scores[point.label] = {key: scores[key] for key in keys}
+        return self._scores[point.label]
 
     def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = REPLICATES,
                 bound: Optional[float] = 0.0) -> list[Difference]:
@@ -189,18 +205,19 @@ def report_sections(bench: Optional[StoredPoints], seconds: dict[str, float]) ->
 
 def best_and_ties(bench: StoredPoints, seconds: dict[str, float]) -> list[str]:
     """The best-FID point and the points its paired interval cannot tell from it."""
-    best = min(bench.points, key=lambda p: p.record[R.FID])
+    best = min(bench.points, key=lambda p: bench.fid_scores(p)[R.FID])
     tied = [(other, fid) for other in bench.points if other is not best
             for fid in bench.compare(other, best) if fid.verdict == "tied"]
+    lowest = f"**{best.label}** has the lowest FID ({bench.fid_scores(best)[R.FID]:.3f})"
     if not tied:
-        return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}) and every other point is worse with "
-                "95 % confidence (paired interval of the FID difference above 0)."]
+        return [f"{lowest} and every other point is worse with 95 % confidence (paired interval of the FID difference "
+                "above 0)."]
     listed = "; ".join(f"{p.label} ({seconds[p.label] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
                        f"95 % interval [{d.low:+.3f}, {d.high:+.3f}]{', at the edge' if d.at_edge() else ''})"
                        for p, d in tied)
     edge = f" {EDGE_VERDICTS}" if any(d.at_edge() for _, d in tied) else ""
-    return [f"**{best.label}** has the lowest FID ({best.record[R.FID]:.3f}), but at this N it is tied (the paired "
-            f"95 % interval of the FID difference includes 0) with: {listed}.{edge}"]
+    return [f"{lowest}, but at this N it is tied (the paired 95 % interval of the FID difference includes 0) with: "
+            f"{listed}.{edge}"]
 
 
 def comparison_lines(bench: StoredPoints) -> list[str]:

@@ -10,6 +10,7 @@ import base64
 import html
 import re
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from ddpm_bench.compare import report_sections, stored_points
 from ddpm_bench.data import EMBEDDED_MNIST_TEST
 from ddpm_bench.expectations import expectations
 from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, REPORT, STATUS, load_frame, ok_points, point_label,
+from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, ok_points, point_label,
                                 read_target_summary)
 from ddpm_bench.retime import read_timings
 from ddpm_bench.stats import REFINE, REPLICATES
@@ -108,14 +109,18 @@ def pick(points: pd.DataFrame, front: pd.DataFrame, judge) -> list[str]:
             "is not told apart from 0 at this N; each faster choice in the budget list below is decidedly worse."]
 
 
-def table(frame: pd.DataFrame) -> str:
-    """The results as a markdown table with a reader's headers and numbers rounded for reading."""
+def table(frame: pd.DataFrame, fid_n=None) -> str:
+    """The results as a markdown table with a reader's headers and numbers rounded for reading; ``fid_n``: the N
+    that the FID columns hold, where points have different N (``at_common_n``)."""
     shown = frame.assign(
         fid_interval=_intervals(frame, "fid_low", "fid_high", 1.0, "{:.2f}"),
         kid_milli=frame["kid"] * 1000,
         kid_interval=_intervals(frame, "kid_low", "kid_high", 1000.0, "{:.2f}"),
     )
     columns = [(field, head, form) for field, head, form in TABLE if field in shown]
+    if fid_n is not None:
+        columns = [(field, head.replace("FID", f"FID at N = {fid_n}", 1) if field.startswith("fid") else head, form)
+                   for field, head, form in columns]
     if "n" in shown and sampled_points(shown)["n"].nunique() > 1:  # adaptive N: each point's own
         columns.insert(3, ("n", "N", "{:.0f}"))
     if "error" in shown:
@@ -333,21 +338,44 @@ def convergence_section(folder: Path) -> list[str]:
         "\n".join(verdicts)]
 
 
-def sample_count_text(frame: pd.DataFrame) -> str:
-    """N, or its range when points have different N (a target search's adaptive N)."""
+def sample_count_text(frame: pd.DataFrame, fid_n=None) -> str:
+    """N, or its range when points have different N (a target search's adaptive N), and then the N that their FIDs
+    are compared at (``fid_n``)."""
     counts = sorted({int(n) for n in sampled_points(frame)["n"].dropna()}) if "n" in frame else []
     if len(counts) > 1:
-        return f"N = {counts[0]} to {counts[-1]} samples per point (each point's N is in the table)"
+        compared = (f"; FIDs are over each point's first {fid_n} samples, so that all carry the same finite-N bias"
+                    if fid_n is not None else "")
+        return f"N = {counts[0]} to {counts[-1]} samples per point (each point's N is in the table{compared})"
     return f"N = {counts[0] if counts else frame.iloc[0].get('n')} samples per point"
+
+
+def at_common_n(frame: pd.DataFrame, stored) -> tuple[pd.DataFrame, Optional[int]]:
+    """Where points have different N, each finished point's FID and interval over the first samples that every
+    point has (``StoredPoints.common_n``), and that N: FID is biased upward by about a constant over N (Chong &
+    Forsyth 2020), so FIDs at N = 256 and 512 side by side would rank points by their N. Unchanged (and None) when
+    every point has the same N, or some finished point kept no features."""
+    if stored is None or stored.common_n is None:
+        return frame, None
+    labels = [point_label(s, int(k)) if status == OK else None
+              for s, k, status in zip(frame["scheduler"], frame["steps"].fillna(0), frame[STATUS])]
+    if any(label is not None and label not in stored.by_label for label in labels):
+        return frame, None
+    frame = frame.copy()
+    for index, label in zip(frame.index, labels):
+        if label is not None:
+            for key, value in stored.fid_scores(stored.by_label[label]).items():
+                frame.at[index, key] = value
+    return frame, stored.common_n
 
 
 def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
     folder = Path(folder)
     summary = read_target_summary(folder)
-    frame, time_sentence = with_side_by_side_times(load_frame(folder), folder, summary)
+    recorded, time_sentence = with_side_by_side_times(load_frame(folder), folder, summary)
+    stored = stored_points(folder)
+    frame, fid_n = at_common_n(recorded, stored)
     points = ok_points(frame)
     floor = floor_row(frame)
-    stored = stored_points(folder)
     judge = stored.fid_difference if stored is not None else None
     front = None
     if judge is not None:
@@ -358,10 +386,10 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         front = pareto_front(points, time_tolerance)
     comparisons, ties = report_sections(stored, times_of(points))
     first = frame.iloc[0]
-    setting = (f"{sample_count_text(frame)}, seed {first.get('seed')}, scored with the "
+    setting = (f"{sample_count_text(frame, fid_n)}, seed {first.get('seed')}, scored with the "
                f"`{first.get('backbone')}` feature network against {first.get('reference')}")
     sections = ["# ddpm-bench sweep report", f"Model `{first.get('model')}`; {setting}.",
-                *target_section(folder, summary, points), "## The answer",
+                *target_section(folder, summary, ok_points(recorded)), "## The answer",
                 *pick(points, front, judge), *ties, *recommendation(points, front, time_tolerance, decided)]
     if len(points):
         sections.append("## Charts")
@@ -372,7 +400,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         sections.append(floor_sentence(floor, frame))
     sections += [
         "## Results",
-        table(frame),
+        table(frame, fid_n),
         "## How to read these numbers",
         INTERVALS, COLUMNS, BELOW_THE_FLOOR,
         time_sentence,

@@ -10,7 +10,7 @@ import torch
 from ddpm_bench.adaptive import (FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, look_confidence,
                                  paired_fid_look, replicates_for, samples_for_margin)
 from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.compare import run_compare
+from ddpm_bench.compare import StoredPoints, run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
 from ddpm_bench.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
 from ddpm_bench.run import PointRun, Workbench
@@ -18,7 +18,7 @@ from ddpm_bench.report import write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
 from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.stats import REFINE, REPLICATES
+from ddpm_bench.stats import REFINE, REPLICATES, PointFeatures, point_intervals
 from ddpm_bench.target import run_target, search_steps
 import processes
 from conftest import scoring_env
@@ -178,18 +178,39 @@ def test_an_undecided_point_grows_and_a_crashed_search_resumes_without_sampling_
 
 
 
-def test_points_of_different_n_pair_over_the_samples_both_have(env, tmp_path):
-    run_target(target(env, fid=1e6, start_n=4, max_n=8), tmp_path)  # ddim:2 and ddim:1, each at N = 4
-    records = read_records(tmp_path / RECORDS)
+def points_of_n_4_and_8(env, folder):
+    """A search's folder holding ddim:1 at N = 4 and ddim:2 grown to N = 8, as a search grows an undecided point."""
+    run_target(target(env, fid=1e6, start_n=4, max_n=8), folder)  # ddim:2 and ddim:1, each at N = 4
+    records = read_records(folder / RECORDS)
     grown = [r for r in records if r["point"] == "ddim@2"][-1]
-    point = PointRun(grown, None, np.load(tmp_path / grown["features"]))
+    point = PointRun(grown, None, np.load(folder / grown["features"]))
     bench = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4))
-    bigger = bench.extend_point(point, parse_scheduler_spec("ddim"), 2, 8, progress=False)  # as a search would
-    save_features(bigger.features, tmp_path / grown["features"])
-    (tmp_path / RECORDS).write_text("".join(json.dumps(r) + "\n" for r in [*records, {**grown, **bigger.record}]))
-    assert sorted(load_frame(tmp_path)["n"]) == [4, 8]
+    bigger = bench.extend_point(point, parse_scheduler_spec("ddim"), 2, 8, progress=False)
+    save_features(bigger.features, folder / grown["features"])
+    (folder / RECORDS).write_text("".join(json.dumps(r) + "\n" for r in [*records, {**grown, **bigger.record}]))
+    assert sorted(load_frame(folder)["n"]) == [4, 8]
+    return bench
+
+
+def test_points_of_different_n_pair_over_the_samples_both_have(env, tmp_path):
+    points_of_n_4_and_8(env, tmp_path)
     differences = run_compare([tmp_path], ["ddim:1,ddim:2"])
     assert all(d.paired and d.n == 4 for d in differences)
+
+
+def test_the_report_compares_fids_of_points_of_different_n_over_the_samples_all_have(env, tmp_path):
+    bench = points_of_n_4_and_8(env, tmp_path)
+    grown = load_frame(tmp_path).set_index("point").loc["ddim@2"]
+    first_four = point_intervals(PointFeatures(np.load(tmp_path / grown["features"])[:4], bench.stats_reference()))
+    assert first_four["fid"] != pytest.approx(grown["fid"])  # FID over 4 samples is not FID over 8
+    stored = StoredPoints([tmp_path], with_kid=False)
+    assert stored.common_n == 4
+    assert stored.fid_scores(stored.by_label["ddim:2"]) == {k: first_four[k] for k in ("fid", "fid_low", "fid_high")}
+    report = write_report(tmp_path).read_text()
+    assert "FIDs are over each point's first 4 samples" in report
+    row = next(line for line in report.splitlines() if line.startswith("| ddim | 2 |"))
+    assert f"| {first_four['fid']:.3f} | [{first_four['fid_low']:.2f}, {first_four['fid_high']:.2f}] |" in row
+    assert f"{grown['fid']:.3f}" not in row
 
 
 def test_matching_a_point_is_a_paired_non_inferiority_test(env, tmp_path):
