@@ -345,7 +345,7 @@ def _target(args: argparse.Namespace) -> int:
     import json
 
     from ddpm_bench.adaptive import EDGE_TEXT
-    from ddpm_bench.report import chosen_at_edge, ended_out_of_reach, look_text, missed_text
+    from ddpm_bench.report import chosen_at_edge, edge_note, ended_out_of_reach, look_text, missed_text
     from ddpm_bench.settings import TargetConfig
     from ddpm_bench.target import run_target
 
@@ -366,7 +366,7 @@ def _target(args: argparse.Namespace) -> int:
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
         rows.append((r["scheduler"], str(r["steps"]), str(r["nfe"] or ""), ms, look_text(r, "match" in goal),
                      str(r["n"]), ("yes" if r["met"] else f"no ({missed_text(r)} {r['steps']} steps)")
-                     + (" (at the edge)" if chosen_at_edge(r) else "")))
+                     + edge_note(r)))
     if any(map(ended_out_of_reach, summary["results"])):
         print("out of reach: the pairing does not narrow the interval, so more steps cannot show a match at this N "
               "(the report says what N it would take)")

@@ -244,7 +244,8 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
              for look in r["path"] if look.get("edge")]
     if edges:
         lines.append(f"Verdicts at the edge, where {EDGE_REASON}: {', '.join(edges)}. "
-                     "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path "
+                     "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path: "
+                     "the table gives the fewest steps that met the target clear of the edge "
                      "(benchmarks/bootstrap_noise.py measures that error for a pair).")
     for r in filter(ended_out_of_reach, missed):
         last = r["path"][-1]
@@ -256,7 +257,7 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
         ms = "" if r["seconds_per_image"] is None else f"{r['seconds_per_image'] * 1000:.1f}"
         path = ", ".join(f"{k['steps']} ({k['outcome']}{' at the edge' if k.get('edge') else ''}, N = {k['n']})"
                          for k in r["path"])
-        met = ("yes" if r["met"] else "no") + (" (at the edge)" if chosen_at_edge(r) else "")
+        met = ("yes" if r["met"] else "no") + edge_note(r)
         rows.append(f"| {r['scheduler']} | {r['steps']} | {r['nfe'] or ''} | {ms} | {look_text(r, matching)} | "
                     f"{r['n']} | {met} | {path} |")
     lines.append("\n".join(rows))
@@ -275,6 +276,18 @@ def ended_out_of_reach(result: dict) -> bool:
 def chosen_at_edge(result: dict) -> bool:
     """Whether the look a scheduler's answer rests on (its fewest steps met, or its last look) is at the edge."""
     return any(look.get("edge") for look in result["path"] if look["steps"] == result["steps"])
+
+
+def edge_note(result: dict) -> str:
+    """How the tables mark an answer that rests on a verdict at the edge: with the fewest steps that met the target
+    clear of the edge, the answer should that verdict go the other way (target.fewest_met)."""
+    if not chosen_at_edge(result):
+        return ""
+    if not result["met"] or "firm_steps" not in result:  # a target.json from before firm_steps
+        return " (at the edge)"
+    firm = result["firm_steps"]
+    return f" (at the edge; {firm} steps clear of it)" if firm is not None else \
+        " (at the edge; no step count tried met it clear of the edge)"
 
 
 def missed_text(result: dict) -> str:

@@ -98,10 +98,11 @@ class SchedulerResult:
     difference: Optional[float] = None
     path: list[Look] = field(default_factory=list)
     timing: str = "the point's record (median over its batches)"
+    firm_steps: Optional[int] = None  # the fewest steps met on a verdict clear of the edge (None: none on the path)
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("scheduler", "steps", "nfe", "seconds_per_image", "fid", "low", "high",
-                                              "met", "n", "difference", "timing")}
+                                              "met", "n", "difference", "timing", "firm_steps")}
         return {**out, "path": [vars(look) for look in self.path]}
 
 
@@ -188,13 +189,23 @@ class TargetSearch:
             return looks[steps].outcome
 
         path = search_steps(outcome, min(self.config.first_steps, self.config.max_steps), self.config.max_steps)
-        met = [steps for steps, result in path if result == MET]
-        chosen = looks[min(met)] if met else looks[max(looks)]
+        fewest, firm = fewest_met([looks[steps] for steps, _ in path])
+        chosen = looks[fewest] if fewest is not None else looks[max(looks)]
         record = self.book.points[R.point_id(spec.label, chosen.steps)].record
         ok = record[R.STATUS] == R.OK
-        return SchedulerResult(spec.label, bool(met), chosen.steps, record.get(R.NFE) if ok else None,
+        return SchedulerResult(spec.label, fewest is not None, chosen.steps, record.get(R.NFE) if ok else None,
                                record.get(R.SECONDS_PER_IMAGE) if ok else None, chosen.n, chosen.fid, chosen.low,
-                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path])
+                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path], firm_steps=firm)
+
+
+def fewest_met(path: list[Look]) -> tuple[Optional[int], Optional[int]]:
+    """The fewest steps whose look met the target (the answer; None if none did), and the fewest whose look met it
+    on a verdict clear of the edge: where the answer rests on a verdict at the edge (at ``max_n``, where no more
+    samples can decide it), that is the answer should the verdict go the other way (None if no look on the path
+    met the target clear of the edge)."""
+    met = [look.steps for look in path if look.outcome == MET]
+    firm = [look.steps for look in path if look.outcome == MET and not look.edge]
+    return (min(met) if met else None), (min(firm) if firm else None)
 
 
 def describe(label: str, look: Look, matching: bool) -> str:
@@ -208,7 +219,6 @@ def describe(label: str, look: Look, matching: bool) -> str:
     if look.edge:
         text += f" ({EDGE_TEXT})"
     return text
-
 
 
 TIMING_ROUNDS = 3  # side-by-side rounds for the points that reached the target (they are ranked by these times)

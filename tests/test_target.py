@@ -19,7 +19,7 @@ from ddpm_bench.settings import RunSettings, TargetConfig, config_from
 from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.stats import REFINE, REPLICATES, PointFeatures, point_intervals
-from ddpm_bench.target import run_target, search_steps
+from ddpm_bench.target import Look, fewest_met, run_target, search_steps
 import processes
 from conftest import scoring_env
 
@@ -57,6 +57,18 @@ def test_the_samples_a_match_needs_grow_with_the_square_of_the_width_over_the_ma
     assert samples_for_margin(256, 2.0, 0.2) == 25_600
     assert samples_for_margin(256, 0.1, 0.2) == 64  # already narrow enough at fewer samples
     assert samples_for_margin(256, 2.0, 0.0) is None  # no N shows a difference of at most 0
+
+
+def test_an_answer_at_the_edge_comes_with_the_fewest_steps_met_clear_of_it():
+    def look(steps, outcome, edge=False):
+        return Look(steps, 512, outcome, edge=edge)
+
+    path = [look(5, UNDECIDED), look(10, UNDECIDED), look(20, MET), look(15, MET), look(12, UNDECIDED),
+            look(13, UNDECIDED), look(14, MET, edge=True)]  # results/target-match-ddim100-n512's PNDM path
+    assert fewest_met(path) == (14, 15)
+    assert fewest_met(path[:-1]) == (15, 15)
+    assert fewest_met([look(2, MET, edge=True), look(1, NOT_MET)]) == (2, None)
+    assert fewest_met([look(5, NOT_MET), look(10, UNDECIDED, edge=True)]) == (None, None)
 
 
 def test_a_failing_step_count_counts_as_not_reaching_the_target():
@@ -286,14 +298,16 @@ def test_a_look_at_the_edge_is_drawn_again_and_flagged_if_still_there(env, tmp_p
     assert look["edge"] and look["outcome"] == MET
     assert any(line.startswith("ddim:2:") and "at the edge" in line for line in lines)
     report = write_report(tmp_path).read_text()
-    answer_at_edge = result["steps"] == 2  # the answer rests on the edge look
-    assert "(met at the edge, N = 16)" in report and ("| yes (at the edge) |" in report) == answer_at_edge
+    answer_at_edge = result["steps"] == 2  # the answer rests on the edge look (ddim:1 did not meet the target)
+    assert result["firm_steps"] == (None if answer_at_edge else result["steps"])  # no other count met clear of it
+    assert "(met at the edge, N = 16)" in report
+    assert ("| yes (at the edge; no step count tried met it clear of the edge) |" in report) == answer_at_edge
     command = processes.ddpm_bench("target", "--model", str(env / "model"), "--schedulers", "ddim", "--match", "ddim:4",
                                    "--margin", repr(redrawn["high"]), "--first-steps", "2", "--max-steps", "4",
                                    "--start-n", "16", "--max-n", "16", "--batch-size", "4", "--out", str(tmp_path),
                                    "--no-progress")
     assert command.returncode == 0, command.stderr
-    assert ("yes (at the edge)" in command.stdout) == answer_at_edge
+    assert ("yes (at the edge; no step count tried met it clear of the edge)" in command.stdout) == answer_at_edge
     assert "another bootstrap seed could decide otherwise" in command.stdout
 
 
