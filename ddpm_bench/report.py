@@ -43,6 +43,8 @@ INTERVALS = (
     "table's FID. A lower end below 0 is shown as 0. With N near twice the feature dimension (256 samples of 128 "
     "features by default) the intervals are conservative, so \"tied\" is called more often than a larger N would."
 )
+SUBSET_KID = ("The KID of a point without a KID interval (recorded by an older ddpm-bench) is torchmetrics' mean over "
+              "100 random subsets of its samples, not the KID over all N.")
 COLUMNS = (
     "FD∞ (Chong & Forsyth 2020) is FID with the finite-N bias removed (FID on subsets of N/2 to N samples, "
     "extrapolated to infinitely many). KID is over all N samples, unbiased. Precision and density (how much of the "
@@ -141,6 +143,11 @@ def _intervals(frame: pd.DataFrame, low: str, high: str, factor: float, form: st
         return [""] * len(frame)
     return [f"[{form.format(a * factor)}, {form.format(b * factor)}]" if a == a else ""
             for a, b in zip(frame[low], frame[high])]
+
+
+def subset_kids(frame: pd.DataFrame) -> bool:
+    """Whether some record holds torchmetrics' subset KID (with ``kid_std``) rather than the KID over all N."""
+    return "kid_std" in frame and bool(frame["kid_std"].notna().any())
 
 
 def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
@@ -244,9 +251,9 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
              for look in r["path"] if look.get("edge")]
     if edges:
         lines.append(f"Verdicts at the edge, where {EDGE_REASON}: {', '.join(edges)}. "
-                     "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path: "
-                     "the table gives the fewest steps that met the target clear of the edge "
-                     "(benchmarks/bootstrap_noise.py measures that error for a pair).")
+                     "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path "
+                     "(the table then gives the fewest steps that met the target clear of the edge; "
+                     "benchmarks/bootstrap_noise.py measures that error for a pair).")
     for r in filter(ended_out_of_reach, missed):
         last = r["path"][-1]
         lines.append(f"The search for {r['scheduler']} stopped at {last['steps']} steps, out of reach: "
@@ -415,7 +422,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         "## Results",
         table(frame, fid_n),
         "## How to read these numbers",
-        INTERVALS, COLUMNS, BELOW_THE_FLOOR,
+        INTERVALS, COLUMNS, SUBSET_KID if subset_kids(frame) else "", BELOW_THE_FLOOR,
         time_sentence,
         "## Paired comparisons",
         *decisions_section(folder),

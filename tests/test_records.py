@@ -7,6 +7,7 @@ import pytest
 
 from ddpm_bench import records as R
 from ddpm_bench.errors import BenchError
+from ddpm_bench.report import subset_kids
 
 
 def record(point, **extra):
@@ -88,3 +89,5 @@ def test_records_of_earlier_versions_read_with_kid_over_all_samples(tmp_path):
     assert older == subsets_only
     assert R.scores_text({"fid": 1.23456, "fid_low": 1.0, "fid_high": 1.5, **upgraded}) == (
         "FID 1.235 [1.000, 1.500], KID 0.0080 [0.0040, 0.0120]")
+    # the report says which KID a record holds
+    assert not subset_kids(R.load_frame(tmp_path).iloc[:1]) and subset_kids(R.load_frame(tmp_path))
