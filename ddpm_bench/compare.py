@@ -102,8 +102,8 @@ def reference_for(point: Point) -> Reference:
     if not record.get(R.REFERENCE_SOURCE):
         raise BenchError(f"{point.label} does not name its reference source (recorded by an older ddpm-bench)")
     channels, height, _ = record["sample_shape"]
-    stats = resolve_reference(record[R.REFERENCE_SOURCE], get_backbone(record[R.BACKBONE]), height, channels)
-    return Reference(stats.mu, stats.sigma, stats.features)
+    return resolve_reference(record[R.REFERENCE_SOURCE], get_backbone(record[R.BACKBONE]), height,
+                             channels).for_statistics()
 
 
 class StoredPoints:

@@ -280,12 +280,7 @@ class Workbench:
     def stats_reference(self):
         """The reference side for stats.py, built once per workbench."""
         if self._stats_reference is None:
-            from ddpm_bench.disk_cache import remembered
-            from ddpm_bench.stats import Reference
-
-            ref = self.reference
-            self._stats_reference = Reference(ref.mu, ref.sigma, ref.features,
-                                              lambda name, compute: remembered(name, ref.key, compute))
+            self._stats_reference = self.reference.for_statistics()
         return self._stats_reference
 
     def planned_nfe(self, spec: SchedulerSpec, steps: int) -> int:

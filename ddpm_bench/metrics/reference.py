@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ddpm_bench.atomic import atomic_file
-from ddpm_bench.disk_cache import cache_dir, checksum, slug
+from ddpm_bench.disk_cache import cache_dir, checksum, remembered, slug
 from ddpm_bench.data import EMBEDDED_DATA, is_data_source, load_dataset
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hashing import text_sha256
@@ -42,6 +42,14 @@ class ReferenceStats:
     @property
     def description(self) -> str:
         return f"{self.name} ({self.n} images)"
+
+    def for_statistics(self):
+        """This reference as stats.py's ``Reference`` (the fixed side of every FID and KID and their intervals),
+        with what it derives from them (KID's reference kernel mean) remembered in the disk cache under this key."""
+        from ddpm_bench.stats import Reference
+
+        return Reference(self.mu, self.sigma, self.features,
+                         lambda name, compute: remembered(name, self.key, compute))
 
 
 def cache_key(source: str, images: torch.Tensor, backbone: Backbone) -> str:

@@ -76,11 +76,11 @@ class Scorer:
 
 def score_images(backbone: Backbone, reference: ReferenceStats, batches, stats_reference=None) -> dict:
     """FID, KID (and the Inception Score) of an iterable of uint8 image batches, in this process alone.
-    ``stats_reference``: ``reference`` as stats.py's ``Reference`` with its cache (``Workbench.stats_reference``),
-    else made here."""
-    from ddpm_bench.stats import PointFeatures, Reference
+    ``stats_reference``: ``reference`` as stats.py's ``Reference`` where the caller has it (``Workbench``), else
+    made here."""
+    from ddpm_bench.stats import PointFeatures
 
     scorer = Scorer(backbone, reference, sync=False)
     features = np.concatenate([scorer.update(images) for images in batches])
-    stats_reference = stats_reference or Reference(reference.mu, reference.sigma, reference.features)
+    stats_reference = stats_reference or reference.for_statistics()
     return {**PointFeatures(features, stats_reference).estimates(), "n": len(features), **scorer.compute()}
