@@ -57,7 +57,7 @@ def process_group() -> Iterator[int]:
     group (ten references) for good, and importing diffusers imports it (through torch._dynamo). The group's gloo
     threads then outlive ``destroy_process_group``; one of them still releasing the last collective's tensors when the
     interpreter shuts down wants the GIL, is ended by Python, and its unwinding aborts the process (the same message;
-    rank 1 of a finished 2-process sweep, 2 runs in 40, CI once). Importing that module before joining binds its
+    rank 1 of a finished 2-process sweep, 2 runs in 34, CI once). Importing that module before joining binds its
     defaults to None.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():

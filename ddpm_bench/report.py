@@ -111,7 +111,7 @@ def pick(points: pd.DataFrame, front: pd.DataFrame, judge) -> list[str]:
             "is not told apart from 0 at this N; each faster choice in the budget list below is decidedly worse."]
 
 
-def table(frame: pd.DataFrame, fid_n=None) -> str:
+def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
     """The results as a markdown table with a reader's headers and numbers rounded for reading; ``fid_n``: the N
     that the FID columns hold, where points have different N (``at_common_n``)."""
     shown = frame.assign(
@@ -358,7 +358,7 @@ def convergence_section(folder: Path) -> list[str]:
         "\n".join(verdicts)]
 
 
-def sample_count_text(frame: pd.DataFrame, fid_n=None) -> str:
+def sample_count_text(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
     """N, or its range when points have different N (a target search's adaptive N), and then the N that their FIDs
     are compared at (``fid_n``)."""
     counts = sorted({int(n) for n in sampled_points(frame)["n"].dropna()}) if "n" in frame else []
