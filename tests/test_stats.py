@@ -214,6 +214,17 @@ def test_an_interval_at_the_edge_of_its_bound_is_drawn_again_from_more_replicate
     assert redrawn.high_noise < 0.5 * plain.high_noise  # sqrt(10) smaller, give or take the estimate's own error
 
 
+def test_an_end_without_monte_carlo_error_is_never_at_the_edge():
+    """Two labels of one sampler: the paired difference is 0 in every replicate, an exact [0, 0] that no bootstrap seed
+    moves, so it is tied, not at the edge, and not drawn again (it was, at 10 times the cost, before)."""
+    a = gaussian(np.random.default_rng(7))
+    same = compare(PointFeatures(a, POPULATION), PointFeatures(a.copy(), POPULATION), ("a", "b"), paired=True,
+                   metrics=("fid",))[0]
+    assert (same.low, same.high, same.low_noise, same.high_noise) == (0, 0, 0, 0)
+    assert same.verdict == "tied" and not same.at_edge() and same.replicates == stats.REPLICATES
+    assert stats.at_edge(-1.0, 0.01, 0.0, 0.1, 0.01)  # 0 one Monte Carlo error from the upper end
+
+
 def test_redrawing_at_the_edge_settles_verdicts_another_bootstrap_seed_would_flip():
     """A bound 1.5 Monte Carlo errors above the exact bootstrap interval's upper end (30,000 replicates): at 300
     replicates some of 40 bootstrap seeds put the end above it (not met), after redrawing at the edge none does."""

@@ -378,6 +378,7 @@ def test_sweep_decide_grows_only_the_points_of_tied_comparisons(env, tmp_path):
     for d in decisions:
         if {d["a"], d["b"]} in ({"ddim:2", "ddim:eta=0.0:2"}, {"ddim:4", "ddim:eta=0.0:4"}):
             assert d["verdict"] == "tied" and d["n"] == 12 and d["difference"] == 0
+            assert not d["edge"] and d["replicates"] == replicates_for(d["confidence"])  # exact: not drawn again
         assert d["n"] in (6, 12) and d["confidence"] == pytest.approx(0.975)
     frame = load_frame(tmp_path)
     points = frame[frame["status"] == "ok"]
