@@ -252,7 +252,8 @@ def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     if edges:
         lines.append(f"Verdicts at the edge, where {EDGE_REASON}: {', '.join(edges)}. "
                      "Where the fewest steps rests on one of them, read it as tied with its neighbours on the path "
-                     "(the table then gives the fewest steps that met the target clear of the edge; "
+                     "(the table then gives the fewest steps that met the target clear of the edge, and fewer "
+                     "steps that missed it at the edge, where the answer could lie; "
                      "benchmarks/bootstrap_noise.py measures that error for a pair).")
     for r in filter(ended_out_of_reach, missed):
         last = r["path"][-1]
@@ -286,15 +287,19 @@ def chosen_at_edge(result: dict) -> bool:
 
 
 def edge_note(result: dict) -> str:
-    """How the tables mark an answer that rests on a verdict at the edge: with the fewest steps that met the target
-    clear of the edge, the answer should that verdict go the other way (target.fewest_met)."""
-    if not chosen_at_edge(result):
-        return ""
-    if not result["met"] or "firm_steps" not in result:  # a target.json from before firm_steps
-        return " (at the edge)"
-    firm = result["firm_steps"]
-    return f" (at the edge; {firm} steps clear of it)" if firm is not None else \
-        " (at the edge; no step count tried met it clear of the edge)"
+    """How the tables mark a scheduler's answer that verdicts at the edge could move (target.fewest_met): one that
+    rests on such a verdict, with the fewest steps that met the target clear of the edge (where the answer would be
+    should that verdict go the other way), and fewer steps that missed the target at the edge (where it could be)."""
+    notes = []
+    if chosen_at_edge(result):
+        notes.append("at the edge")
+        if result["met"] and "firm_steps" in result:  # a target.json from before firm_steps has not got it
+            firm = result["firm_steps"]
+            notes.append(f"{firm} steps clear of it" if firm is not None else
+                         "no step count tried met it clear of the edge")
+    if result.get("edge_below") is not None:
+        notes.append(f"{result['edge_below']} steps missed it at the edge")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def missed_text(result: dict) -> str:

@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench import records as R
-from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
+from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
                                  interval_outcome, look_confidence, looks_again, paired_fid_look, reach_text,
                                  replicates_for, sample_sizes, samples_for_margin)
 from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
@@ -99,10 +99,11 @@ class SchedulerResult:
     path: list[Look] = field(default_factory=list)
     timing: str = "the point's record (median over its batches)"
     firm_steps: Optional[int] = None  # the fewest steps met on a verdict clear of the edge (None: none on the path)
+    edge_below: Optional[int] = None  # the fewest steps below the answer that missed it on a verdict at the edge
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("scheduler", "steps", "nfe", "seconds_per_image", "fid", "low", "high",
-                                              "met", "n", "difference", "timing", "firm_steps")}
+                                              "met", "n", "difference", "timing", "firm_steps", "edge_below")}
         return {**out, "path": [vars(look) for look in self.path]}
 
 
@@ -189,23 +190,28 @@ class TargetSearch:
             return looks[steps].outcome
 
         path = search_steps(outcome, min(self.config.first_steps, self.config.max_steps), self.config.max_steps)
-        fewest, firm = fewest_met([looks[steps] for steps, _ in path])
+        fewest, firm, below = fewest_met([looks[steps] for steps, _ in path])
         chosen = looks[fewest] if fewest is not None else looks[max(looks)]
         record = self.book.points[R.point_id(spec.label, chosen.steps)].record
         ok = record[R.STATUS] == R.OK
         return SchedulerResult(spec.label, fewest is not None, chosen.steps, record.get(R.NFE) if ok else None,
                                record.get(R.SECONDS_PER_IMAGE) if ok else None, chosen.n, chosen.fid, chosen.low,
-                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path], firm_steps=firm)
+                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path], firm_steps=firm,
+                               edge_below=below)
 
 
-def fewest_met(path: list[Look]) -> tuple[Optional[int], Optional[int]]:
-    """The fewest steps whose look met the target (the answer; None if none did), and the fewest whose look met it
-    on a verdict clear of the edge: where the answer rests on a verdict at the edge (at ``max_n``, where no more
-    samples can decide it), that is the answer should the verdict go the other way (None if no look on the path
-    met the target clear of the edge)."""
+def fewest_met(path: list[Look]) -> tuple[Optional[int], Optional[int], Optional[int]]:
+    """How firm the answer is. The fewest steps whose look met the target (the answer; None if none did); the fewest
+    whose look met it on a verdict clear of the edge, the answer should the answer's own verdict, at the edge (at
+    ``max_n``, where no more samples can decide it), go the other way (None if no look on the path met the target
+    clear of the edge); and the fewest below the answer whose look missed the target on a verdict at the edge (not
+    met or undecided), where the answer could lie should that verdict go the other way (None if none did)."""
     met = [look.steps for look in path if look.outcome == MET]
     firm = [look.steps for look in path if look.outcome == MET and not look.edge]
-    return (min(met) if met else None), (min(firm) if firm else None)
+    fewest = min(met) if met else None
+    below = [look.steps for look in path if look.edge and look.outcome in (NOT_MET, UNDECIDED, OUT_OF_REACH)
+             and (fewest is None or look.steps < fewest)]
+    return fewest, (min(firm) if firm else None), (min(below) if below else None)
 
 
 def describe(label: str, look: Look, matching: bool) -> str:

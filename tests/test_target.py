@@ -14,7 +14,7 @@ from ddpm_bench.compare import StoredPoints, run_compare
 from ddpm_bench.decide import planned_pairs, read_decisions
 from ddpm_bench.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
 from ddpm_bench.run import PointRun, Workbench
-from ddpm_bench.report import write_report
+from ddpm_bench.report import edge_note, write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
 from ddpm_bench.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
@@ -65,10 +65,19 @@ def test_an_answer_at_the_edge_comes_with_the_fewest_steps_met_clear_of_it():
 
     path = [look(5, UNDECIDED), look(10, UNDECIDED), look(20, MET), look(15, MET), look(12, UNDECIDED),
             look(13, UNDECIDED), look(14, MET, edge=True)]  # results/target-match-ddim100-n512's PNDM path
-    assert fewest_met(path) == (14, 15)
-    assert fewest_met(path[:-1]) == (15, 15)
-    assert fewest_met([look(2, MET, edge=True), look(1, NOT_MET)]) == (2, None)
-    assert fewest_met([look(5, NOT_MET), look(10, UNDECIDED, edge=True)]) == (None, None)
+    assert fewest_met(path) == (14, 15, None)
+    assert fewest_met(path[:-1]) == (15, 15, None)
+    assert fewest_met([look(2, MET, edge=True), look(1, NOT_MET)]) == (2, None, None)
+    assert fewest_met([look(5, NOT_MET), look(10, UNDECIDED, edge=True)]) == (None, None, 10)
+    # results/target-match-ddim100's PNDM path: 19 steps, but 17 was undecided at the edge (and 20 met at it)
+    path = [look(5, UNDECIDED), look(10, UNDECIDED), look(20, MET, edge=True), look(15, UNDECIDED),
+            look(17, UNDECIDED, edge=True), look(18, UNDECIDED), look(19, MET)]
+    assert fewest_met(path) == (19, 19, 17)
+    result = {"met": True, "steps": 19, "firm_steps": 19, "edge_below": 17, "path": [vars(k) for k in path]}
+    assert edge_note(result) == " (17 steps missed it at the edge)"
+    result = {"met": True, "steps": 14, "firm_steps": 15, "edge_below": None,
+              "path": [vars(look(15, MET)), vars(look(14, MET, edge=True))]}
+    assert edge_note(result) == " (at the edge; 15 steps clear of it)"
 
 
 def test_a_failing_step_count_counts_as_not_reaching_the_target():
