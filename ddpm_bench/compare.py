@@ -132,10 +132,11 @@ class StoredPoints:
         return self._features[(point.label, n)]
 
     def fid_scores(self, point: Point) -> dict:
-        """The point's FID with its 95 % interval (``fid``, ``fid_low``, ``fid_high``) as points are compared: as
-        recorded when every point has the same N, else over its first ``common_n`` samples."""
-        keys = (R.FID, "fid_low", "fid_high")
-        if self.common_n is None:
+        """The point's FID with its 95 % interval (``fid``, ``fid_low``, ``fid_high``) as points are compared: over
+        its first ``common_n`` samples where points have different N, else (and for a point of that N) as recorded,
+        which is what stats.point_intervals gives for them."""
+        keys = (R.FID, R.FID_LOW, R.FID_HIGH)
+        if self.common_n is None or int(point.record[R.N]) == self.common_n:
             return {key: point.record[key] for key in keys}
         if point.label not in self._scores:
             scores = point_intervals(self.features(point, self.common_n))

@@ -190,14 +190,14 @@ class TargetSearch:
             return looks[steps].outcome
 
         path = search_steps(outcome, min(self.config.first_steps, self.config.max_steps), self.config.max_steps)
-        fewest, firm, below = fewest_met([looks[steps] for steps, _ in path])
+        judged = [looks[steps] for steps, _ in path]
+        fewest, firm, below = fewest_met(judged)
         chosen = looks[fewest] if fewest is not None else looks[max(looks)]
         record = self.book.points[R.point_id(spec.label, chosen.steps)].record
         ok = record[R.STATUS] == R.OK
         return SchedulerResult(spec.label, fewest is not None, chosen.steps, record.get(R.NFE) if ok else None,
                                record.get(R.SECONDS_PER_IMAGE) if ok else None, chosen.n, chosen.fid, chosen.low,
-                               chosen.high, chosen.difference, [looks[steps] for steps, _ in path], firm_steps=firm,
-                               edge_below=below)
+                               chosen.high, chosen.difference, judged, firm_steps=firm, edge_below=below)
 
 
 def fewest_met(path: list[Look]) -> tuple[Optional[int], Optional[int], Optional[int]]:
