@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 
 from ddpm_bench import create_scheduler
-from ddpm_bench.models import load_model
-from ddpm_bench.provenance import library_versions
-from ddpm_bench.sampling import Precision, Sampler, sample_generators, sample_images
+from ddpm_bench.model.loading import load_model
+from ddpm_bench.util.provenance import library_versions
+from ddpm_bench.sampling.loop import Precision, Sampler, sample_generators, sample_images
 
 PIPELINES = {"ddpm": "DDPMPipeline", "ddim": "DDIMPipeline", "pndm": "PNDMPipeline"}
 
@@ -72,7 +72,7 @@ def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
 
 def _own(name: str, schedule: dict) -> dict:
     """The model's schedule entries our scheduler of that name takes."""
-    from ddpm_bench.api import accepted_options, scheduler_registration
+    from ddpm_bench.schedulers.specs import accepted_options, scheduler_registration
 
     accepted = accepted_options(scheduler_registration(name).factory)
     return {k: v for k, v in schedule.items() if accepted is None or k in accepted}
@@ -84,7 +84,7 @@ def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out:
     from diffusers import UNet2DModel
 
     from ddpm_bench.settings import config_from
-    from ddpm_bench.sweep import run_sweep
+    from ddpm_bench.runs.sweep import run_sweep
 
     forward_seconds = [0.0]
     original = UNet2DModel.forward
@@ -134,7 +134,7 @@ def bench_steps(batch: int, repeats: int) -> dict:
 
 
 def bench_features() -> dict:
-    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.model.data import mnist_digits
     from ddpm_bench.metrics.backbones import get_backbone
 
     backbone, images = get_backbone("mnist-cnn"), mnist_digits()[0]
@@ -183,8 +183,8 @@ def bench_fast_mode(model_source: str, steps: int, n: int, batch: int) -> dict:
 MEMORY_CHILD = """
 import sys, torch
 from ddpm_bench import create_scheduler
-from ddpm_bench.models import load_model
-from ddpm_bench.sampling import Sampler
+from ddpm_bench.model.loading import load_model
+from ddpm_bench.sampling.loop import Sampler
 from ddpm_bench.metrics.backbones import get_backbone
 from ddpm_bench.metrics.reference import resolve_reference
 from ddpm_bench.metrics.scoring import Scorer

@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from ddpm_bench.compare import load_points, named_pairs, reference_for
+from ddpm_bench.verdicts.comparisons import load_points, named_pairs, reference_for
 from ddpm_bench.stats import REPLICATES, PointFeatures, compare
 
 

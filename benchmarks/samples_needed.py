@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ddpm_bench.compare import load_points, named_pairs, reference_for
-from ddpm_bench.convergence import paired_difference, read_convergence, sample_distances
+from ddpm_bench.verdicts.comparisons import load_points, named_pairs, reference_for
+from ddpm_bench.runs.convergence import paired_difference, read_convergence, sample_distances
 from ddpm_bench.stats import PointFeatures, compare
 
 

@@ -4,7 +4,7 @@ The public API, for users and for plugin authors (docs/plugins.md): everything a
 importable from here, so a plugin never reaches into a private module.
 """
 
-from ddpm_bench.api import create_scheduler, list_schedulers
+from ddpm_bench.schedulers.specs import create_scheduler, list_schedulers
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.hookspecs import hookimpl
 from ddpm_bench.schedulers.base import BaseScheduler, SchedulerOutput, randn_like_batch, step_output

@@ -11,7 +11,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.options import positive_int_list, split_list
+from ddpm_bench.util.options import positive_int_list, split_list
 from ddpm_bench.settings import DEFAULTS, PRECISIONS
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a UNet2DModel as a DDPM (resumable)")
     train.add_argument("--data", help="embedded:mnist (default; all 5,000 digits), embedded:mnist-train (the 4,000 not held out), a folder of images, or an .npz of images")
     train.add_argument("--out", required=True, help="run folder: checkpoint, log, and the final model/")
-    from ddpm_bench.training import TrainConfig
+    from ddpm_bench.model.training import TrainConfig
 
     recipe = TrainConfig()
     for option, kind, text in (("--steps", int, "optimiser steps"), ("--batch-size", int, "images per step"),
@@ -286,8 +286,8 @@ def _progress(args: argparse.Namespace) -> Optional[bool]:
 
 @command("sample")
 def _sample(args: argparse.Namespace) -> int:
-    from ddpm_bench.records import INTERVAL_NOTE, scores_text
-    from ddpm_bench.sample_run import run_sample
+    from ddpm_bench.store.records import INTERVAL_NOTE, scores_text
+    from ddpm_bench.runs.sample import run_sample
 
     record = run_sample(_run_settings(args), args.scheduler, args.steps, args.num_samples, args.out,
                         score=bool(args.reference), progress=_progress(args), save_images=args.save_images)
@@ -304,9 +304,9 @@ def _sample(args: argparse.Namespace) -> int:
 
 @command("sweep")
 def _sweep(args: argparse.Namespace) -> int:
-    from ddpm_bench.report import write_report
+    from ddpm_bench.report.document import write_report
     from ddpm_bench.settings import config_from, load_config
-    from ddpm_bench.sweep import run_sweep
+    from ddpm_bench.runs.sweep import run_sweep
 
     overrides = {
         "schedulers": args.schedulers, "steps": args.steps, "n": args.n, "seed": args.seed, "model": args.model,
@@ -321,7 +321,7 @@ def _sweep(args: argparse.Namespace) -> int:
         config = config_from(**{k: v for k, v in overrides.items() if v is not None})
     from pathlib import Path
 
-    from ddpm_bench.records import RECORDS, REPORT
+    from ddpm_bench.store.records import RECORDS, REPORT
 
     records, report = Path(args.out) / RECORDS, Path(args.out) / REPORT
     before = records.stat().st_mtime_ns if records.exists() else None
@@ -344,10 +344,10 @@ def _sweep(args: argparse.Namespace) -> int:
 def _target(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.adaptive import EDGE_TEXT
-    from ddpm_bench.report import chosen_at_edge, edge_note, ended_out_of_reach, look_text, missed_text
+    from ddpm_bench.stats.adaptive import EDGE_TEXT
+    from ddpm_bench.report.document import chosen_at_edge, edge_note, ended_out_of_reach, look_text, missed_text
     from ddpm_bench.settings import TargetConfig
-    from ddpm_bench.target import run_target
+    from ddpm_bench.runs.target import run_target
 
     config = TargetConfig(
         **{name: getattr(args, name) for name in ("model", "backbone", "reference", "seed", "batch_size", "device",
@@ -382,8 +382,8 @@ def _target(args: argparse.Namespace) -> int:
 
 @command("quality")
 def _quality(args: argparse.Namespace) -> int:
-    from ddpm_bench.quality import model_quality
-    from ddpm_bench.records import scores_text
+    from ddpm_bench.runs.quality import model_quality
+    from ddpm_bench.store.records import scores_text
 
     result = model_quality(_run_settings(args), args.out, scheduler=args.scheduler, steps=args.steps,
                            n=args.num_samples, progress=_progress(args))
@@ -398,8 +398,8 @@ def _quality(args: argparse.Namespace) -> int:
 
 @command("check")
 def _check(args: argparse.Namespace) -> int:
-    from ddpm_bench.api import parse_scheduler_spec
-    from ddpm_bench.testing import run_checks
+    from ddpm_bench.schedulers.specs import parse_scheduler_spec
+    from ddpm_bench.schedulers.conformance import run_checks
 
     parse_scheduler_spec(args.scheduler)
     results = run_checks(args.scheduler)
@@ -412,8 +412,8 @@ def _check(args: argparse.Namespace) -> int:
 
 @command("report")
 def _report(args: argparse.Namespace) -> int:
-    from ddpm_bench.pareto import TIME_TOLERANCE
-    from ddpm_bench.report import write_report
+    from ddpm_bench.verdicts.pareto import TIME_TOLERANCE
+    from ddpm_bench.report.document import write_report
 
     tolerance = TIME_TOLERANCE if args.time_tolerance is None else args.time_tolerance
     print(f"report: {write_report(args.folder, tolerance)}")
@@ -424,8 +424,8 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.compare import EDGE_VERDICTS, run_compare, verdict_text
-    from ddpm_bench.options import positive_int
+    from ddpm_bench.verdicts.comparisons import EDGE_VERDICTS, run_compare, verdict_text
+    from ddpm_bench.util.options import positive_int
     from ddpm_bench.stats import REPLICATES
 
     if len(args.folders) > 2:
@@ -448,9 +448,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _retime(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ddpm_bench.records import TIMINGS, point_label
-    from ddpm_bench.report import write_report
-    from ddpm_bench.retime import retime_folder
+    from ddpm_bench.store.records import TIMINGS, point_label
+    from ddpm_bench.report.document import write_report
+    from ddpm_bench.runs.retime import retime_folder
 
     folder = Path(args.folder)
     summary = retime_folder(folder, args.rounds, log=lambda line: print(line, file=sys.stderr, flush=True))
@@ -466,9 +466,9 @@ def _retime(args: argparse.Namespace) -> int:
 def _convergence(args: argparse.Namespace) -> int:
     import json
 
-    from ddpm_bench.convergence import run_convergence
-    from ddpm_bench.options import positive_int
-    from ddpm_bench.report import write_report
+    from ddpm_bench.runs.convergence import run_convergence
+    from ddpm_bench.util.options import positive_int
+    from ddpm_bench.report.document import write_report
 
     positive_int(args.num_samples, "-n")
     summary = run_convergence(args.folder, args.to, args.num_samples, progress=_progress(args),
@@ -507,7 +507,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 @command("schedulers")
 def _schedulers(args: argparse.Namespace) -> int:
-    from ddpm_bench.api import list_schedulers
+    from ddpm_bench.schedulers.specs import list_schedulers
 
     rows = [(s.name, f"{s.plugin} ({s.package} {s.version})", s.description) for s in list_schedulers()]
     print_table(("name", "plugin", "description"), rows)
@@ -544,7 +544,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
-    from ddpm_bench.training import config_from_options, train
+    from ddpm_bench.model.training import config_from_options, train
 
     options = ("data", "steps", "batch_size", "lr", "image_size", "channels", "block_out_channels", "layers_per_block",
                "precision", "checkpoint_every", "seed", "init_from")

@@ -21,7 +21,7 @@ import pluggy
 
 from ddpm_bench import hookspecs
 from ddpm_bench.errors import PluginError
-from ddpm_bench.names import did_you_mean
+from ddpm_bench.util.names import did_you_mean
 
 ENTRY_POINT_GROUP = "ddpm_bench"
 STRICT_ENV = "DDPM_BENCH_STRICT_PLUGINS"

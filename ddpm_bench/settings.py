@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ddpm_bench.data import held_out_data
+from ddpm_bench.model.data import held_out_data
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.hashing import json_digest
-from ddpm_bench.names import unknown_option
-from ddpm_bench.options import positive_int
+from ddpm_bench.util.hashing import json_digest
+from ddpm_bench.util.names import unknown_option
+from ddpm_bench.util.options import positive_int
 
 DEFAULTS: dict[str, Any] = {
     # what is sampled, and how it is scored
@@ -136,7 +136,7 @@ class SweepConfig(RunSettings):
     max_n: int = _from_table("max_n")
 
     def validate(self) -> "SweepConfig":
-        from ddpm_bench.api import parse_scheduler_spec
+        from ddpm_bench.schedulers.specs import parse_scheduler_spec
 
         super().validate()
         if not self.schedulers:
@@ -190,8 +190,8 @@ class TargetConfig(RunSettings):
     grid_samples: int = _from_table("grid_samples")
 
     def validate(self) -> "TargetConfig":
-        from ddpm_bench.api import parse_scheduler_spec
-        from ddpm_bench.options import parse_point
+        from ddpm_bench.schedulers.specs import parse_scheduler_spec
+        from ddpm_bench.util.options import parse_point
 
         super().validate()
         if not self.schedulers:
@@ -258,7 +258,7 @@ def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
 def folder_settings(folder: Path) -> RunSettings:
     """The run settings of a sweep folder (its sweep.toml) or a target folder (target.json's settings): what a
     command that works on a finished folder (``convergence``, ``retime``) samples with."""
-    from ddpm_bench import records as R
+    from ddpm_bench.store import records as R
 
     if (folder / R.CONFIG).exists():
         return load_config(folder / R.CONFIG)

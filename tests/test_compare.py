@@ -7,11 +7,11 @@ import pytest
 
 import processes
 from conftest import make_tiny_unet
-from ddpm_bench import records as R
-from ddpm_bench.compare import run_compare, verdict_text
+from ddpm_bench.store import records as R
+from ddpm_bench.verdicts.comparisons import run_compare, verdict_text
 from ddpm_bench.stats import Difference
 from ddpm_bench.settings import config_from
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare
     root, frame, env = sweep
     import os
 
-    from ddpm_bench.report import write_report
+    from ddpm_bench.report.document import write_report
 
     os.environ["DDPM_BENCH_CACHE"] = env["DDPM_BENCH_CACHE"]
     try:

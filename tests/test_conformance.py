@@ -5,7 +5,7 @@ import pytest
 
 from ddpm_bench.schedulers.ddim import DDIMScheduler
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
-from ddpm_bench.testing import ConformanceError, check_scheduler, run_checks
+from ddpm_bench.schedulers.conformance import ConformanceError, check_scheduler, run_checks
 import processes
 
 

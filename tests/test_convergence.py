@@ -8,11 +8,11 @@ import pytest
 from scipy.special import gammaln
 from scipy.stats import ttest_ind
 
-from ddpm_bench.convergence import (mean_interval, paired_difference, run_convergence, sample_distances,
+from ddpm_bench.runs.convergence import (mean_interval, paired_difference, run_convergence, sample_distances,
                                     unrelated_scale)
-from ddpm_bench.records import CONVERGENCE, RECORDS, REPORT, read_records
+from ddpm_bench.store.records import CONVERGENCE, RECORDS, REPORT, read_records
 from ddpm_bench.settings import config_from
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 import processes
 from conftest import scoring_env
 

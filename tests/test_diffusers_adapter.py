@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.models import load_model
-from ddpm_bench.sampling import Sampler, sample_images
+from ddpm_bench.model.loading import load_model
+from ddpm_bench.sampling.loop import Sampler, sample_images
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_listing_the_diffusers_schedulers_imports_none_of_them_until_one_is_used
 
     code = ("import sys; from ddpm_bench.plugins import get_registry; get_registry(); "
             "loaded = lambda: sorted(m for m in sys.modules if m.startswith('diffusers.schedulers.scheduling_')); "
-            "print(loaded()); from ddpm_bench.api import create_scheduler; "
+            "print(loaded()); from ddpm_bench.schedulers.specs import create_scheduler; "
             "create_scheduler('diffusers:EulerDiscreteScheduler'); print(loaded())")
     result = processes.run([sys.executable, "-c", code])
     before, after = result.stdout.splitlines()

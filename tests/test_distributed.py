@@ -63,7 +63,7 @@ def test_the_process_group_is_left_on_the_way_out(tmp_path):
     script = tmp_path / "group.py"
     script.write_text(
         "import torch.distributed as dist\n"
-        "from ddpm_bench import distributed\n"
+        "from ddpm_bench.util import distributed\n"
         "with distributed.process_group() as size:\n"
         "    assert size == 2 and dist.is_initialized()\n"
         "    rank = distributed.rank()\n"
@@ -89,7 +89,7 @@ def test_leaving_the_group_ends_its_threads_though_diffusers_was_imported_in_it(
     script = tmp_path / "threads.py"
     script.write_text(
         "import os\n"
-        "from ddpm_bench import distributed\n"
+        "from ddpm_bench.util import distributed\n"
         "def threads():\n"
         "    return sorted(open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task'))\n"
         "with distributed.process_group():\n"

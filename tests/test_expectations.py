@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ddpm_bench.expectations import expectations
+from ddpm_bench.report.expectations import expectations
 from ddpm_bench.stats import Difference
 
 DEFAULTS = {"ddim": {"eta": 0.0}, "ddpm": {"variance_type": "fixed_small"}, "pndm": {"skip_prk_steps": False}}

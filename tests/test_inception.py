@@ -47,7 +47,7 @@ def random_inception_weights(tmp_path, monkeypatch):
 
 
 def test_inception_scores_grey_images_end_to_end(random_inception_weights):
-    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.model.data import mnist_digits
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import stats_from_features
     from ddpm_bench.metrics.scoring import score_images

@@ -7,7 +7,7 @@ import numpy as np
 import prdc
 import pytest
 
-from ddpm_bench.manifold import RealManifold
+from ddpm_bench.metrics.manifold import RealManifold
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.7])
@@ -44,7 +44,7 @@ def test_too_few_samples_for_k_neighbours_give_no_values_rather_than_an_error():
 def test_distances_equal_scikit_learns():
     import sklearn.metrics
 
-    from ddpm_bench.manifold import pairwise_distances
+    from ddpm_bench.metrics.manifold import pairwise_distances
 
     rng = np.random.default_rng(4)
     x, y = (rng.normal(size=(300, 128)) * 3).astype(np.float32), (rng.normal(size=(70, 128)) * 3).astype(np.float32)

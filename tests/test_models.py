@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import BenchError
-from ddpm_bench.models import load_model, resolve_device
+from ddpm_bench.model.loading import load_model, resolve_device
 import processes
 from conftest import make_tiny_unet
 
@@ -99,7 +99,7 @@ def test_bad_folders_give_one_line_errors_naming_the_file(tmp_path, tiny_model_d
 
 def test_a_hub_id_missing_offline_says_where_to_put_it(tmp_path, monkeypatch):
     result = processes.run(
-        [sys.executable, "-c", "from ddpm_bench.models import load_model; load_model('google/ddpm-cifar10-32', 'cpu')"],
+        [sys.executable, "-c", "from ddpm_bench.model.loading import load_model; load_model('google/ddpm-cifar10-32', 'cpu')"],
         env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PATH": ""},
     )
     assert "is not in the local Hugging Face cache" in result.stderr
@@ -113,7 +113,7 @@ def test_a_hub_id_is_read_from_the_local_cache(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    code = "from ddpm_bench.models import load_model; m = load_model('someone/tiny-ddpm', 'cpu'); print(m.folder.name)"
+    code = "from ddpm_bench.model.loading import load_model; m = load_model('someone/tiny-ddpm', 'cpu'); print(m.folder.name)"
     result = processes.run(
         [sys.executable, "-c", code],
         env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "PATH": ""},

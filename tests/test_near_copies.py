@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from ddpm_bench.data import mnist_digits
-from ddpm_bench.near_copies import NearCopyProbe
+from ddpm_bench.model.data import mnist_digits
+from ddpm_bench.metrics.near_copies import NearCopyProbe
 
 
 def test_the_threshold_is_the_closest_pair_of_distinct_reference_images():

@@ -4,7 +4,7 @@
 import numpy as np
 import pandas as pd
 
-from ddpm_bench.pareto import decided_front, equal_nfe_time_spread, pareto_front, recommendation, set_aside
+from ddpm_bench.verdicts.pareto import decided_front, equal_nfe_time_spread, pareto_front, recommendation, set_aside
 import processes
 
 

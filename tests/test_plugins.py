@@ -165,7 +165,7 @@ def test_a_plugin_backbone_scores_like_a_builtin(site, tmp_path, monkeypatch):
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import reference_stats
     from ddpm_bench.metrics.scoring import score_images
-    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.model.data import mnist_digits
 
     monkeypatch.setenv("DDPM_BENCH_CACHE", str(tmp_path / "cache"))
     install_plugin(site, "ddpm-bench-meanpix", "0.2.0", "meanpix", unique("meanpix"), BACKBONE_PLUGIN)

@@ -1,7 +1,7 @@
 """Progress without a terminal: a line at least every interval of work and at every point's end, with time left."""
 
 import processes
-from ddpm_bench.progress import RunProgress, duration
+from ddpm_bench.util.progress import RunProgress, duration
 
 
 class Clock:

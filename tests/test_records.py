@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ddpm_bench import records as R
+from ddpm_bench.store import records as R
 from ddpm_bench.errors import BenchError
-from ddpm_bench.report import subset_kids
+from ddpm_bench.report.document import subset_kids
 
 
 def record(point, **extra):

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import pytest
 
 from conftest import make_tiny_unet
-from ddpm_bench.charts import plain_log_axis, place_labels, spaced, styles
-from ddpm_bench.report import write_report
+from ddpm_bench.report.charts import plain_log_axis, place_labels, spaced, styles
+from ddpm_bench.report.document import write_report
 from ddpm_bench.settings import config_from
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")

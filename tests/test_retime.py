@@ -7,12 +7,12 @@ import pytest
 
 import processes
 from conftest import scoring_env
-from ddpm_bench import records as R
-from ddpm_bench.report import write_report
-from ddpm_bench.retime import retime_folder
-from ddpm_bench.run import Workbench
+from ddpm_bench.store import records as R
+from ddpm_bench.report.document import write_report
+from ddpm_bench.runs.retime import retime_folder
+from ddpm_bench.runs.workbench import Workbench
 from ddpm_bench.settings import config_from
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from ddpm_bench import create_scheduler
-from ddpm_bench.data import to_uint8
+from ddpm_bench.model.data import to_uint8
 from ddpm_bench.errors import ConfigError, SamplingError
-from ddpm_bench.models import load_model
-from ddpm_bench.sampling import Sampler, sample_generators, sample_images
+from ddpm_bench.model.loading import load_model
+from ddpm_bench.sampling.loop import Sampler, sample_generators, sample_images
 import processes
 
 
@@ -56,7 +56,7 @@ def test_same_images_as_diffusers_pipelines(model, name, config, pipeline_class,
 
 @pytest.mark.parametrize("name", ["ddpm", "ddim:eta=1", "pndm"])
 def test_batch_size_does_not_change_any_sample(model, name):
-    from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+    from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
     runs = [
         sample_images(Sampler(model, build_scheduler(parse_scheduler_spec(name)), 5, batch_size=b, progress=False), 7, 11)
@@ -76,7 +76,7 @@ def test_a_sample_depends_only_on_seed_and_index(model):
 
 @pytest.mark.parametrize("name,steps,expected", [("ddpm", 7, 7), ("ddim", 7, 7), ("pndm", 7, 16), ("pndm:skip_prk_steps=true", 7, 8)])
 def test_nfe_is_counted_in_the_loop(tiny_model_dir, name, steps, expected):
-    from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+    from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
     model = load_model(str(tiny_model_dir), "cpu")  # fresh: warm-up runs once per loaded model
     scheduler = build_scheduler(parse_scheduler_spec(name))

@@ -78,7 +78,7 @@ def test_inception_weights_that_are_not_a_state_dict_are_refused(tmp_path, monke
 
 
 def test_a_model_folder_with_pickled_code_is_refused(trap, tmp_path):
-    from ddpm_bench.models import load_model
+    from ddpm_bench.model.loading import load_model
     from conftest import make_tiny_unet
 
     marker, make = trap
@@ -92,7 +92,7 @@ def test_a_model_folder_with_pickled_code_is_refused(trap, tmp_path):
 
 
 def test_a_training_checkpoint_with_pickled_code_is_refused(trap, tmp_path):
-    from ddpm_bench.training import TrainConfig, train
+    from ddpm_bench.model.training import TrainConfig, train
 
     marker, make = trap
     out = tmp_path / "run"
@@ -105,7 +105,7 @@ def test_a_training_checkpoint_with_pickled_code_is_refused(trap, tmp_path):
 
 
 def test_a_data_set_npz_with_object_arrays_is_refused(trap, tmp_path):
-    from ddpm_bench.data import load_dataset
+    from ddpm_bench.model.data import load_dataset
 
     marker, make = trap
     data = make("npz", tmp_path / "digits.npz")
@@ -115,7 +115,7 @@ def test_a_data_set_npz_with_object_arrays_is_refused(trap, tmp_path):
 
 
 def test_imported_statistics_with_object_arrays_are_refused(trap, tmp_path, monkeypatch):
-    from ddpm_bench.disk_cache import CACHE_ENV
+    from ddpm_bench.store.disk_cache import CACHE_ENV
     from ddpm_bench.metrics.reference import import_published_stats
 
     marker, make = trap

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.records import RECORDS
-from ddpm_bench.run import Workbench
+from ddpm_bench.store.records import RECORDS
+from ddpm_bench.runs.workbench import Workbench
 from ddpm_bench.settings import config_from, load_config
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 import processes
 from conftest import make_tiny_unet, scoring_env
 
@@ -53,7 +53,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
                 "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_low", "kid_high", "n", "seed", "backbone", "reference",
                 "model", "model_sha256", "device", "precision", "versions"):
         assert key in record, key
-    from ddpm_bench.report import write_report
+    from ddpm_bench.report.document import write_report
 
     report = write_report(tmp_path / "out").read_text()
     assert "## The answer" in report and "With a budget" in report and "mnist-cnn" in report
@@ -116,7 +116,7 @@ def test_a_point_recorded_with_another_scheduler_configuration_is_computed_again
     assert [json.loads(line) for line in after[: len(records)]] == records and len(after) == len(records) + 1
     assert json.loads(after[-1])["point"] == "ddim@2"
     assert len(frame) == len(records) and (frame["fid"] > 0).all()
-    from ddpm_bench.records import load_frame
+    from ddpm_bench.store.records import load_frame
 
     assert load_frame(tmp_path / "out")["fid"].tolist() == frame["fid"].tolist()
 
@@ -140,7 +140,7 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_run(env, tmp_path
     assert records.read_text().splitlines()[: len(kept)] == kept
     fresh = cli(*args, "--out", str(tmp_path / "fresh"))
     assert fresh.returncode == 0, fresh.stderr
-    from ddpm_bench.records import load_frame
+    from ddpm_bench.store.records import load_frame
 
     a = load_frame(killed)[RESULT_COLUMNS].reset_index(drop=True)
     b = load_frame(tmp_path / "fresh")[RESULT_COLUMNS].reset_index(drop=True)
@@ -153,7 +153,7 @@ def test_the_written_config_reproduces_the_run(env, tmp_path):
     assert config.schedulers == ["ddim:eta=1.0"] and config.steps == [3] and config.n == 6
     second = cli("sweep", "--config", str(tmp_path / "first" / "sweep.toml"), "--out", str(tmp_path / "second"), "--no-progress")
     assert second.returncode == 0, second.stderr
-    from ddpm_bench.records import load_frame
+    from ddpm_bench.store.records import load_frame
 
     first, second = load_frame(tmp_path / "first"), load_frame(tmp_path / "second")
     assert first[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0).equals(second[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0))
@@ -271,7 +271,7 @@ def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_p
                  env={**os.environ, "PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr
     assert "plugin noimport (ddpm-bench-noimport 0.0.1): ImportError: missing dependency (skipped)" in result.stderr
-    from ddpm_bench.records import load_frame
+    from ddpm_bench.store.records import load_frame
 
     frame = load_frame(out).set_index(["scheduler", "steps"])
     assert (frame.loc["ddim", "status"] == "ok").all()
@@ -345,7 +345,7 @@ def test_the_floor_is_computed_once_for_every_sweep_of_the_same_n_seed_and_data(
 
 
 def test_quality_scores_the_same_real_images_as_the_sweeps_floor(env, tmp_path):
-    from ddpm_bench.quality import model_quality
+    from ddpm_bench.runs.quality import model_quality
     from ddpm_bench.settings import RunSettings
 
     settings = RunSettings(model=str(env / "model"), batch_size=4)

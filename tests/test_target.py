@@ -7,19 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_bench.adaptive import (FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, look_confidence,
+from ddpm_bench.stats.adaptive import (FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, look_confidence,
                                  paired_fid_look, replicates_for, samples_for_margin)
-from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.compare import StoredPoints, run_compare
-from ddpm_bench.decide import planned_pairs, read_decisions
-from ddpm_bench.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
-from ddpm_bench.run import PointRun, Workbench
-from ddpm_bench.report import edge_note, write_report
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.verdicts.comparisons import StoredPoints, run_compare
+from ddpm_bench.runs.decide import planned_pairs, read_decisions
+from ddpm_bench.store.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
+from ddpm_bench.runs.workbench import PointRun, Workbench
+from ddpm_bench.report.document import edge_note, write_report
 from ddpm_bench.settings import RunSettings, TargetConfig, config_from
-from ddpm_bench.sweep import run_sweep
+from ddpm_bench.runs.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.stats import REFINE, REPLICATES, PointFeatures, point_intervals
-from ddpm_bench.target import Look, fewest_met, run_target, search_steps
+from ddpm_bench.runs.target import Look, fewest_met, run_target, search_steps
 import processes
 from conftest import scoring_env
 

@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.models import load_model
-from ddpm_bench.training import TrainConfig, train
+from ddpm_bench.model.loading import load_model
+from ddpm_bench.model.training import TrainConfig, train
 
 TINY = dict(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_groups=4, steps=6, batch_size=4,
             warmup_steps=2, checkpoint_every=3, precision="fp32")
@@ -16,7 +16,7 @@ TINY = dict(image_size=8, channels=1, block_out_channels=(8, 16), norm_num_group
 
 @pytest.fixture(scope="module")
 def digit_folder(tmp_path_factory):
-    from ddpm_bench.data import mnist_digits
+    from ddpm_bench.model.data import mnist_digits
 
     folder = tmp_path_factory.mktemp("digits")
     for i, image in enumerate(mnist_digits()[0][::500]):
@@ -70,7 +70,7 @@ def test_export_only_and_a_changed_recipe(tmp_path, digit_folder):
 
 
 def test_folder_images_are_resized_and_centre_cropped(digit_folder):
-    from ddpm_bench.data import image_folder
+    from ddpm_bench.model.data import image_folder
 
     images = image_folder(digit_folder, 8, 1)
     assert images.shape == (10, 1, 8, 8) and images.dtype == torch.uint8
@@ -90,7 +90,7 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_architecture(
 
 
 def test_training_lines_say_the_time_left_at_the_rate_since_the_run_began():
-    from ddpm_bench.training import time_left
+    from ddpm_bench.model.training import time_left
 
     # resumed at step 10 after 60 s; 20 steps in the next 60 s: 3 s a step, 70 steps to go
     assert time_left(120, 30, 100, (60, 10)) == "2 min 00 s elapsed, about 3 min 30 s left"

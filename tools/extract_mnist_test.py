@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ddpm_bench.data import MNIST_TEST_FILE, mnist_digits
+from ddpm_bench.model.data import MNIST_TEST_FILE, mnist_digits
 
 ARRAY_CLASSES = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                  ("numpy", "ndarray"), ("numpy", "dtype")}

@@ -10,9 +10,9 @@ from typing import Callable, Optional, Protocol
 
 import torch
 
-from ddpm_bench.batching import FEATURE_BATCH, chunks
+from ddpm_bench.util.batching import FEATURE_BATCH, chunks
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.names import unknown_name
+from ddpm_bench.util.names import unknown_name
 from ddpm_bench.plugins import get_registry
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ddpm_bench.batching import FEATURE_BATCH, chunks
-from ddpm_bench.data import SPLIT_SEED, mnist_digits, mnist_split
+from ddpm_bench.util.batching import FEATURE_BATCH, chunks
+from ddpm_bench.model.data import SPLIT_SEED, mnist_digits, mnist_split
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hookspecs import hookimpl
-from ddpm_bench.hashing import file_sha256
+from ddpm_bench.util.hashing import file_sha256
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "mnist-cnn"
 FEATURE_DIM = 128

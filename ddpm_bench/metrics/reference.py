@@ -20,11 +20,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ddpm_bench.atomic import atomic_file
-from ddpm_bench.disk_cache import cache_dir, checksum, remembered, slug
-from ddpm_bench.data import EMBEDDED_DATA, is_data_source, load_dataset
+from ddpm_bench.util.atomic import atomic_file
+from ddpm_bench.store.disk_cache import cache_dir, checksum, remembered, slug
+from ddpm_bench.model.data import EMBEDDED_DATA, is_data_source, load_dataset
 from ddpm_bench.errors import BenchError
-from ddpm_bench.hashing import text_sha256
+from ddpm_bench.util.hashing import text_sha256
 from ddpm_bench.metrics.backbones import Backbone, batched_features
 
 FORMAT = 1
@@ -120,7 +120,7 @@ def reference_stats(source: str, backbone: Backbone, size: int = 28, channels: i
 def features_with_progress(backbone: Backbone, images: torch.Tensor, source: str) -> torch.Tensor:
     """The backbone's features of every image, with a progress line (stderr) every 10 s when that takes long (50,000
     images through Inception on a CPU)."""
-    from ddpm_bench.progress import RunProgress
+    from ddpm_bench.util.progress import RunProgress
 
     tracker = RunProgress([len(images)], mode="lines")
     tracker.point(f"reference statistics of {source}", len(images), 1)

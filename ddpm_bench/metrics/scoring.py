@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ddpm_bench import distributed
+from ddpm_bench.util import distributed
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import Backbone
 from ddpm_bench.metrics.reference import ReferenceStats

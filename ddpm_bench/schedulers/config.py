@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.names import unknown_option
-from ddpm_bench.options import literal_candidates
+from ddpm_bench.util.names import unknown_option
+from ddpm_bench.util.options import literal_candidates
 
 PredictionType = Literal["epsilon", "sample", "v_prediction"]
 BetaSchedule = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]

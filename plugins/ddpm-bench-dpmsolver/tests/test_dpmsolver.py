@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ddpm_bench import create_scheduler, list_schedulers
-from ddpm_bench.testing import check_scheduler
+from ddpm_bench.schedulers.conformance import check_scheduler
 
 
 def test_registered_through_its_entry_point():

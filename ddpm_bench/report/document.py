@@ -14,15 +14,15 @@ from typing import Optional
 
 import pandas as pd
 
-from ddpm_bench.adaptive import EDGE_REASON, OUT_OF_REACH, reach_text
-from ddpm_bench.charts import draw
-from ddpm_bench.compare import report_sections, stored_points
-from ddpm_bench.data import EMBEDDED_MNIST_TEST
-from ddpm_bench.expectations import expectations
-from ddpm_bench.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
-from ddpm_bench.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, ok_points, point_label,
+from ddpm_bench.stats.adaptive import EDGE_REASON, OUT_OF_REACH, reach_text
+from ddpm_bench.report.charts import draw
+from ddpm_bench.verdicts.comparisons import report_sections, stored_points
+from ddpm_bench.model.data import EMBEDDED_MNIST_TEST
+from ddpm_bench.report.expectations import expectations
+from ddpm_bench.verdicts.pareto import TIME_TOLERANCE, decided_front, ms_text, pareto_front, point_name, recommendation
+from ddpm_bench.store.records import (FLOOR, FLOOR_UNAVAILABLE, OK, REPORT, STATUS, load_frame, ok_points, point_label,
                                 read_target_summary)
-from ddpm_bench.retime import read_timings
+from ddpm_bench.runs.retime import read_timings
 from ddpm_bench.stats import REFINE, REPLICATES
 
 # the table: (record field, header a reader understands, format)
@@ -211,7 +211,7 @@ def _with_times(frame: pd.DataFrame, timings: list[dict]) -> pd.DataFrame:
 def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
     """The answer of a target search: its table, how it was decided, and its search path on the FID-versus-time
     plane. Empty for a sweep folder."""
-    from ddpm_bench.charts import draw_search
+    from ddpm_bench.report.charts import draw_search
 
     if not summary:
         return []
@@ -317,8 +317,8 @@ def look_text(result: dict, matching: bool) -> str:
 
 def decisions_section(folder: Path) -> list[str]:
     """The verdicts of ``sweep --decide`` (decisions.json): each comparison at the N it was decided at."""
-    from ddpm_bench.compare import EDGE_VERDICTS, flagged
-    from ddpm_bench.decide import read_decisions
+    from ddpm_bench.verdicts.comparisons import EDGE_VERDICTS, flagged
+    from ddpm_bench.runs.decide import read_decisions
 
     decisions = read_decisions(folder)
     if not decisions:
@@ -336,7 +336,7 @@ def decisions_section(folder: Path) -> list[str]:
 
 def convergence_section(folder: Path) -> list[str]:
     """Each point's distance to the ODE's solution from the same x_T (``ddpm-bench convergence``, convergence.py)."""
-    from ddpm_bench.convergence import read_convergence
+    from ddpm_bench.runs.convergence import read_convergence
 
     summary = read_convergence(folder)
     if not summary:

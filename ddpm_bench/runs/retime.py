@@ -15,10 +15,10 @@ import json
 from pathlib import Path
 from typing import Callable, Optional
 
-from ddpm_bench import records as R
-from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.atomic import write_text
-from ddpm_bench.options import positive_int
+from ddpm_bench.store import records as R
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.util.options import positive_int
 from ddpm_bench.settings import default, folder_settings
 
 
@@ -26,7 +26,7 @@ def retime_folder(folder: str | Path, rounds: int = default("retime_rounds"), *,
                   log: Callable[[str], None] = lambda line: None) -> dict:
     """Time every finished point of ``folder`` side by side, ``rounds`` batches each; write and return timings.json
     (each point's time side by side, and the time taken while it was sampled)."""
-    from ddpm_bench.run import Workbench
+    from ddpm_bench.runs.workbench import Workbench
 
     folder = Path(folder)
     positive_int(rounds, "--rounds")

@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ddpm_bench import records as R
+from ddpm_bench.store import records as R
 from ddpm_bench.errors import BenchError
-from ddpm_bench.names import unknown_name
+from ddpm_bench.util.names import unknown_name
 from ddpm_bench.stats import REFINE, REPLICATES, Difference, PointFeatures, Reference, compare, point_intervals
 
 

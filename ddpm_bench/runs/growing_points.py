@@ -12,10 +12,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ddpm_bench import records as R
-from ddpm_bench.api import SchedulerSpec
-from ddpm_bench.images import save_grid
-from ddpm_bench.run import PointRun, Workbench
+from ddpm_bench.store import records as R
+from ddpm_bench.schedulers.specs import SchedulerSpec
+from ddpm_bench.model.images import save_grid
+from ddpm_bench.runs.workbench import PointRun, Workbench
 
 
 class PointBook:

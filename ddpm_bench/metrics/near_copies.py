@@ -21,8 +21,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ddpm_bench import records as R
-from ddpm_bench.batching import chunks
+from ddpm_bench.store import records as R
+from ddpm_bench.util.batching import chunks
 
 MAX_VALUES = 200_000_000  # 800 MB of float32 reference pixels
 CHUNK = 512

@@ -15,11 +15,11 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench import records as R
-from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.atomic import write_text
-from ddpm_bench.images import save_grid
-from ddpm_bench.run import Workbench, prepare_output
+from ddpm_bench.store import records as R
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.model.images import save_grid
+from ddpm_bench.runs.workbench import Workbench, prepare_output
 from ddpm_bench.settings import RunSettings, default
 
 

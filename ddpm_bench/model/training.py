@@ -22,10 +22,10 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench.atomic import atomic_file
-from ddpm_bench.data import EMBEDDED_MNIST, load_dataset, to_model_range
+from ddpm_bench.util.atomic import atomic_file
+from ddpm_bench.model.data import EMBEDDED_MNIST, load_dataset, to_model_range
 from ddpm_bench.errors import BenchError
-from ddpm_bench.progress import duration
+from ddpm_bench.util.progress import duration
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
 
 
@@ -196,7 +196,7 @@ def time_left(elapsed: float, step: int, steps: int, start: tuple[float, int]) -
 
 def start_from(model, config: TrainConfig) -> None:
     """Load ``config.init_from``'s weights into ``model``: same architecture and training schedule required."""
-    from ddpm_bench.models import load_model
+    from ddpm_bench.model.loading import load_model
 
     source = load_model(config.init_from, "cpu")
     expected = scheduler_config(config)

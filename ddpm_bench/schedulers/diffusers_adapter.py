@@ -21,7 +21,7 @@ import numpy as np
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
 from ddpm_bench.schedulers.base import SchedulerOutput
-from ddpm_bench.names import unknown_option
+from ddpm_bench.util.names import unknown_option
 
 PREFIX = "diffusers:"
 
@@ -101,7 +101,7 @@ def compatible_names(version: str) -> list[str]:
     """The diffusers classes declared interchangeable with DDPMScheduler that the installed diffusers (``version``)
     has, remembered per installation (its version and location): reading them imports diffusers, 2 s of a finished
     sweep's 3 s run again (it imports torch._dynamo), which every command pays when it looks up a scheduler's name."""
-    from ddpm_bench.disk_cache import remembered
+    from ddpm_bench.store.disk_cache import remembered
 
     key = f"diffusers {version} at {importlib.util.find_spec('diffusers').origin}"
     return [str(name) for name in remembered("diffusers-compatible-schedulers", key, _read_compatible_names)]

@@ -20,11 +20,11 @@ from typing import Callable, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from ddpm_bench.data import to_uint8
-from ddpm_bench.batching import chunks
+from ddpm_bench.model.data import to_uint8
+from ddpm_bench.util.batching import chunks
 from ddpm_bench.errors import ConfigError, SamplingError
-from ddpm_bench.models import LoadedModel
-from ddpm_bench.options import positive_int
+from ddpm_bench.model.loading import LoadedModel
+from ddpm_bench.util.options import positive_int
 from ddpm_bench.schedulers.base import randn_like_batch
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.atomic import write_text
-from ddpm_bench.images import save_grid, save_pngs
-from ddpm_bench.run import Workbench, prepare_output
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.model.images import save_grid, save_pngs
+from ddpm_bench.runs.workbench import Workbench, prepare_output
 from ddpm_bench.settings import RunSettings
 
 GRID_LIMIT = 256

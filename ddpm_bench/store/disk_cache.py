@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ddpm_bench.atomic import atomic_file
-from ddpm_bench.hashing import text_sha256
+from ddpm_bench.util.atomic import atomic_file
+from ddpm_bench.util.hashing import text_sha256
 
 CACHE_ENV = "DDPM_BENCH_CACHE"
 

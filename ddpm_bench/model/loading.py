@@ -17,9 +17,9 @@ from typing import Any, Optional
 import torch
 
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.hashing import file_sha256
+from ddpm_bench.util.hashing import file_sha256
 
-EMBEDDED_MODELS = {"embedded:mnist": Path(__file__).parent / "assets" / "embedded-mnist"}
+EMBEDDED_MODELS = {"embedded:mnist": Path(__file__).resolve().parents[1] / "assets" / "embedded-mnist"}
 WEIGHT_FILES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 # The training schedule a model's scheduler_config.json passes on to every sampler built for it.

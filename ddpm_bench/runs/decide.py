@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Callable, Optional
 
-from ddpm_bench import records as R
-from ddpm_bench.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
-from ddpm_bench.api import SchedulerSpec
-from ddpm_bench.atomic import write_text
-from ddpm_bench.compare import pairs_to_compare
-from ddpm_bench.point_book import PointBook
+from ddpm_bench.store import records as R
+from ddpm_bench.stats.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
+from ddpm_bench.schedulers.specs import SchedulerSpec
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.verdicts.comparisons import pairs_to_compare
+from ddpm_bench.runs.growing_points import PointBook
 from ddpm_bench.stats import Difference
 
 Point = tuple[SchedulerSpec, int]

@@ -34,12 +34,12 @@ from typing import Callable, Optional
 import numpy as np
 import scipy.stats
 
-from ddpm_bench import records as R
-from ddpm_bench.api import parse_scheduler_spec
-from ddpm_bench.atomic import write_text
-from ddpm_bench.compare import Point, load_points, pairs_to_compare
+from ddpm_bench.store import records as R
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.verdicts.comparisons import Point, load_points, pairs_to_compare
 from ddpm_bench.errors import BenchError
-from ddpm_bench.options import parse_point
+from ddpm_bench.util.options import parse_point
 from ddpm_bench.settings import DEFAULTS, RunSettings, SweepConfig, folder_settings
 from ddpm_bench.stats import CONFIDENCE, Difference
 
@@ -105,7 +105,7 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
     """Every point of ``folder`` against ``solution`` (sampled for the first ``n`` indices if not yet there): each
     point's mean distance with its interval, and the report's default pairs compared sample by sample. Written to
     ``folder/convergence.json``; returned."""
-    from ddpm_bench.sweep import run_sweep
+    from ddpm_bench.runs.sweep import run_sweep
 
     folder = Path(folder)
     points = load_points([folder])

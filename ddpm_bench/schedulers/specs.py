@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.names import unknown_name
-from ddpm_bench.options import literal
+from ddpm_bench.util.names import unknown_name
+from ddpm_bench.util.options import literal
 from ddpm_bench.plugins import Registration, get_registry
 from ddpm_bench.schedulers.config import option_types, parse_option_value
 

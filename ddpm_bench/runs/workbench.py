@@ -21,15 +21,16 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from ddpm_bench import distributed, records as R
-from ddpm_bench.api import SchedulerSpec, build_scheduler, scheduler_config_dict, scheduler_registration
-from ddpm_bench.batching import FEATURE_BATCH, chunks
+from ddpm_bench.util import distributed
+from ddpm_bench.store import records as R
+from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, scheduler_config_dict, scheduler_registration
+from ddpm_bench.util.batching import FEATURE_BATCH, chunks
 from ddpm_bench.errors import BenchError
-from ddpm_bench.models import LoadedModel, load_model, model_folder
-from ddpm_bench.near_copies import NearCopyProbe
-from ddpm_bench.progress import RunProgress, mode_for
-from ddpm_bench.provenance import device_description, library_versions
-from ddpm_bench.sampling import Precision, SampledBatch, Sampler
+from ddpm_bench.model.loading import LoadedModel, load_model, model_folder
+from ddpm_bench.metrics.near_copies import NearCopyProbe
+from ddpm_bench.util.progress import RunProgress, mode_for
+from ddpm_bench.util.provenance import device_description, library_versions
+from ddpm_bench.sampling.loop import Precision, SampledBatch, Sampler
 from ddpm_bench.settings import RunSettings
 
 # what a point's scores hold (feature_statistics); a change recomputes the floor's scores cached under an older one
@@ -39,7 +40,7 @@ SCORES_VERSION = 2
 
 def reference_images(source: str, size: int, channels: int) -> Optional[torch.Tensor]:
     """The reference set's images, or None when it is imported statistics (no images) or cannot be read."""
-    from ddpm_bench.data import load_dataset
+    from ddpm_bench.model.data import load_dataset
 
     try:
         return load_dataset(source, size, channels)
@@ -63,7 +64,7 @@ def prepare_output(out: str | Path) -> Path:
 def check_sources(settings: RunSettings, *, score: bool = True) -> None:
     """That the model, backbone and reference a run names exist, each with a one-line error naming the missing one,
     before anything is loaded or compared with earlier records."""
-    from ddpm_bench.data import check_data_source
+    from ddpm_bench.model.data import check_data_source
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import check_reference
 
@@ -105,7 +106,7 @@ class Workbench:
     def open(cls, settings: RunSettings, *, score: bool = True) -> "Workbench":
         """Load the model, and with ``score`` the backbone and reference statistics, named by ``settings``."""
         from ddpm_bench.metrics.backbones import get_backbone
-        from ddpm_bench.disk_cache import remembered
+        from ddpm_bench.store.disk_cache import remembered
         from ddpm_bench.metrics.reference import resolve_reference
 
         settings.validate()
@@ -270,8 +271,8 @@ class Workbench:
     def manifold(self):
         """The reference's k-NN balls (manifold.py), built once per workbench; None for imported statistics."""
         if self._manifold is None and self.reference.features is not None:
-            from ddpm_bench.manifold import NEAREST_K, RealManifold
-            from ddpm_bench.disk_cache import remembered
+            from ddpm_bench.metrics.manifold import NEAREST_K, RealManifold
+            from ddpm_bench.store.disk_cache import remembered
 
             self._manifold = RealManifold(self.reference.features, remember=functools.partial(
                 remembered, f"knn-radii-k{NEAREST_K}", self.reference.key))
@@ -310,7 +311,7 @@ class Workbench:
         near copies): N images drawn from ``--floor-data``, else from the reference set itself. Only when that
         source is a data set; imported mu/sigma statistics have no images. The scores are cached beside the
         reference statistics under the drawn images' checksum: every sweep of the same N, seed and data reuses them."""
-        from ddpm_bench.disk_cache import remembered
+        from ddpm_bench.store.disk_cache import remembered
 
         record = {**self.provenance(), R.N: n, R.POINT: R.FLOOR_POINT, R.SCHEDULER: "real data", R.STEPS: 0,
                   R.STATUS: R.FLOOR, R.FLOOR_DATA: self.settings.floor_source}

@@ -2,7 +2,7 @@
 
 Use it in a plugin's own tests::
 
-    from ddpm_bench.testing import check_scheduler
+    from ddpm_bench.schedulers.conformance import check_scheduler
 
     def test_conforms():
         check_scheduler("my-sampler")        # or a factory: check_scheduler(MySampler, some_option=1)
@@ -62,7 +62,7 @@ def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS, dtype=to
 
 def _resolve(target: Union[str, Callable[..., Any]], config: dict) -> Callable[[], Any]:
     if isinstance(target, str):
-        from ddpm_bench.api import build_scheduler, parse_scheduler_spec
+        from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
         spec = parse_scheduler_spec(target)
         return lambda: build_scheduler(spec, config)

@@ -25,6 +25,7 @@ DECISIONS = "decisions.json"   # sweep --decide's verdicts (decide.py)
 TARGET = "target.json"         # a target search's answer (target.py)
 CONVERGENCE = "convergence.json"  # each point's distance to a many-step solution (convergence.py)
 TIMINGS = "timings.json"       # every finished point timed again side by side (retime.py)
+REFERENCE_STATS = "reference.npz"  # the mean and covariance of the reference the points were scored against
 REPORT = "report.md"           # and report.html beside it (report.py)
 
 # -- field names ---------------------------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ def save_features(features, path: Path) -> None:
     """A point's features as float32 .npy (sample-index order), written whole or not at all."""
     import numpy as np
 
-    from ddpm_bench.atomic import atomic_file
+    from ddpm_bench.util.atomic import atomic_file
 
     with atomic_file(path) as handle:
         np.save(handle, features.astype(np.float32), allow_pickle=False)

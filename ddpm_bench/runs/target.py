@@ -25,17 +25,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ddpm_bench import records as R
-from ddpm_bench.adaptive import (EDGE_TEXT, FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
+from ddpm_bench.store import records as R
+from ddpm_bench.stats.adaptive import (EDGE_TEXT, FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
                                  interval_outcome, look_confidence, looks_again, paired_fid_look, reach_text,
                                  replicates_for, sample_sizes, samples_for_margin)
-from ddpm_bench.api import SchedulerSpec, parse_scheduler_spec
-from ddpm_bench.atomic import write_text
+from ddpm_bench.schedulers.specs import SchedulerSpec, parse_scheduler_spec
+from ddpm_bench.util.atomic import write_text
 from ddpm_bench.errors import BenchError
-from ddpm_bench.lock import folder_lock
-from ddpm_bench.options import parse_point
-from ddpm_bench.point_book import PointBook
-from ddpm_bench.run import PointRun, Workbench, check_sources, prepare_output
+from ddpm_bench.store.lock import folder_lock
+from ddpm_bench.util.options import parse_point
+from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.runs.workbench import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.settings import TargetConfig, default
 from ddpm_bench.stats import PointFeatures, fid_interval
 
