@@ -1,4 +1,4 @@
-"""Training a diffusers ``UNet2DModel`` as a DDPM (Ho et al. 2020, Algorithm 1): how the embedded default was made.
+"""Training a diffusers ``UNet2DModel`` as a DDPM (Ho et al. 2020, Algorithm 1): how the embedded default is made.
 
 Each step draws x_0 from the data, t ~ U{0..T-1} and eps ~ N(0, I), and takes a gradient step on
 ||eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, t)||^2 (the simplified loss, eq. 14).
@@ -18,16 +18,16 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
-from ddpm_bench.util.atomic import atomic_file
-from ddpm_bench.model.data import EMBEDDED_MNIST, load_dataset, to_model_range
 from ddpm_bench.errors import BenchError
-from ddpm_bench.util.progress import duration
+from ddpm_bench.model.data import EMBEDDED_MNIST, load_dataset, to_model_range
+from ddpm_bench.model.loading import load_model
 from ddpm_bench.schedulers.ddpm import DDPMScheduler
-
+from ddpm_bench.util.atomic import atomic_file
+from ddpm_bench.util.progress import duration
 
 PROGRESS_EVERY = 10.0  # seconds between progress lines between checkpoints
 
@@ -59,7 +59,7 @@ class TrainConfig:
 
 def build_unet(config: TrainConfig):
     """A UNet2DModel without attention: three resolutions (28, 14, 7 for MNIST)."""
-    from diffusers import UNet2DModel
+    from diffusers import UNet2DModel  # diffusers: over a second to import, needed only to build a model
 
     levels = len(config.block_out_channels)
     return UNet2DModel(
@@ -94,15 +94,62 @@ def _atomic_torch_save(obj, path: Path) -> None:
         torch.save(obj, handle)
 
 
+@dataclass
+class TrainingRun:
+    """What a checkpoint holds besides the recipe: the model, its EMA, the optimiser, the learning-rate schedule, the
+    random-number state, and how far the run got (steps, seconds)."""
+
+    model: Any
+    ema: Any
+    optimizer: torch.optim.Optimizer
+    lr_schedule: Any
+    generator: torch.Generator
+    step: int = 0
+    elapsed: float = 0.0
+
+    def state(self, config: TrainConfig) -> dict:
+        return {
+            "config": _jsonable(config),
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+        }
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_schedule.load_state_dict(state["lr_schedule"])
+        self.generator.set_state(state["generator"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+
+
 def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = False) -> Path:
     """Train (or resume) into ``out``; returns the diffusers model folder. ``export_only`` saves the EMA weights of
     the latest checkpoint without training further (to look at, or ship, a run that is not finished)."""
-    from diffusers.optimization import get_cosine_schedule_with_warmup
-    from diffusers.training_utils import EMAModel
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / "checkpoint.pt"
+    run = new_run(config)
+    if checkpoint_path.exists():
+        run.load(read_checkpoint(checkpoint_path, config))
+        log(f"resumed from {checkpoint_path} at step {run.step}")
+    elif export_only:
+        raise BenchError(f"nothing to export: {checkpoint_path} does not exist")
+    if not export_only:
+        fit(run, config, out, log)
+    return export(config, run.model, run.ema, out / "model")
+
+
+def new_run(config: TrainConfig) -> TrainingRun:
+    """The model (seeded, or ``init_from``'s weights), its EMA, AdamW and a cosine schedule with warm-up."""
+    from diffusers.optimization import get_cosine_schedule_with_warmup  # diffusers: over a second to import
+    from diffusers.training_utils import EMAModel
+
     torch.manual_seed(config.seed)
     model = build_unet(config)
     if config.init_from is not None:
@@ -110,79 +157,73 @@ def train(config: TrainConfig, out: str | Path, log=print, export_only: bool = F
     ema = EMAModel(model.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
-    generator = torch.Generator().manual_seed(config.seed)
-    step, elapsed = 0, 0.0
-    if checkpoint_path.exists():
-        try:
-            state = torch.load(checkpoint_path, weights_only=True)  # a checkpoint never runs pickled code
-        except Exception as error:
-            reason = " ".join(str(error).split())[:160]
-            raise BenchError(f"cannot read checkpoint {checkpoint_path}: {type(error).__name__}: {reason}") from error
-        if state["config"] != _jsonable(config):
-            raise BenchError(f"{checkpoint_path} was written with another recipe; use a new --out or the same options")
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        lr_schedule.load_state_dict(state["lr_schedule"])
-        generator.set_state(state["generator"])
-        step, elapsed = state["step"], state["elapsed"]
-        log(f"resumed from {checkpoint_path} at step {step}")
-    elif export_only:
-        raise BenchError(f"nothing to export: {checkpoint_path} does not exist")
-    if export_only:
-        return export(config, model, ema, out / "model")
+    return TrainingRun(model, ema, optimizer, lr_schedule, torch.Generator().manual_seed(config.seed))
 
+
+def read_checkpoint(path: Path, config: TrainConfig) -> dict:
+    """The checkpoint at ``path``, refused (one line) when unreadable or written with another recipe."""
+    try:
+        state = torch.load(path, weights_only=True)  # a checkpoint never runs pickled code
+    except Exception as error:
+        reason = " ".join(str(error).split())[:160]
+        raise BenchError(f"cannot read checkpoint {path}: {type(error).__name__}: {reason}") from error
+    if state["config"] != _jsonable(config):
+        raise BenchError(f"{path} was written with another recipe; use a new --out or the same options")
+    return state
+
+
+def fit(run: TrainingRun, config: TrainConfig, out: Path, log) -> None:
+    """Train from ``run.step`` to ``config.steps``: a progress line every ``PROGRESS_EVERY`` seconds, and every
+    ``checkpoint_every`` steps (and at the end) a checkpoint, a line of ``train_log.jsonl`` and a log line."""
     images = to_model_range(load_dataset(config.data, config.image_size, config.channels))
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=config.num_train_timesteps, beta_start=config.beta_start, beta_end=config.beta_end
     )
-    use_bf16 = config.precision == "bf16"
-    log_path = out / "train_log.jsonl"
-    running, count, started = 0.0, 0, time.perf_counter() - elapsed
-    start, last_line = (elapsed, step), time.perf_counter()
-    model.train()
-    while step < config.steps:
-        index = torch.randint(0, len(images), (config.batch_size,), generator=generator)
-        x0 = images[index]
-        noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=generator)
-        noisy = noise_scheduler.add_noise(x0, noise, t)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            prediction = model(noisy, t).sample
-        loss = torch.nn.functional.mse_loss(prediction.float(), noise)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        lr_schedule.step()
-        ema.step(model.parameters())
-        step += 1
-        running, count = running + loss.item(), count + 1
+    running, count, started = 0.0, 0, time.perf_counter() - run.elapsed
+    start, last_line = (run.elapsed, run.step), time.perf_counter()
+    run.model.train()
+    while run.step < config.steps:
+        running, count = running + training_step(run, config, images, noise_scheduler), count + 1
+        run.step += 1
         now = time.perf_counter()
-        if now - last_line >= PROGRESS_EVERY and step % config.checkpoint_every and step < config.steps:
-            log(f"step {step}/{config.steps}: {time_left(now - started, step, config.steps, start)}")
+        if now - last_line >= PROGRESS_EVERY and run.step % config.checkpoint_every and run.step < config.steps:
+            log(f"step {run.step}/{config.steps}: {time_left(now - started, run.step, config.steps, start)}")
             last_line = now
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            elapsed = time.perf_counter() - started
-            record = {"step": step, "loss": running / count, "lr": lr_schedule.get_last_lr()[0], "seconds": elapsed}
+        if run.step % config.checkpoint_every == 0 or run.step == config.steps:
+            run.elapsed = time.perf_counter() - started
+            record = {"step": run.step, "loss": running / count, "lr": run.lr_schedule.get_last_lr()[0],
+                      "seconds": run.elapsed}
             running, count = 0.0, 0
-            state = {
-                "config": _jsonable(config),
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "lr_schedule": lr_schedule.state_dict(),
-                "generator": generator.get_state(),
-                "step": step,
-                "elapsed": elapsed,
-            }
-            _atomic_torch_save(state, checkpoint_path)
-            with open(log_path, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
-            log(f"step {step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e}: "
-                f"{time_left(elapsed, step, config.steps, start)}")
+            save_checkpoint(run, config, out, record)
+            log(f"step {run.step}/{config.steps} loss {record['loss']:.4f} lr {record['lr']:.2e}: "
+                f"{time_left(run.elapsed, run.step, config.steps, start)}")
             last_line = time.perf_counter()
-    return export(config, model, ema, out / "model")
+
+
+def training_step(run: TrainingRun, config: TrainConfig, images: torch.Tensor, noise_scheduler) -> float:
+    """One gradient step on the simplified loss (Ho et al. 2020, eq. 14) for a batch drawn from ``images``; its loss."""
+    index = torch.randint(0, len(images), (config.batch_size,), generator=run.generator)
+    x0 = images[index]
+    noise = torch.randn(x0.shape, generator=run.generator)
+    t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=run.generator)
+    noisy = noise_scheduler.add_noise(x0, noise, t)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        prediction = run.model(noisy, t).sample
+    loss = torch.nn.functional.mse_loss(prediction.float(), noise)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+    run.optimizer.step()
+    run.lr_schedule.step()
+    run.ema.step(run.model.parameters())
+    return loss.item()
+
+
+def save_checkpoint(run: TrainingRun, config: TrainConfig, out: Path, record: dict) -> None:
+    """The run's state, atomically, to ``out/checkpoint.pt``, and ``record`` appended to ``out/train_log.jsonl``."""
+    _atomic_torch_save(run.state(config), out / "checkpoint.pt")
+    with open(out / "train_log.jsonl", "a") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def time_left(elapsed: float, step: int, steps: int, start: tuple[float, int]) -> str:
@@ -196,8 +237,6 @@ def time_left(elapsed: float, step: int, steps: int, start: tuple[float, int]) -
 
 def start_from(model, config: TrainConfig) -> None:
     """Load ``config.init_from``'s weights into ``model``: same architecture and training schedule required."""
-    from ddpm_bench.model.loading import load_model
-
     source = load_model(config.init_from, "cpu")
     expected = scheduler_config(config)
     differing = sorted(k for k, v in source.schedule.items() if k in expected and expected[k] != v)

@@ -18,8 +18,9 @@ compares each sample with its own target rather than two distributions.
   kept, so nothing is sampled again): ``d_i = ||f(x_i) - f(s_i)||``. They are also given relative to the distance
   between two unrelated solution samples (the RMS of ``||f(s_i) - f(s_(i+1))||``): 0 is the solution itself, 1 is as
   far as another digit.
-- Each point's mean distance has a 95 % interval from the bootstrap over sample indices (percentile interval); two points are compared by the per-sample difference ``d_i(a) - d_i(b)`` with the indices resampled
-  jointly, and called different only when its interval excludes 0.
+- Each point's mean distance has a 95 % Student-t interval (a mean is linear: no resampling needed); two points are
+  compared by the per-sample difference ``d_i(a) - d_i(b)``, a paired t interval, and called different only when its
+  interval excludes 0.
 - A stochastic sampler (DDPM, DDIM with eta > 0) does not approach the ODE's solution with more steps: its distance
   measures how far its noise takes it, not discretisation error.
 """
@@ -27,21 +28,22 @@ compares each sample with its own target rather than two distributions.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import scipy.stats
 
-from ddpm_bench.store import records as R
-from ddpm_bench.schedulers.specs import parse_scheduler_spec
-from ddpm_bench.util.atomic import write_text
-from ddpm_bench.verdicts.comparisons import Point, load_points, pairs_to_compare
 from ddpm_bench.errors import BenchError
-from ddpm_bench.util.options import parse_point
+from ddpm_bench.runs.sweep import run_sweep
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
 from ddpm_bench.settings import DEFAULTS, RunSettings, SweepConfig, folder_settings
 from ddpm_bench.stats import CONFIDENCE, Difference
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import write_convergence
+from ddpm_bench.util.options import parse_point
+from ddpm_bench.verdicts.comparisons import StoredPoint, load_points, pairs_to_compare
+
 
 @dataclasses.dataclass(frozen=True)
 class Distance:
@@ -77,7 +79,7 @@ def unrelated_scale(solution: np.ndarray) -> float:
 def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """The mean of ``values`` and its Student-t interval (scipy's one-sample t-test). A mean is linear, so no
     resampling is needed, and the t interval stays honest at small N, where a bootstrap of 4 or 8 samples is far
-    too narrow (it called ddim:20 and pndm:20 different from 4 samples, tied from 64)."""
+    too narrow."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) < 2 or np.ptp(values) == 0:
         mean = float(values.mean())
@@ -105,8 +107,6 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
     """Every point of ``folder`` against ``solution`` (sampled for the first ``n`` indices if not yet there): each
     point's mean distance with its interval, and the report's default pairs compared sample by sample. Written to
     ``folder/convergence.json``; returned."""
-    from ddpm_bench.runs.sweep import run_sweep
-
     folder = Path(folder)
     points = load_points([folder])
     config = solution_config(folder_settings(folder), solution, n)
@@ -131,21 +131,12 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
     summary = {"solution": solution, "n": size, "seed": reference.record.get(R.SEED),
                "backbone": reference.record.get(R.BACKBONE), "scale": scale, "solution_folder": solution_folder.name,
                "points": [r.to_dict() for r in results], "comparisons": [d.to_dict() for d in comparisons]}
-    write_text(folder / R.CONVERGENCE, json.dumps(summary, indent=1) + "\n")
+    write_convergence(folder, summary)
     return summary
 
 
-def point_distance(point: Point, distances: np.ndarray, scale: float) -> Distance:
+def point_distance(point: StoredPoint, distances: np.ndarray, scale: float) -> Distance:
     mean, low, high = mean_interval(distances)
     record = point.record
     return Distance(point.label, int(record[R.STEPS]), int(record[R.NFE]), float(record[R.SECONDS_PER_IMAGE]), mean,
                     low, high, mean / scale, len(distances))
-
-
-def read_convergence(folder: Path) -> Optional[dict]:
-    """A folder's convergence.json, or None when ``ddpm-bench convergence`` has not been run on it (or it cannot be
-    read)."""
-    try:
-        return json.loads((Path(folder) / R.CONVERGENCE).read_text())
-    except (OSError, ValueError):  # not run on this folder, or a file damaged since: the report goes without it
-        return None

@@ -3,29 +3,26 @@
 The comparisons are the report's default pairs: every two schedulers at the same step count, and each scheduler's
 consecutive step counts. Each is judged by its paired FID difference at growing N (``adaptive.py``: N, 2N, ... up to
 ``max_n``, each look at 1 - 0.05/K confidence); both points of a pair still tied get the next N's samples (indices
-N..2N-1 only, ``point_book.py``), a pair decided at an earlier look is left alone. The verdicts, with the N and the
+N..2N-1 only, ``growing_points.py``), a pair decided at an earlier look is left alone. The verdicts, with the N and the
 confidence they were reached at, go to ``decisions.json`` beside the records; the report quotes them.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
-from ddpm_bench.store import records as R
-from ddpm_bench.stats.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
-from ddpm_bench.schedulers.specs import SchedulerSpec
-from ddpm_bench.util.atomic import write_text
-from ddpm_bench.verdicts.comparisons import pairs_to_compare
 from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.schedulers.specs import SchedulerSpec
 from ddpm_bench.stats import Difference
+from ddpm_bench.stats.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
+from ddpm_bench.store import records as R
+from ddpm_bench.verdicts.comparisons import pairs_to_compare
 
 Point = tuple[SchedulerSpec, int]
 
 
 def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Point, Point]]:
-    """The report's default comparisons (``compare.pairs_to_compare``) among the sweep's planned points."""
+    """The report's default comparisons (``verdicts.comparisons.pairs_to_compare``) among the sweep's planned points."""
     return pairs_to_compare([(spec, s) for s in sorted(steps) for spec in specs], lambda p: (p[0].label, p[1]))
 
 
@@ -46,7 +43,7 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
             if not (first.ok and second.ok):
                 continue
             labels = (R.point_label(a.label, a_steps), R.point_label(b.label, b_steps))
-            difference = paired_fid_look(first.features, second.features, n, book.bench().stats_reference(),
+            difference = paired_fid_look(first.features, second.features, n, book.bench().scoring.stats_reference,
                                          confidence, labels)
             last[index] = (difference, n)
             if difference.verdict == "tied" or looks_again(difference.at_edge(), n, sizes):
@@ -58,16 +55,3 @@ def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, 
             break
     return [{**difference.to_dict(), "confidence": confidence, "looks": sizes}
             for difference, n in (last[i] for i in sorted(last))]
-
-
-def write_decisions(folder: Path, decisions: list[dict]) -> Path:
-    path = Path(folder) / R.DECISIONS
-    write_text(path, json.dumps(decisions, indent=1) + "\n")
-    return path
-
-
-def read_decisions(folder: Path) -> Optional[list[dict]]:
-    try:
-        return json.loads((Path(folder) / R.DECISIONS).read_text())
-    except (OSError, ValueError):
-        return None

@@ -12,10 +12,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ddpm_bench.store import records as R
-from ddpm_bench.schedulers.specs import SchedulerSpec
 from ddpm_bench.model.images import save_grid
-from ddpm_bench.runs.workbench import PointRun, Workbench
+from ddpm_bench.runs.workbench import PointRequest, PointRun, Workbench
+from ddpm_bench.schedulers.specs import SchedulerSpec
+from ddpm_bench.store import records as R
 
 
 class PointBook:
@@ -49,11 +49,11 @@ class PointBook:
             return point
         if point is None:
             self.log(f"  sampling {spec.label} at {steps} steps, N = {n}")
-            point = self.bench().run_point(spec, steps, n, grid_samples=self.config.grid_samples,
-                                         progress=self.progress)
+            point = self.bench().run_point(PointRequest(spec, steps, n, grid_samples=self.config.grid_samples,
+                                                        progress=self.progress))
         else:
             self.log(f"  extending {spec.label} at {steps} steps from N = {len(point.features)} to {n}")
-            point = self.bench().extend_point(point, spec, steps, n, progress=self.progress)
+            point = self.bench().extend_point(point, PointRequest(spec, steps, n, progress=self.progress))
         record = {**point.record, R.RESULTS_HASH: self.config.results_hash()}
         if point.ok:
             record[R.GRID] = R.grid_file(spec.label, steps)

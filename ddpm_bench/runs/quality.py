@@ -15,16 +15,17 @@ from typing import Optional
 
 import torch
 
-from ddpm_bench.store import records as R
-from ddpm_bench.schedulers.specs import parse_scheduler_spec
-from ddpm_bench.util.atomic import write_text
 from ddpm_bench.model.images import save_grid
-from ddpm_bench.runs.workbench import Workbench, prepare_output
+from ddpm_bench.runs.scoring import Scoring
+from ddpm_bench.runs.workbench import PointRequest, Workbench, prepare_output
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
 from ddpm_bench.settings import RunSettings, default
+from ddpm_bench.store import records as R
+from ddpm_bench.util.atomic import write_text
 
 
-def _describe(bench: Workbench, images: torch.Tensor, scores: dict) -> dict:
-    describe = getattr(bench.backbone, "describe", None)
+def _describe(scoring: Scoring, images: torch.Tensor, scores: dict) -> dict:
+    describe = getattr(scoring.backbone, "describe", None)
     return {**scores, **(describe(images) if describe else {})}
 
 
@@ -41,15 +42,15 @@ def model_quality(
     out = prepare_output(out)
     bench = Workbench.open(settings)
     batches: list[torch.Tensor] = []
-    point = bench.run_point(parse_scheduler_spec(scheduler), steps, n, progress=progress,
-                            on_batch=lambda batch: batches.append(batch.images), raise_errors=True)
-    samples, record = torch.cat(batches), point.record
-    real = bench.real_images(n)
+    point = bench.run_point(PointRequest(parse_scheduler_spec(scheduler), steps, n, progress=progress,
+                                         on_batch=lambda batch: batches.append(batch.images), raise_errors=True))
+    samples, record, scoring = torch.cat(batches), point.record, bench.scoring
+    real = scoring.real_images(n)
     result = {
         **bench.provenance(), R.SCHEDULER: record[R.SCHEDULER], R.STEPS: steps, R.NFE: record[R.NFE], R.N: n,
         R.SECONDS_PER_IMAGE: record[R.SECONDS_PER_IMAGE],
-        "samples": _describe(bench, samples, {k: record[k] for k in R.METRICS if k in record}),
-        "real": {"data": bench.settings.floor_source, **_describe(bench, real, bench.score(real))},
+        "samples": _describe(scoring, samples, {k: record[k] for k in R.METRICS if k in record}),
+        "real": {"data": bench.settings.floor_source, **_describe(scoring, real, scoring.score(real))},
     }
     save_grid(samples[:100], out / "samples.png", columns=10, scale=2)
     write_text(out / "quality.json", json.dumps(result, indent=2) + "\n")

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from ddpm_bench.schedulers.specs import parse_scheduler_spec
-from ddpm_bench.util.atomic import write_text
 from ddpm_bench.model.images import save_grid, save_pngs
-from ddpm_bench.runs.workbench import Workbench, prepare_output
+from ddpm_bench.runs.workbench import PointRequest, Workbench, prepare_output
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
 from ddpm_bench.settings import RunSettings
+from ddpm_bench.util.atomic import write_text
 
 GRID_LIMIT = 256
 
@@ -32,8 +32,8 @@ def run_sample(
     out = prepare_output(out)
     bench = Workbench.open(settings, score=score)
     on_batch = (lambda batch: save_pngs(batch.images, batch.indices, out / "images")) if save_images else None
-    point = bench.run_point(spec, steps, n, progress=progress, grid_samples=GRID_LIMIT, on_batch=on_batch,
-                            raise_errors=True)
+    point = bench.run_point(PointRequest(spec, steps, n, progress=progress, grid_samples=GRID_LIMIT, on_batch=on_batch,
+                                         raise_errors=True))
     save_grid(point.grid_images, out / "grid.png")
     write_text(out / "sample.json", json.dumps(point.record, indent=2) + "\n")
     return point.record

@@ -1,11 +1,12 @@
 """The sweep's plan: which points (scheduler variants x step counts), in what order, and which are already done.
 
-Points run through ``run.Workbench`` and are recorded through ``records.RecordStore`` as each finishes: a sweep that is
-killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes them). A
-finished point whose scheduler would now be configured otherwise (a plugin's changed default) is computed again; its
-new record supersedes the old one, which stays in the file. A point that fails (a scheduler raising, non-finite
-samples) is recorded as failed with its reason and the sweep goes on. ``OUT/sweep.toml`` holds the fully resolved
-config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run.
+Points run through ``workbench.Workbench`` and are recorded through ``records.RecordStore`` as each finishes: a sweep
+that is killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes
+them). A finished point whose scheduler would now be configured otherwise (a plugin's changed default) is computed
+again; its new record supersedes the old one, which stays in the file. A point that fails (a scheduler raising,
+non-finite samples) is recorded as failed with its reason and the sweep goes on. ``OUT/sweep.toml`` holds the fully
+resolved config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run, and ``OUT/reference.npz`` the
+reference statistics its points were scored against.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ import contextlib
 from pathlib import Path
 from typing import Callable, Optional
 
-from ddpm_bench.util import distributed
-from ddpm_bench.store import records as R
-from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
-from ddpm_bench.util.atomic import write_text
-from ddpm_bench.runs.decide import decide_pairs, planned_pairs, write_decisions
 from ddpm_bench.errors import BenchError
 from ddpm_bench.model.images import save_grid
-from ddpm_bench.store.lock import folder_lock
-from ddpm_bench.util.progress import RunProgress, mode_for
 from ddpm_bench.model.loading import model_folder, read_schedule
+from ddpm_bench.runs.decide import decide_pairs, planned_pairs
 from ddpm_bench.runs.growing_points import PointBook
-from ddpm_bench.runs.workbench import Workbench, check_sources, prepare_output
+from ddpm_bench.runs.workbench import PointRequest, Workbench, check_sources, prepare_output
+from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
 from ddpm_bench.settings import SweepConfig
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import write_decisions
+from ddpm_bench.store.lock import folder_lock
+from ddpm_bench.util import distributed
+from ddpm_bench.util.atomic import write_text
+from ddpm_bench.util.progress import RunProgress, mode_for
 
 
 def run_sweep(
@@ -60,10 +62,11 @@ def run_sweep(
             mismatch = distributed.on_main(lambda: store.model_mismatch(bench.model.weights_sha256))
             if mismatch:
                 raise BenchError(mismatch)
-            if main and bench.backbone is not None and pending:
-                log(scoring_line(config, bench.reference.description))
+            bench.scoring.keep_reference(Path(out))
+            if main and bench.scoring is not None and pending:
+                log(scoring_line(config, bench.scoring.reference.description))
             if main and floor_due:
-                floor = sweep_record(config, bench.floor_record(config.n))
+                floor = sweep_record(config, bench.scoring.floor_record(config.n, bench.provenance()))
                 store.append(floor)
                 if floor[R.STATUS] == R.FLOOR:
                     log(f"real-data floor, {config.n} images from {floor[R.FLOOR_DATA]}: {R.scores_text(floor)}")
@@ -75,8 +78,8 @@ def run_sweep(
             if main:
                 log(f"[{number}/{len(pending)}] {spec.label} at {steps} steps ({nfe} model calls x {config.n} samples)")
             tracker.point(f"{spec.label} at {steps} steps", config.n, nfe)
-            point = bench.run_point(spec, steps, config.n, indices=indices, progress=mode == "bar",
-                                    grid_samples=config.grid_samples, tracker=tracker)
+            point = bench.run_point(PointRequest(spec, steps, config.n, indices=indices, progress=mode == "bar",
+                                                 grid_samples=config.grid_samples, tracker=tracker))
             left = tracker.end()
             if main:
                 record = sweep_record(config, point.record)
@@ -89,7 +92,8 @@ def run_sweep(
                 store.append(record)
                 log(f"{point_summary(record)}; {left}")
         if config.decide:
-            decide_undecided(config, specs, store, Path(out), lambda: bench or Workbench.open(config), progress, log)
+            decide_undecided(config, specs, store, Path(out), lambda: bench or opened_to_decide(config, Path(out)),
+                             progress, log)
         return R.records_frame(R.current_records(store.load())) if main else None
 
 
@@ -101,6 +105,14 @@ def decide_undecided(config: SweepConfig, specs: list[SchedulerSpec], store: R.R
     tied = sum(d["verdict"] == "tied" for d in decisions)
     log(f"decided {len(decisions) - tied} of {len(decisions)} comparisons ({tied} tied at N = {config.max_n}) -> "
         f"{write_decisions(out, decisions)}")
+
+
+def opened_to_decide(config: SweepConfig, out: Path) -> Workbench:
+    """The workbench ``--decide`` opens when the sweep itself had nothing left to sample: the points it grows are
+    scored against the reference statistics it keeps in ``out``."""
+    bench = Workbench.open(config)
+    bench.scoring.keep_reference(out)
+    return bench
 
 
 def pending_points(config: SweepConfig, specs: list[SchedulerSpec], done: set[str]) -> list[tuple[SchedulerSpec, int]]:

@@ -18,26 +18,41 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from ddpm_bench.store import records as R
-from ddpm_bench.stats.adaptive import (EDGE_TEXT, FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, decide,
-                                 interval_outcome, look_confidence, looks_again, paired_fid_look, reach_text,
-                                 replicates_for, sample_sizes, samples_for_margin)
-from ddpm_bench.schedulers.specs import SchedulerSpec, parse_scheduler_spec
-from ddpm_bench.util.atomic import write_text
 from ddpm_bench.errors import BenchError
+from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.runs.retime import time_points
+from ddpm_bench.runs.workbench import PointRun, Workbench, check_sources, prepare_output
+from ddpm_bench.schedulers.specs import SchedulerSpec, parse_scheduler_spec
+from ddpm_bench.settings import TargetConfig, default
+from ddpm_bench.stats import PointFeatures, Reference, fid_interval
+from ddpm_bench.stats.adaptive import (
+    EDGE_TEXT,
+    FAILED,
+    MET,
+    NOT_MET,
+    OUT_OF_REACH,
+    PAIRING_HELPS,
+    UNDECIDED,
+    decide,
+    interval_outcome,
+    look_confidence,
+    looks_again,
+    paired_fid_look,
+    reach_text,
+    replicates_for,
+    sample_sizes,
+    samples_for_margin,
+)
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import read_target_summary, write_target_summary
 from ddpm_bench.store.lock import folder_lock
 from ddpm_bench.util.options import parse_point
-from ddpm_bench.runs.growing_points import PointBook
-from ddpm_bench.runs.workbench import PointRun, Workbench, check_sources, prepare_output
-from ddpm_bench.settings import TargetConfig, default
-from ddpm_bench.stats import PointFeatures, fid_interval
 
 
 def search_steps(outcome: Callable[[int], str], first: int, most: int) -> list[tuple[int, str]]:
@@ -118,8 +133,13 @@ class TargetSearch:
             scheduler, steps = parse_point(config.match)
             self.match = (parse_scheduler_spec(scheduler), steps)
 
+    @property
+    def stats_reference(self) -> Reference:
+        """The fixed side of every FID the search judges (its workbench opened when first needed)."""
+        return self.book.bench().scoring.stats_reference
+
     def features(self, point: PointRun, n: int) -> PointFeatures:
-        return PointFeatures(point.features[:n], self.book.bench().stats_reference(), with_kid=False)
+        return PointFeatures(point.features[:n], self.stats_reference, with_kid=False)
 
     def judge(self, spec: SchedulerSpec, steps: int) -> Look:
         """The point's outcome: met, not met, undecided at ``max_n``, or failed; with the interval decided on."""
@@ -142,7 +162,7 @@ class TargetSearch:
                 if not matched.ok:
                     raise BenchError(f"the point to match, {self.config.match}, failed: {matched.record[R.ERROR]}")
                 bound = self.margin
-                own = paired_fid_look(point.features, matched.features, n, self.book.bench().stats_reference(),
+                own = paired_fid_look(point.features, matched.features, n, self.stats_reference,
                                       confidence, bound=bound)
                 look.difference, look.low, look.high = own.difference, own.low, own.high
             look.outcome = interval_outcome(look.low, look.high, bound)
@@ -164,7 +184,7 @@ class TargetSearch:
         "not shown" is drawn early, never "met", so the error rate of the verdicts is unchanged. Records the unpaired
         half-width and about the N a match would need."""
         point, matched = self.book.at(spec, look.steps, look.n), self.book.at(*self.match, look.n)
-        unpaired = paired_fid_look(point.features, matched.features, look.n, self.book.bench().stats_reference(),
+        unpaired = paired_fid_look(point.features, matched.features, look.n, self.stats_reference,
                                    look_confidence(len(self.sizes)), paired=False, bound=None)
         half_width, margin = (look.high - look.low) / 2, self.margin
         look.unpaired_half_width = (unpaired.high - unpaired.low) / 2
@@ -230,48 +250,49 @@ def describe(label: str, look: Look, matching: bool) -> str:
 TIMING_ROUNDS = 3  # side-by-side rounds for the points that reached the target (they are ranked by these times)
 
 
-def retime(bench: Workbench, results: list[SchedulerResult], log, folder_points: list[tuple[str, int]],
-           earlier: Optional[dict] = None) -> list[dict]:
+def side_by_side_timings(bench: Workbench, results: list[SchedulerResult], log, folder_points: list[tuple[str, int]],
+                         earlier: Optional[dict] = None) -> list[dict]:
     """Every finished point of the folder (``folder_points``: the judged ones, the matched one, and any an earlier
-    search left there) timed again side by side, so that the ranking, and the report's times and charts, compare
-    points under the same conditions: without this, points sampled minutes or hours apart, or on another machine,
-    would be told apart by whatever else the machine was doing at the time. Rounds of one batch of each point in
-    turn: ``TIMING_ROUNDS`` for the points that reached the target (median of theirs), one for the others. Sets the
-    results' times (a scheduler that missed the target: that of the point it stopped at); returns one entry per timed
-    point. ``earlier``: the summary of a previous run of the same search; its timings are kept when it timed the same
-    points."""
-    chosen = {(r.scheduler, r.steps) for r in results if r.met}
+    search left there) timed again side by side (retime.py's ``time_points``), so that the ranking, and the report's
+    times and charts, compare points under the same conditions: without this, points sampled minutes or hours apart,
+    or on another machine, would be told apart by whatever else the machine was doing at the time. Rounds of one
+    batch of each point in turn: ``TIMING_ROUNDS`` for the points that reached the target (median of theirs), one for
+    the others; one entry per timed point. ``earlier``: the summary of a previous run of the same search; its timings
+    are kept when it timed the same points."""
     if len(folder_points) < 2:
         return []
     kept = {(t["scheduler"], t["steps"]): t for t in (earlier or {}).get("timings", [])}
     if set(kept) == set(folder_points):
-        timings = [kept[point] for point in folder_points]
-    else:
-        log(f"timing the {len(folder_points)} points of the folder side by side (one batch of "
-            f"{bench.settings.batch_size} each, {TIMING_ROUNDS} for the {len(chosen)} that reached the target)")
-        rounds = [TIMING_ROUNDS if point in chosen else 1 for point in folder_points]
-        seconds = bench.time_side_by_side([(parse_scheduler_spec(s), steps) for s, steps in folder_points], rounds)
-        timings = [{"scheduler": scheduler, "steps": steps, "seconds_per_image": value, "rounds": count}
-                   for (scheduler, steps), value, count in zip(folder_points, seconds, rounds)]
+        return [kept[point] for point in folder_points]
+    chosen = {(r.scheduler, r.steps) for r in results if r.met}
+    log(f"timing the {len(folder_points)} points of the folder side by side (one batch of "
+        f"{bench.settings.batch_size} each, {TIMING_ROUNDS} for the {len(chosen)} that reached the target)")
+    rounds = [TIMING_ROUNDS if point in chosen else 1 for point in folder_points]
+    return [{**timing, "rounds": count} for timing, count in zip(time_points(bench, folder_points, rounds), rounds)]
+
+
+def take_side_by_side_times(results: list[SchedulerResult], timings: list[dict], batch_size: int) -> None:
+    """Each result's time from ``timings`` where they hold its point (a scheduler that missed the target: the point
+    it stopped at), and how it was taken."""
     by_point = {(t["scheduler"], t["steps"]): t for t in timings}
     for result in results:
         if (result.scheduler, result.steps) in by_point:
             timing = by_point[(result.scheduler, result.steps)]
             result.seconds_per_image = timing["seconds_per_image"]
             rounds = "one round" if timing["rounds"] == 1 else f"median of {timing['rounds']} rounds"
-            result.timing = f"side by side, {rounds} of {bench.settings.batch_size} images"
-    return timings
+            result.timing = f"side by side, {rounds} of {batch_size} images"
 
 
 def earlier_summary(folder: Path, config: TargetConfig) -> Optional[dict]:
     """The summary a previous run of these very settings wrote to ``folder``, or None."""
-    summary = R.read_target_summary(folder)
+    summary = read_target_summary(folder)
     return summary if summary and summary.get("settings") == dataclasses.asdict(config) else None
 
 
 def ranked(results: list[SchedulerResult]) -> list[SchedulerResult]:
     """Schedulers that met the target first, fastest first; then the others."""
-    return sorted(results, key=lambda r: (not r.met, r.seconds_per_image if r.seconds_per_image is not None else np.inf))
+    return sorted(results, key=lambda r: (not r.met,
+                                          r.seconds_per_image if r.seconds_per_image is not None else np.inf))
 
 
 def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool] = None,
@@ -288,6 +309,7 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
         mismatch = store.model_mismatch(bench.model.weights_sha256) if records else None
         if mismatch:
             raise BenchError(mismatch)
+        bench.scoring.keep_reference(folder)
         search = TargetSearch(PointBook(lambda: bench, store, folder, config, log, progress), config)
         results = []
         for text in config.schedulers:
@@ -296,7 +318,8 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
                 f"N from {config.start_n} to {config.max_n}")
             results.append(search.scheduler(spec, log))
         finished = [(p.record[R.SCHEDULER], int(p.record[R.STEPS])) for p in search.book.points.values() if p.ok]
-        timings = retime(bench, results, log, finished, earlier_summary(folder, config))
+        timings = side_by_side_timings(bench, results, log, finished, earlier_summary(folder, config))
+        take_side_by_side_times(results, timings, config.batch_size)
         summary = {
             "target": {"fid": config.fid} if config.match is None else
                       {"match": config.match, "margin": search.margin},
@@ -305,5 +328,5 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
             "settings": dataclasses.asdict(config), "results": [r.to_dict() for r in ranked(results)],
             "timings": timings,
         }
-        write_text(folder / R.TARGET, json.dumps(summary, indent=1) + "\n")
+        write_target_summary(folder, summary)
     return summary

@@ -13,9 +13,11 @@ or from the shell: ``ddpm-bench check my-sampler``. Each failed check says what 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
+
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
 SHAPE = (4, 3, 8, 8)
 STEPS = 10
@@ -51,7 +53,8 @@ def _sample_loop(scheduler, sample: torch.Tensor, generator) -> tuple[torch.Tens
     return sample, calls
 
 
-def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS, dtype=torch.float32) -> tuple[torch.Tensor, int]:
+def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS,
+         dtype=torch.float32) -> tuple[torch.Tensor, int]:
     """A full loop on a batch whose row i has its own generator seeded ``seeds[i]``, from per-row initial noise."""
     scheduler = make()
     scheduler.set_timesteps(steps)
@@ -62,101 +65,119 @@ def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS, dtype=to
 
 def _resolve(target: Union[str, Callable[..., Any]], config: dict) -> Callable[[], Any]:
     if isinstance(target, str):
-        from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
-
         spec = parse_scheduler_spec(target)
         return lambda: build_scheduler(spec, config)
     return lambda: target(**config)
 
 
+def one_timestep_per_call(make: Callable[[], Any]) -> Optional[str]:
+    scheduler = make()
+    scheduler.set_timesteps(STEPS)
+    timesteps = scheduler.timesteps
+    if timesteps.ndim != 1 or len(timesteps) == 0:
+        return f"expected a non-empty 1-d timesteps tensor, got shape {tuple(timesteps.shape)}"
+    generators = [torch.Generator().manual_seed(i) for i in range(SHAPE[0])]
+    _, calls = _sample_loop(scheduler, torch.randn(SHAPE), generators)
+    if calls != len(timesteps):
+        return f"expected {len(timesteps)} model calls, the loop made {calls}"
+    return None
+
+
+def resets_all_state(make: Callable[[], Any]) -> Optional[str]:
+    scheduler = make()
+    outputs = []
+    for _ in range(2):
+        scheduler.set_timesteps(STEPS)
+        generators = [torch.Generator().manual_seed(i) for i in range(SHAPE[0])]
+        outputs.append(_sample_loop(scheduler, torch.ones(SHAPE), generators)[0])
+    if not torch.equal(outputs[0], outputs[1]):
+        return f"expected identical results, max difference {(outputs[0] - outputs[1]).abs().max().item():.3g}"
+    return None
+
+
+def keeps_shape_dtype_device(make: Callable[[], Any]) -> Optional[str]:
+    for dtype in (torch.float32, torch.float64):
+        sample, _ = _run(make, [0, 1, 2, 3], dtype=dtype)
+        if sample.shape != SHAPE or sample.dtype != dtype or sample.device.type != "cpu":
+            return f"expected {SHAPE} {dtype} on cpu, got {tuple(sample.shape)} {sample.dtype} on {sample.device}"
+    return None
+
+
+def finite_outputs(make: Callable[[], Any]) -> Optional[str]:
+    sample, _ = _run(make, [0, 1, 2, 3])
+    if not torch.isfinite(sample).all():
+        return f"expected finite values, got {int((~torch.isfinite(sample)).sum())} non-finite of {sample.numel()}"
+    return None
+
+
+def deterministic(make: Callable[[], Any]) -> Optional[str]:
+    first, second = _run(make, [5, 6, 7, 8])[0], _run(make, [5, 6, 7, 8])[0]
+    if not torch.equal(first, second):
+        return f"expected equal runs with equal generators, max difference {(first - second).abs().max().item():.3g}"
+    return None
+
+
+def independent_of_batch_size(make: Callable[[], Any]) -> Optional[str]:
+    whole = _run(make, [1, 2, 3, 4])[0]
+    halves = torch.cat([_run(make, [1, 2])[0], _run(make, [3, 4])[0]])
+    if not torch.allclose(whole, halves, atol=1e-6):
+        return ("expected rows to depend only on their own generator, max difference "
+                f"{(whole - halves).abs().max().item():.3g}")
+    return None
+
+
+def add_noise_broadcasts(make: Callable[[], Any]) -> Optional[str]:
+    scheduler = make()
+    x0, noise = torch.randn(SHAPE), torch.randn(SHAPE)
+    t = torch.tensor([1, 100, 500, 900])
+    noisy = scheduler.add_noise(x0, noise, t)
+    if noisy.shape != SHAPE:
+        return f"expected shape {SHAPE}, got {tuple(noisy.shape)}"
+    for i in range(SHAPE[0]):
+        row = scheduler.add_noise(x0[i : i + 1], noise[i : i + 1], t[i : i + 1])
+        if not torch.allclose(noisy[i : i + 1], row, atol=1e-6):
+            return (f"expected row {i} noised at t={int(t[i])} as if alone, max difference "
+                    f"{(noisy[i:i+1] - row).abs().max().item():.3g}")
+    return None
+
+
+def refuses_out_of_range_steps(make: Callable[[], Any]) -> Optional[str]:
+    config = make().config
+    total = config["num_train_timesteps"] if isinstance(config, dict) else config.num_train_timesteps
+    for steps in (0, -1, total + 1):
+        try:
+            make().set_timesteps(steps)
+        except Exception:
+            continue
+        return f"expected set_timesteps({steps}) to raise, it returned"
+    return None
+
+
+# each check: its name, and a function of the scheduler factory giving None, or what it expected and got
+CHECKS: list[tuple[str, Callable[[Callable[[], Any]], Optional[str]]]] = [
+    ("set_timesteps gives one timestep per model call", one_timestep_per_call),
+    ("set_timesteps resets all state (two runs on one instance agree)", resets_all_state),
+    ("shape, dtype and device are kept", keeps_shape_dtype_device),
+    ("a dummy model gives finite outputs", finite_outputs),
+    ("deterministic with a generator", deterministic),
+    ("independent of batch size with one generator per row", independent_of_batch_size),
+    ("add_noise broadcasts over a batch of timesteps", add_noise_broadcasts),
+    ("out-of-range step counts are refused", refuses_out_of_range_steps),
+]
+
+
 def run_checks(target: Union[str, Callable[..., Any]], **config: Any) -> list[CheckResult]:
     """Every check, run on fresh instances; a check that raises fails with the exception as its message."""
     make = _resolve(target, config)
-    results = []
+    return [run_check(name, check, make) for name, check in CHECKS]
 
-    def check(name: str):
-        def decorate(function):
-            try:
-                message = function()
-                results.append(CheckResult(name, message is None, message or ""))
-            except Exception as error:  # the kit reports, it does not crash
-                results.append(CheckResult(name, False, f"raised {type(error).__name__}: {error}"))
-            return function
-        return decorate
 
-    @check("set_timesteps gives one timestep per model call")
-    def _():
-        scheduler = make()
-        scheduler.set_timesteps(STEPS)
-        timesteps = scheduler.timesteps
-        if timesteps.ndim != 1 or len(timesteps) == 0:
-            return f"expected a non-empty 1-d timesteps tensor, got shape {tuple(timesteps.shape)}"
-        _, calls = _sample_loop(scheduler, torch.randn(SHAPE), [torch.Generator().manual_seed(i) for i in range(SHAPE[0])])
-        if calls != len(timesteps):
-            return f"expected {len(timesteps)} model calls, the loop made {calls}"
-
-    @check("set_timesteps resets all state (two runs on one instance agree)")
-    def _():
-        scheduler = make()
-        outputs = []
-        for _ in range(2):
-            scheduler.set_timesteps(STEPS)
-            generators = [torch.Generator().manual_seed(i) for i in range(SHAPE[0])]
-            outputs.append(_sample_loop(scheduler, torch.ones(SHAPE), generators)[0])
-        if not torch.equal(outputs[0], outputs[1]):
-            return f"expected identical results, max difference {(outputs[0] - outputs[1]).abs().max().item():.3g}"
-
-    @check("shape, dtype and device are kept")
-    def _():
-        for dtype in (torch.float32, torch.float64):
-            sample, _ = _run(make, [0, 1, 2, 3], dtype=dtype)
-            if sample.shape != SHAPE or sample.dtype != dtype or sample.device.type != "cpu":
-                return f"expected {SHAPE} {dtype} on cpu, got {tuple(sample.shape)} {sample.dtype} on {sample.device}"
-
-    @check("a dummy model gives finite outputs")
-    def _():
-        sample, _ = _run(make, [0, 1, 2, 3])
-        if not torch.isfinite(sample).all():
-            return f"expected finite values, got {int((~torch.isfinite(sample)).sum())} non-finite of {sample.numel()}"
-
-    @check("deterministic with a generator")
-    def _():
-        first, second = _run(make, [5, 6, 7, 8])[0], _run(make, [5, 6, 7, 8])[0]
-        if not torch.equal(first, second):
-            return f"expected equal runs with equal generators, max difference {(first - second).abs().max().item():.3g}"
-
-    @check("independent of batch size with one generator per row")
-    def _():
-        whole = _run(make, [1, 2, 3, 4])[0]
-        halves = torch.cat([_run(make, [1, 2])[0], _run(make, [3, 4])[0]])
-        if not torch.allclose(whole, halves, atol=1e-6):
-            return f"expected rows to depend only on their own generator, max difference {(whole - halves).abs().max().item():.3g}"
-
-    @check("add_noise broadcasts over a batch of timesteps")
-    def _():
-        scheduler = make()
-        x0, noise = torch.randn(SHAPE), torch.randn(SHAPE)
-        t = torch.tensor([1, 100, 500, 900])
-        noisy = scheduler.add_noise(x0, noise, t)
-        if noisy.shape != SHAPE:
-            return f"expected shape {SHAPE}, got {tuple(noisy.shape)}"
-        for i in range(SHAPE[0]):
-            row = scheduler.add_noise(x0[i : i + 1], noise[i : i + 1], t[i : i + 1])
-            if not torch.allclose(noisy[i : i + 1], row, atol=1e-6):
-                return f"expected row {i} noised at t={int(t[i])} as if alone, max difference {(noisy[i:i+1] - row).abs().max().item():.3g}"
-
-    @check("out-of-range step counts are refused")
-    def _():
-        config = make().config
-        total = config["num_train_timesteps"] if isinstance(config, dict) else config.num_train_timesteps
-        for steps in (0, -1, total + 1):
-            try:
-                make().set_timesteps(steps)
-            except Exception:
-                continue
-            return f"expected set_timesteps({steps}) to raise, it returned"
-
-    return results
+def run_check(name: str, check: Callable[[Callable[[], Any]], Optional[str]], make: Callable[[], Any]) -> CheckResult:
+    try:
+        message = check(make)
+    except Exception as error:  # the kit reports, it does not crash
+        return CheckResult(name, False, f"raised {type(error).__name__}: {error}")
+    return CheckResult(name, message is None, message or "")
 
 
 def check_scheduler(target: Union[str, Callable[..., Any]], **config: Any) -> list[CheckResult]:
