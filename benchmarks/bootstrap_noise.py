@@ -6,7 +6,8 @@ end depends on the bootstrap's seed as much as on the samples. With ``--bound``,
 most the bound (a match's "met"), with 300 replicates alone and with the interval drawn again at the edge
 (stats.decisive_interval), as the target search does.
 
-    .venv/bin/python benchmarks/bootstrap_noise.py results/target-match-ddim100 ddim:37,ddim:100 pndm:20,ddim:100 --bound 0.239
+    .venv/bin/python benchmarks/bootstrap_noise.py results/target-match-ddim100 ddim:37,ddim:100 pndm:20,ddim:100 \
+        --bound 0.239
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import argparse
 
 import numpy as np
 
-from ddpm_bench.verdicts.comparisons import load_points, named_pairs, reference_for
+from ddpm_bench.runs.compare import reference_for
 from ddpm_bench.stats import REPLICATES, PointFeatures, compare
+from ddpm_bench.verdicts.comparisons import load_points, named_pairs
 
 
 def ends(a: PointFeatures, b: PointFeatures, replicates: int, seeds: int, bound=None) -> np.ndarray:

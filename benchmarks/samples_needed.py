@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ddpm_bench.verdicts.comparisons import load_points, named_pairs, reference_for
-from ddpm_bench.runs.convergence import paired_difference, read_convergence, sample_distances
+from ddpm_bench.runs.compare import reference_for
+from ddpm_bench.runs.convergence import paired_difference, sample_distances
 from ddpm_bench.stats import PointFeatures, compare
+from ddpm_bench.store.folder_files import read_convergence
+from ddpm_bench.verdicts.comparisons import load_points, named_pairs
 
 
 def settled(verdict_at, sizes) -> str:

@@ -21,6 +21,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ddpm_bench.store import records as R
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 DASHES = ["-", "--", ":", "-."]
@@ -30,8 +32,8 @@ X_MARGIN = 1.35  # the x axis reaches this factor beyond the first and last poin
 OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -15), (9, 12), (9, -18), (-9, 12), (-9, -18)]
 
 AXES = {
-    "time": ("seconds_per_image", 1000.0, "milliseconds per image (log scale)"),
-    "nfe": ("nfe", 1.0, "model calls per image, NFE (log scale)"),
+    "time": (R.SECONDS_PER_IMAGE, 1000.0, "milliseconds per image (log scale)"),
+    "nfe": (R.NFE, 1.0, "model calls per image, NFE (log scale)"),
 }
 
 
@@ -100,33 +102,34 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
 
     plt = _pyplot()
     column, scale, xlabel = AXES[x_axis]
-    look = styles(points["scheduler"])
+    look = styles(points[R.SCHEDULER])
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.2))
-    fid_values = list(points["fid"])
+    fid_values = list(points[R.FID])
     if floor is not None:
-        for ax, (estimate, low, high) in ((ax_fid, _floor_values(floor, "fid", 1.0)),
-                                          (ax_kid, _floor_values(floor, "kid", 1000.0))):
+        for ax, (estimate, low, high) in ((ax_fid, _floor_values(floor, R.FID, R.FID_LOW, R.FID_HIGH, 1.0)),
+                                          (ax_kid, _floor_values(floor, R.KID, R.KID_LOW, R.KID_HIGH, 1000.0))):
             if low is not None:
                 ax.axhspan(low, high, color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
+            band = " (band: 95 % interval)" if low is not None else ""
             ax.axhline(estimate, color=FLOOR_COLOUR, linestyle="--", linewidth=1.2,
-                       label=f"real data, N = {int(floor['n'])}" + (" (band: 95 % interval)" if low is not None else ""))
-        fid_values.append(floor["fid"])
-    fid_highs = list(points["fid_high"].dropna()) if "fid_high" in points else []
-    positive = [v for v in fid_values + (list(points["fid_low"].dropna()) if "fid_low" in points else []) if v > 0]
+                       label=f"real data, N = {int(floor[R.N])}{band}")
+        fid_values.append(floor[R.FID])
+    fid_highs = list(points[R.FID_HIGH].dropna()) if R.FID_HIGH in points else []
+    positive = [v for v in fid_values + (list(points[R.FID_LOW].dropna()) if R.FID_LOW in points else []) if v > 0]
     bottom, top = min(positive) / 1.3, max(fid_values + fid_highs) * 1.3
     labels = []
-    for label, group in points.groupby("scheduler"):
+    for label, group in points.groupby(R.SCHEDULER):
         group = group.sort_values(column)
         x = group[column] * scale
         style = look[label]
-        ax_fid.plot(x, group["fid"], linewidth=1.6, markersize=6, label=label, **style)
-        if "fid_low" in group and group["fid_low"].notna().any():
-            ax_fid.vlines(x, group["fid_low"].clip(lower=bottom), group["fid_high"], color=style["color"],
+        ax_fid.plot(x, group[R.FID], linewidth=1.6, markersize=6, label=label, **style)
+        if R.FID_LOW in group and group[R.FID_LOW].notna().any():
+            ax_fid.vlines(x, group[R.FID_LOW].clip(lower=bottom), group[R.FID_HIGH], color=style["color"],
                           linewidth=2.4, alpha=0.45)
         kid, kid_low, kid_high = _kid_bars(group)
         ax_kid.plot(x, kid, linewidth=1.6, markersize=6, label=label, **style)
         ax_kid.vlines(x, kid_low, kid_high, color=style["color"], linewidth=2.4, alpha=0.45)
-        labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group["fid"], group["steps"])]
+        labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group[R.FID], group[R.STEPS])]
     ax_fid.set_yscale("log")
     ax_fid.set_ylim(bottom, top)
     plain_log_axis(ax_fid.yaxis, [bottom * 1.3, top / 1.3], 1.3)
@@ -137,7 +140,7 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
     for ax in (ax_fid, ax_kid):
         ax.set_xscale("log")
         if x_axis == "nfe":
-            ax.xaxis.set_major_locator(FixedLocator(spaced(sorted(set(points["nfe"])))))
+            ax.xaxis.set_major_locator(FixedLocator(spaced(sorted(set(points[R.NFE])))))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
             ax.xaxis.set_minor_locator(NullLocator())
         else:
@@ -174,15 +177,16 @@ def _finish(fig, ax, labels: list, path: Path) -> Path:
 
 def _kid_bars(group: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """KID x 10^3 and its bar's ends: over all N with its 95 % interval, or (older records) the subset mean +- std."""
-    if "kid_low" in group and group["kid_low"].notna().any():
-        return group["kid"] * 1000, group["kid_low"] * 1000, group["kid_high"] * 1000
-    kid, std = group["kid"] * 1000, group["kid_std"] * 1000
+    if R.KID_LOW in group and group[R.KID_LOW].notna().any():
+        return group[R.KID] * 1000, group[R.KID_LOW] * 1000, group[R.KID_HIGH] * 1000
+    kid, std = group[R.KID] * 1000, group[R.KID_STD] * 1000
     return kid, kid - std, kid + std
 
 
-def _floor_values(floor, metric: str, factor: float) -> tuple[float, Optional[float], Optional[float]]:
-    """The floor's estimate and its interval's ends (None for older records), times ``factor``."""
-    low, high = floor.get(f"{metric}_low"), floor.get(f"{metric}_high")
+def _floor_values(floor, metric: str, low_field: str, high_field: str,
+                  factor: float) -> tuple[float, Optional[float], Optional[float]]:
+    """The floor's estimate of ``metric`` and its interval's ends (None for older records), times ``factor``."""
+    low, high = floor.get(low_field), floor.get(high_field)
     if low is None or low != low:
         return floor[metric] * factor, None, None
     return floor[metric] * factor, low * factor, high * factor
@@ -195,8 +199,8 @@ def draw_search(points: pd.DataFrame, summary: dict, path: Path) -> Path:
     matched point."""
     plt = _pyplot()
     results = summary["results"]
-    look = styles(points["scheduler"])  # the colours of the report's other charts
-    times = {(r["scheduler"], int(r["steps"])): r["seconds_per_image"] * 1000 for _, r in points.iterrows()}
+    look = styles(points[R.SCHEDULER])  # the colours of the report's other charts
+    times = {(r[R.SCHEDULER], int(r[R.STEPS])): r[R.SECONDS_PER_IMAGE] * 1000 for _, r in points.iterrows()}
     fig, ax = plt.subplots(figsize=(9, 5.2))
     labels, xs, ys = [], [], []
     for result in results:
@@ -222,10 +226,11 @@ def draw_search(points: pd.DataFrame, summary: dict, path: Path) -> Path:
         ys.append(goal["fid"])
     else:
         name, _, steps = goal["match"].rpartition(":")
-        matched = points[(points["scheduler"] == name) & (points["steps"] == int(steps))]
+        matched = points[(points[R.SCHEDULER] == name) & (points[R.STEPS] == int(steps))]
         if len(matched):
-            x, y = float(matched.iloc[0]["seconds_per_image"]) * 1000, float(matched.iloc[0]["fid"])
-            ax.plot([x], [y], marker="*", color="black", markersize=12, linestyle="none", label=f"matched: {goal['match']}")
+            x, y = float(matched.iloc[0][R.SECONDS_PER_IMAGE]) * 1000, float(matched.iloc[0][R.FID])
+            ax.plot([x], [y], marker="*", color="black", markersize=12, linestyle="none",
+                    label=f"matched: {goal['match']}")
             xs.append(x)
             ys.append(y)
     ax.plot([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none", label="hollow: not met")

@@ -27,8 +27,8 @@ def _read_json(folder: Path, name: str):
         return None
 
 
-def _write_json(folder: Path, name: str, content) -> None:
-    write_text(Path(folder) / name, json.dumps(content, indent=1) + "\n")
+def _write_json(folder: Path, name: str, content) -> Path:
+    return write_text(Path(folder) / name, json.dumps(content, indent=1) + "\n")
 
 
 def read_target_summary(folder: Path) -> Optional[dict]:
@@ -36,8 +36,8 @@ def read_target_summary(folder: Path) -> Optional[dict]:
     return _read_json(folder, TARGET)
 
 
-def write_target_summary(folder: Path, summary: dict) -> None:
-    _write_json(folder, TARGET, summary)
+def write_target_summary(folder: Path, summary: dict) -> Path:
+    return _write_json(folder, TARGET, summary)
 
 
 def read_decisions(folder: Path) -> Optional[list[dict]]:
@@ -45,8 +45,8 @@ def read_decisions(folder: Path) -> Optional[list[dict]]:
     return _read_json(folder, DECISIONS)
 
 
-def write_decisions(folder: Path, decisions: list[dict]) -> None:
-    _write_json(folder, DECISIONS, decisions)
+def write_decisions(folder: Path, decisions: list[dict]) -> Path:
+    return _write_json(folder, DECISIONS, decisions)
 
 
 def read_convergence(folder: Path) -> Optional[dict]:
@@ -54,8 +54,8 @@ def read_convergence(folder: Path) -> Optional[dict]:
     return _read_json(folder, CONVERGENCE)
 
 
-def write_convergence(folder: Path, summary: dict) -> None:
-    _write_json(folder, CONVERGENCE, summary)
+def write_convergence(folder: Path, summary: dict) -> Path:
+    return _write_json(folder, CONVERGENCE, summary)
 
 
 def read_timings(folder: Path) -> Optional[dict]:
@@ -63,8 +63,8 @@ def read_timings(folder: Path) -> Optional[dict]:
     return _read_json(folder, TIMINGS)
 
 
-def write_timings(folder: Path, summary: dict) -> None:
-    _write_json(folder, TIMINGS, summary)
+def write_timings(folder: Path, summary: dict) -> Path:
+    return _write_json(folder, TIMINGS, summary)
 
 
 def write_reference_stats(folder: Path, key: str, mu: np.ndarray, sigma: np.ndarray) -> None:
@@ -72,6 +72,11 @@ def write_reference_stats(folder: Path, key: str, mu: np.ndarray, sigma: np.ndar
     the cached statistics they came from (metrics/reference.py), as ``reference.npz`` (no pickles)."""
     with atomic_file(Path(folder) / REFERENCE_STATS) as handle:
         np.savez(handle, key=np.array(key), mu=mu, sigma=sigma)
+
+
+def has_reference_stats(folder: Path) -> bool:
+    """Whether the folder keeps the reference statistics its points were scored against."""
+    return (Path(folder) / REFERENCE_STATS).exists()
 
 
 def read_reference_stats(folder: Path) -> Optional[tuple[np.ndarray, np.ndarray]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ddpm_bench.errors import BenchError
+from ddpm_bench.util.atomic import atomic_file
 
 RECORDS = "records.jsonl"
 CONFIG = "sweep.toml"
@@ -48,13 +49,28 @@ BACKBONE = "backbone"
 REFERENCE = "reference"              # its description: "embedded:mnist (5000 images)"
 REFERENCE_SOURCE = "reference_source"  # what the user named: "embedded:mnist"
 FLOOR_DATA = "floor_data"            # the floor's real images: --floor-data, else the reference source
+EMBEDDED_MNIST_TEST = "embedded:mnist-test"  # a FLOOR_DATA: MNIST test digits, in no reference or training set here
 GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
 FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)
 KID_LOW, KID_HIGH = "kid_low", "kid_high"        # and KID's
+KID_STD = "kid_std"                  # older records only: the spread of torchmetrics' KID over subsets (upgraded)
+KID_ALL = "kid_all"                  # older records only: the KID over all N, which upgraded() moves to KID
+FD_INFINITY = "fd_infinity"          # FID extrapolated to infinitely many samples (Chong & Forsyth 2020)
+PRDC_PRECISION, PRDC_RECALL = "prdc_precision", "prdc_recall"    # Naeem et al. 2020's k-NN measures (manifold.py),
+PRDC_DENSITY, PRDC_COVERAGE = "prdc_density", "prdc_coverage"    # prefixed: PRECISION is the UNet's numeric precision
 NEAR_COPIES, NEAR_COPY_RATE = "near_copies", "near_copy_rate"  # samples closer to a reference image than any two are
+PLUGIN = "plugin"                    # the plugin that registered the scheduler,
+PLUGIN_PACKAGE, PLUGIN_VERSION = "plugin_package", "plugin_version"  # and the distribution it came in
+VERSIONS = "versions"                # library name -> version
+PREPROCESSING = "preprocessing"      # how images meet the feature network, in words
+DEVICE = "device"                    # the device sampled on, in words: "cpu: x86_64, 2 threads"
+BATCH_SIZE = "batch_size"
+PRECISION = "precision"              # the UNet's: "fp32", "bf16" or "fp16"
+SAMPLE_SHAPE = "sample_shape"        # [channels, height, width]
 RESULTS_HASH = "results_hash"
 METRICS = (FID, KID, N, "inception_score", "inception_score_std")  # what scoring a point adds
+MS_PER_IMAGE = "ms_per_image"        # no record field: the column records_frame adds beside SECONDS_PER_IMAGE
 
 # -- values of STATUS ----------------------------------------------------------------------------------------------
 OK = "ok"
@@ -92,8 +108,6 @@ def save_features(features, path: Path) -> None:
     """A point's features as float32 .npy (sample-index order), written whole or not at all."""
     import numpy as np
 
-    from ddpm_bench.util.atomic import atomic_file
-
     with atomic_file(path) as handle:
         np.save(handle, features.astype(np.float32), allow_pickle=False)
 
@@ -115,15 +129,6 @@ def scores_text(record: dict) -> str:
             text += f" [{form.format(record[low])}, {form.format(record[high])}]"
         parts.append(text)
     return ", ".join(parts)
-
-
-def read_target_summary(folder: Path) -> Optional[dict]:
-    """A target search's summary (``target.json``: its answer, settings and side-by-side timings), or None when the
-    folder holds none or it cannot be read (a sweep folder, a file damaged since)."""
-    try:
-        return json.loads((Path(folder) / TARGET).read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def read_records(path: Path, *, warn=lambda line: print(line, file=sys.stderr)) -> list[dict]:
@@ -155,10 +160,10 @@ def upgraded(record: dict) -> dict:
     KID hold its mean over 100 random subsets as ``kid`` (their spread as ``kid_std``) beside ``kid_all``, the
     unbiased KID over all N samples that their interval is about; ``kid`` is now the latter. Records older still
     (no per-sample features, no ``kid_all``) keep their subset mean and spread: expectations.py judges them by it."""
-    if "kid_all" not in record:
+    if KID_ALL not in record:
         return record
-    kid = record["kid_all"]
-    return {**{key: value for key, value in record.items() if key not in ("kid_all", "kid_std")}, KID: kid}
+    kid = record[KID_ALL]
+    return {**{key: value for key, value in record.items() if key not in (KID_ALL, KID_STD)}, KID: kid}
 
 
 def current_records(records: list[dict]) -> list[dict]:
@@ -174,7 +179,7 @@ def records_frame(records: list[dict]):
     if not frame.empty:
         frame = frame.sort_values([SCHEDULER, STEPS]).reset_index(drop=True)
     if SECONDS_PER_IMAGE in frame:
-        frame["ms_per_image"] = frame[SECONDS_PER_IMAGE] * 1000
+        frame[MS_PER_IMAGE] = frame[SECONDS_PER_IMAGE] * 1000
     return frame
 
 
@@ -207,7 +212,8 @@ class RecordStore:
         foreign = {r.get(RESULTS_HASH) for r in records} - {self.results_hash}
         if foreign:
             raise BenchError(
-                f"{self.path} holds records of another sweep config (n, seed, model, backbone, reference, batch size or "
+                f"{self.path} holds records of another sweep config (n, seed, model, backbone, reference, batch size "
+                "or "
                 "precision differ); use another --out, or --force to replace them"
             )
         return records

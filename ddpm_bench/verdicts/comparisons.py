@@ -1,5 +1,6 @@
-"""``ddpm-bench compare``: differences in FID and KID between points of one or two sweep folders, each with a 95 %
-interval and a verdict, from the features the sweep kept (nothing is sampled again).
+"""The points of one or two results folders as the statistics see them: each point's stored features, which points
+pair, which pairs are compared by default, and their differences in FID and KID with 95 % intervals and verdicts
+(nothing is sampled again).
 
 Two points are compared *paired* when sample i of each started from the same initial noise: same model weights,
 seed and N (and so the same per-index seeds). Otherwise the comparison is unpaired, and says so. Both points must
@@ -15,14 +16,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ddpm_bench.store import records as R
 from ddpm_bench.errors import BenchError
+from ddpm_bench.stats import REPLICATES, Difference, PointFeatures, Reference, compare, point_intervals
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import read_reference_stats
 from ddpm_bench.util.names import unknown_name
-from ddpm_bench.stats import REFINE, REPLICATES, Difference, PointFeatures, Reference, compare, point_intervals
 
 
 @dataclass
-class Point:
+class StoredPoint:
     label: str
     record: dict
     folder: Path
@@ -34,14 +36,14 @@ class Point:
         except (OSError, ValueError) as error:
             raise BenchError(f"cannot read the features of {self.label} ({path}): {error}") from error
 
-    def pairs_with(self, other: "Point") -> bool:
+    def pairs_with(self, other: "StoredPoint") -> bool:
         """Whether sample i of both points started from the same x_T: the same model and seed. Points of different
         N (a target search grows each point to its own N) pair over their first min(N) samples."""
         keys = (R.MODEL_SHA256, R.SEED)
         return all(self.record.get(k) == other.record.get(k) for k in keys)
 
 
-def load_points(folders: Sequence[Path]) -> list[Point]:
+def load_points(folders: Sequence[Path]) -> list[StoredPoint]:
     """The finished points with stored features, labelled as the report labels them (``ddim:20``; with two folders
     the second's labels carry its folder name)."""
     points = []
@@ -51,14 +53,14 @@ def load_points(folders: Sequence[Path]) -> list[Point]:
             if record.get(R.STATUS) != R.OK or not isinstance(record.get(R.FEATURES), str):
                 continue
             label = R.point_label(record[R.SCHEDULER], int(record[R.STEPS]))
-            points.append(Point(f"{Path(folder).name}/{label}" if number else label, record, Path(folder)))
+            points.append(StoredPoint(f"{Path(folder).name}/{label}" if number else label, record, Path(folder)))
     if not points:
         raise BenchError(f"no point in {', '.join(map(str, folders))} kept its features; run the sweep without "
                          "--no-features")
     return points
 
 
-def default_pairs(points: list[Point]) -> list[tuple[Point, Point]]:
+def default_pairs(points: list[StoredPoint]) -> list[tuple[StoredPoint, StoredPoint]]:
     """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
     return pairs_to_compare(points, lambda p: (p.record[R.SCHEDULER], p.record[R.STEPS]))
 
@@ -77,7 +79,7 @@ def pairs_to_compare(items: list, key) -> list[tuple]:
     return pairs
 
 
-def named_pairs(points: list[Point], texts: Sequence[str]) -> list[tuple[Point, Point]]:
+def named_pairs(points: list[StoredPoint], texts: Sequence[str]) -> list[tuple[StoredPoint, StoredPoint]]:
     """``A,B`` texts (labels as ``ddim:20`` or ``ddim@20``) resolved to points; an unknown label is named."""
     by_label = {p.label: p for p in points}
     by_label.update({p.label.rsplit(":", 1)[0] + "@" + p.label.rsplit(":", 1)[1]: p for p in points})
@@ -93,27 +95,24 @@ def named_pairs(points: list[Point], texts: Sequence[str]) -> list[tuple[Point, 
     return pairs
 
 
-def reference_for(point: Point) -> Reference:
-    """The reference statistics a point was scored against, from the statistics cache."""
-    from ddpm_bench.metrics.backbones import get_backbone
-    from ddpm_bench.metrics.reference import resolve_reference
-
-    record = point.record
-    if not record.get(R.REFERENCE_SOURCE):
-        raise BenchError(f"{point.label} does not name its reference source (recorded by an older ddpm-bench)")
-    channels, height, _ = record["sample_shape"]
-    return resolve_reference(record[R.REFERENCE_SOURCE], get_backbone(record[R.BACKBONE]), height,
-                             channels).for_statistics()
+def folder_reference(folder: Path) -> Reference:
+    """The reference a folder's points were scored against, FID's side of it (mean and covariance), as the folder
+    keeps it (``reference.npz``): what the report judges with, without the statistics cache or a feature network."""
+    saved = read_reference_stats(folder)
+    if saved is None:
+        raise BenchError(f"{folder} holds no {R.REFERENCE_STATS} (written by an older ddpm-bench): run "
+                         f"`ddpm-bench report {folder}` once, which adds it from the statistics cache")
+    return Reference(*saved)
 
 
 class StoredPoints:
     """Points of one or two sweep folders with the reference they were scored against; each point's features are
     read, and their kernel sums built, once however many comparisons use them."""
 
-    def __init__(self, folders: Sequence[Path], *, with_kid: bool = True):
+    def __init__(self, folders: Sequence[Path], reference: Reference, *, with_kid: bool = True):
         self.points = load_points(folders)
         self.by_label = {p.label: p for p in self.points}
-        self.reference = reference_for(self.points[0])
+        self.reference = reference
         self.with_kid = with_kid
         self._features: dict[tuple[str, int], PointFeatures] = {}
         self._differences: dict[tuple[str, str], Difference] = {}
@@ -123,7 +122,7 @@ class StoredPoints:
         # search, --decide) are compared by their FIDs over the first samples that all of them have.
         self.common_n = min(counts) if len(counts) > 1 else None
 
-    def features(self, point: Point, n: Optional[int] = None) -> PointFeatures:
+    def features(self, point: StoredPoint, n: Optional[int] = None) -> PointFeatures:
         """The point's first ``n`` samples (all by default), ready for resampling."""
         n = int(point.record[R.N]) if n is None else n
         if (point.label, n) not in self._features:
@@ -131,7 +130,7 @@ class StoredPoints:
                                                              with_kid=self.with_kid)
         return self._features[(point.label, n)]
 
-    def fid_scores(self, point: Point) -> dict:
+    def fid_scores(self, point: StoredPoint) -> dict:
         """The point's FID with its 95 % interval (``fid``, ``fid_low``, ``fid_high``) as points are compared: over
         its first ``common_n`` samples where points have different N, else (and for a point of that N) as recorded,
         which is what stats.point_intervals gives for them."""
@@ -143,7 +142,7 @@ class StoredPoints:
             self._scores[point.label] = {key: scores[key] for key in keys}
         return self._scores[point.label]
 
-    def compare(self, a: Point, b: Point, *, paired: Optional[bool] = None, replicates: int = REPLICATES,
+    def compare(self, a: StoredPoint, b: StoredPoint, *, paired: Optional[bool] = None, replicates: int = REPLICATES,
                 bound: Optional[float] = 0.0) -> list[Difference]:
         """a - b for every metric the features allow; paired when the points pair (over their first min(N)
         samples), unless ``paired`` says otherwise. ``bound``: as for ``stats.compare`` (None: no verdict is read)."""
@@ -164,21 +163,6 @@ class StoredPoints:
         return self._differences[labels]
 
 
-def verdict_text(difference: Difference) -> str:
-    """The verdict, flagged when 0 is within the bootstrap's Monte Carlo error of an end (``EDGE_VERDICTS``)."""
-    return flagged(difference.verdict, difference.at_edge())
-
-
-def flagged(verdict: str, edge: bool) -> str:
-    """A verdict as tables show it: marked when it is at the edge (a Difference's, or one stored in decisions.json)."""
-    return verdict + (" (at the edge)" if edge else "")
-
-
-EDGE_VERDICTS = (f"A verdict marked at the edge has 0 within the bootstrap's Monte Carlo error of an end of its interval "
-                 f"even drawn again from {REFINE} times the replicates: another bootstrap seed could call it otherwise, "
-                 "so read it as close to tied.")
-
-
 def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:
     """Median over pairs of (paired interval width / unpaired interval width), FID only."""
     ratios = [p.width / u.width for p, u in zip(differences, unpaired) if p.metric == "fid" and u.width > 0]
@@ -186,72 +170,10 @@ def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Op
 
 
 def stored_points(folder: Path) -> Optional[StoredPoints]:
-    """The report's view of a sweep's stored features (FID only: the report shows no KID differences, so no kernel
-    sums are built); None when no point kept its features."""
+    """The report's view of a folder's stored features against the reference the folder keeps (FID only: the report
+    shows no KID differences, so no kernel sums are built); None when no point kept its features."""
     try:
-        return StoredPoints([folder], with_kid=False)
+        load_points([folder])
     except BenchError:
         return None
-
-
-def report_sections(bench: Optional[StoredPoints], seconds: dict[str, float]) -> tuple[list[str], list[str]]:
-    """The report's paired comparisons, and its tie-aware pick for the best quality (``seconds``: each point's time
-    per image as the report shows it, by label)."""
-    if bench is None:
-        return (["No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), "
-                 "so there are no intervals or paired comparisons; run the sweep again into a new folder to get them."],
-                [])
-    return comparison_lines(bench), best_and_ties(bench, seconds)
-
-
-def best_and_ties(bench: StoredPoints, seconds: dict[str, float]) -> list[str]:
-    """The best-FID point and the points its paired interval cannot tell from it."""
-    best = min(bench.points, key=lambda p: bench.fid_scores(p)[R.FID])
-    tied = [(other, fid) for other in bench.points if other is not best
-            for fid in bench.compare(other, best) if fid.verdict == "tied"]
-    lowest = f"**{best.label}** has the lowest FID ({bench.fid_scores(best)[R.FID]:.3f})"
-    if not tied:
-        return [f"{lowest} and every other point is worse with 95 % confidence (paired interval of the FID difference "
-                "above 0)."]
-    listed = "; ".join(f"{p.label} ({seconds[p.label] * 1000:.1f} ms, FID difference {d.difference:+.3f}, "
-                       f"95 % interval [{d.low:+.3f}, {d.high:+.3f}]{', at the edge' if d.at_edge() else ''})"
-                       for p, d in tied)
-    edge = f" {EDGE_VERDICTS}" if any(d.at_edge() for _, d in tied) else ""
-    return [f"{lowest}, but at this N it is tied (the paired 95 % interval of the FID difference includes 0) with: "
-            f"{listed}.{edge}"]
-
-
-def comparison_lines(bench: StoredPoints) -> list[str]:
-    """The default pairs, each with its verdict, and how much narrower pairing made the intervals."""
-    paired, unpaired = [], []
-    for a, b in default_pairs(bench.points):
-        paired += bench.compare(a, b)
-        unpaired += bench.compare(a, b, paired=False, bound=None)
-    ratio = width_ratio(paired, unpaired)
-    rows = ["| a | b | FID(a) - FID(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
-    rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict_text(d)} |"
-             for d in paired]
-    first = bench.points[0].record
-    return [
-        f"Every sample i of every point started from the same initial noise (seed {first.get(R.SEED)}, N = "
-        f"{first.get(R.N)}), so two points are compared sample by sample: the bootstrap draws the same sample "
-        "indices for both, and what the two samplers share cancels in the difference. A difference is called only "
-        "when its 95 % interval excludes 0; otherwise the points are tied. `ddpm-bench compare DIR` prints these, "
-        "with KID, and any other pair.",
-        "\n".join(rows),
-        EDGE_VERDICTS if any(d.at_edge() for d in paired) else "",
-        (f"Pairing made the intervals {1 / ratio:.1f} times narrower than unpaired ones (median width ratio "
-         f"{ratio:.2f} over {len(paired)} pairs)." if ratio else ""),
-    ]
-
-
-def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
-                replicates: int = REPLICATES) -> list[Difference]:
-    """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
-    bench = StoredPoints([Path(f) for f in folders])
-    pairs = named_pairs(bench.points, pair_texts) if pair_texts else default_pairs(bench.points)
-    metrics = {(p.record[R.BACKBONE], p.record.get(R.REFERENCE_SOURCE)) for pair in pairs for p in pair}
-    if len(metrics) > 1:
-        raise BenchError(f"these points were scored with different backbones or references ({sorted(metrics)}); "
-                         "their FIDs cannot be compared")
-    return [d for a, b in pairs for d in bench.compare(a, b, replicates=replicates)]
+    return StoredPoints([folder], folder_reference(folder), with_kid=False)

@@ -6,18 +6,20 @@ paragraph states the expectation with its source, the figures that bear on it, a
 or "undecided at this N".
 
 A point is better than another only when the 95 % interval of their FID difference excludes 0: the paired interval
-of stats.py, which the caller supplies as ``judge`` (``compare.StoredPoints.fid_difference``). A sweep that kept no
+of ``ddpm_bench.stats``, which the caller supplies as ``judge`` (``verdicts.StoredPoints.fid_difference``), read by
+the one rule (``verdicts.rule.order``). A sweep that kept no
 features (recorded by an older ddpm-bench) has no such intervals; its points are judged by KID's standard deviation
 over subsets instead, unpaired and cruder, and the paragraph says so.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import pandas as pd
 
-Judge = Callable[[pd.Series, pd.Series], Optional[object]]  # two points -> a stats.Difference of FID, or None
+from ddpm_bench.store import records as R
+from ddpm_bench.verdicts.rule import Judge, kid_noise, order
 
 LOW_RANGE_NFE = 100  # PNDM paper, Table 1: its gains over DDIM are at 10 to 100 model calls
 MANY_STEPS = 100  # a step count at which deterministic samplers of the same ODE should have converged
@@ -27,7 +29,8 @@ def expectations(points: pd.DataFrame, judge: Optional[Judge] = None) -> list[st
     """One paragraph per check whose schedulers ``points`` (the sweep's finished points) holds; ``judge`` gives the
     FID difference of two points with its interval."""
     evidence = Evidence(judge or (lambda a, b: None))
-    by_label = {label: group.set_index("steps", drop=False).sort_index() for label, group in points.groupby("scheduler")}
+    by_label = {label: group.set_index(R.STEPS, drop=False).sort_index()
+                for label, group in points.groupby(R.SCHEDULER)}
     ddim = _find(by_label, "ddim", eta=0.0)
     ddim_eta_one = _find(by_label, "ddim", eta=1.0)
     ddpm = _find(by_label, "ddpm", variance_type="fixed_small")
@@ -48,8 +51,8 @@ def _find(by_label: dict, scheduler_name: str, **options) -> Optional[pd.DataFra
     matches = []
     for label, group in by_label.items():
         first = group.iloc[0]
-        config = first.get("scheduler_config")
-        if first.get("scheduler_name") == scheduler_name and isinstance(config, dict):
+        config = first.get(R.SCHEDULER_CONFIG)
+        if first.get(R.SCHEDULER_NAME) == scheduler_name and isinstance(config, dict):
             if all(config.get(key) == value for key, value in options.items()):
                 matches.append(label)
     return by_label[min(matches, key=len)] if matches else None
@@ -57,11 +60,6 @@ def _find(by_label: dict, scheduler_name: str, **options) -> Optional[pd.DataFra
 
 def _common_steps(a: Optional[pd.DataFrame], b: Optional[pd.DataFrame]) -> list[int]:
     return [] if a is None or b is None else sorted(set(a.index) & set(b.index))
-
-
-def _kid_noise(a, b) -> float:
-    """Standard deviation of the difference of two independent KID estimates."""
-    return (a["kid_std"] ** 2 + b["kid_std"] ** 2) ** 0.5
 
 
 class Evidence:
@@ -72,12 +70,7 @@ class Evidence:
 
     def order(self, a, b) -> str:
         """"a better", "b better" or "tied": by the FID interval when there is one, else by KID beyond its noise."""
-        difference = self.judge(a, b)
-        if difference is not None:
-            return difference.verdict
-        if abs(a["kid"] - b["kid"]) <= _kid_noise(a, b):
-            return "tied"
-        return "a better" if a["fid"] < b["fid"] else "b better"
+        return order(self.judge, a, b)
 
     def evidence(self, a, b) -> str:
         """The FID difference with its interval, else the KID difference with its noise."""
@@ -86,13 +79,14 @@ class Evidence:
             kind = "paired" if difference.paired else "unpaired"
             return (f"FID difference {difference.difference:+.3f}, {kind} 95 % interval [{difference.low:+.3f}, "
                     f"{difference.high:+.3f}]")
-        return (f"no stored features, so by KID: difference {abs(a['kid'] - b['kid']):.4f} against its noise "
-                f"{_kid_noise(a, b):.4f}")
+        return (f"no stored features, so by KID: difference {abs(a[R.KID] - b[R.KID]):.4f} against its noise "
+                f"{kid_noise(a, b):.4f}")
 
     def versus(self, steps: int, name_a: str, a, name_b: str, b) -> str:
         """``steps`` steps: which is better, or tied, with the evidence."""
         outcome = {"a better": f"{name_a} better", "b better": f"{name_b} better", "tied": "tied"}[self.order(a, b)]
-        return f"{steps} steps: {outcome} (FID {name_a} {a['fid']:.2f} vs {name_b} {b['fid']:.2f}; {self.evidence(a, b)})"
+        return (f"{steps} steps: {outcome} (FID {name_a} {a[R.FID]:.2f} vs {name_b} {b[R.FID]:.2f}; "
+                f"{self.evidence(a, b)})")
 
 
 def _verdict(holds: bool, undecided: bool = False) -> str:
@@ -109,8 +103,8 @@ def _ddim_beats_ddpm_at_few_steps(ev: "Evidence", ddim, ddpm) -> str:
     text = ("DDIM (eta = 0) better than DDPM at few steps, the gap closing as steps grow (DDIM paper, Table 1). "
             "At equal steps: " + "; ".join(parts) + ".")
     first, last = steps[0], steps[-1]
-    gap_first = ddpm.loc[first, "fid"] - ddim.loc[first, "fid"]
-    gap_last = ddpm.loc[last, "fid"] - ddim.loc[last, "fid"]
+    gap_first = ddpm.loc[first, R.FID] - ddim.loc[first, R.FID]
+    gap_last = ddpm.loc[last, R.FID] - ddim.loc[last, R.FID]
     first_order = ev.order(ddim.loc[first], ddpm.loc[first])
     holds = first_order == "a better"
     if len(steps) > 1:
@@ -125,7 +119,7 @@ def _eta_one_is_ddpm(ev: "Evidence", ddim_eta_one, ddpm) -> str:
     steps = _common_steps(ddim_eta_one, ddpm)
     if not steps:
         return ""
-    differences = {s: abs(ddim_eta_one.loc[s, "fid"] - ddpm.loc[s, "fid"]) for s in steps}
+    differences = {s: abs(ddim_eta_one.loc[s, R.FID] - ddpm.loc[s, R.FID]) for s in steps}
     worst = max(differences, key=differences.get)
     tied = sum(ev.order(ddim_eta_one.loc[s], ddpm.loc[s]) == "tied" for s in steps)
     return ("DDIM with eta = 1 is DDPM's sampler with the smaller variance, beta tilde (DDIM paper, eq. 16 and "
@@ -141,15 +135,18 @@ def _large_variance_fails_at_few_steps(ev: "Evidence", ddpm_large, ddpm) -> str:
     first, last = steps[0], steps[-1]
     text = ("DDPM with the larger variance (beta, `fixed_large`; sigma hat in the DDIM paper) far worse than with "
             "beta tilde at few steps (DDIM paper, Table 1), the two similar at many (DDPM paper, Section 3.2, at "
-            f"T = 1000). FID at {first} steps: {ddpm_large.loc[first, 'fid']:.2f} vs {ddpm.loc[first, 'fid']:.2f}")
+            f"T = 1000). FID at {first} steps: {ddpm_large.loc[first, R.FID]:.2f} vs {ddpm.loc[first, R.FID]:.2f}")
     first_order = ev.order(ddpm_large.loc[first], ddpm.loc[first])
     text += f" ({ev.evidence(ddpm_large.loc[first], ddpm.loc[first])})"
     holds = first_order == "b better"
     if len(steps) > 1:
         large, small = ddpm_large.loc[last], ddpm.loc[last]
-        text += f"; at {last} steps: {large['fid']:.2f} vs {small['fid']:.2f} ({ev.evidence(large, small)})"
+        text += f"; at {last} steps: {large[R.FID]:.2f} vs {small[R.FID]:.2f} ({ev.evidence(large, small)})"
         holds = holds and (last < MANY_STEPS or ev.order(large, small) == "tied")
     return f"{text}. {_verdict(holds, undecided=first_order == 'tied')}"
+
+
+OUTCOMES = {"a better": "PNDM better", "b better": "DDIM better", "tied": "tied"}  # PNDM as a, DDIM as b
 
 
 def _pndm_beats_ddim_at_equal_calls(ev: "Evidence", pndm, ddim) -> str:
@@ -158,21 +155,22 @@ def _pndm_beats_ddim_at_equal_calls(ev: "Evidence", pndm, ddim) -> str:
     if pndm is None or ddim is None:
         return ""
     pairs = []
-    for _, row in pndm[pndm["nfe"] <= LOW_RANGE_NFE].iterrows():
-        rivals = ddim[ddim["nfe"] >= row["nfe"]]
+    for _, row in pndm[pndm[R.NFE] <= LOW_RANGE_NFE].iterrows():
+        rivals = ddim[ddim[R.NFE] >= row[R.NFE]]
         if len(rivals):
             pairs.append((row, rivals.iloc[0]))
     if not pairs:
         return ""
     orders = [ev.order(p, d) for p, d in pairs]
-    text = "; ".join(f"PNDM at {int(p.name)} steps ({int(p['nfe'])} calls, FID {p['fid']:.2f}) vs DDIM at "
-                     f"{int(d.name)} steps ({int(d['nfe'])} calls, FID {d['fid']:.2f}): "
-                     f"{ {'a better': 'PNDM better', 'b better': 'DDIM better', 'tied': 'tied'}[o]} ({ev.evidence(p, d)})"
+    text = "; ".join(f"PNDM at {int(p.name)} steps ({int(p[R.NFE])} calls, FID {p[R.FID]:.2f}) vs DDIM at "
+                     f"{int(d.name)} steps ({int(d[R.NFE])} calls, FID {d[R.FID]:.2f}): "
+                     f"{OUTCOMES[o]} ({ev.evidence(p, d)})"
                      for (p, d), o in zip(pairs, orders))
     wins, losses = orders.count("a better"), orders.count("b better")
     return ("PNDM better than DDIM at equal model calls in the low range (PNDM paper, Table 1). Each PNDM point with "
             f"at most {LOW_RANGE_NFE} calls against DDIM given at least as many calls: {text}. PNDM is better in "
-            f"{wins} of {len(pairs)}, worse in {losses}. " + _verdict(wins > len(pairs) / 2, undecided=wins == losses == 0))
+            f"{wins} of {len(pairs)}, worse in {losses}. "
+            + _verdict(wins > len(pairs) / 2, undecided=wins == losses == 0))
 
 
 def _deterministic_samplers_meet(ev: "Evidence", ddim, pndm) -> str:
@@ -183,5 +181,5 @@ def _deterministic_samplers_meet(ev: "Evidence", ddim, pndm) -> str:
     a, b = ddim.loc[last], pndm.loc[last]
     return ("DDIM (eta = 0) and PNDM integrate the same probability-flow ODE (DDIM paper, Section 4.3; PNDM paper, "
             "Section 3), so at many steps their samples, and scores, should meet. At "
-            f"{last} steps: FID DDIM {a['fid']:.2f} vs PNDM {b['fid']:.2f} ({ev.evidence(a, b)}). "
+            f"{last} steps: FID DDIM {a[R.FID]:.2f} vs PNDM {b[R.FID]:.2f} ({ev.evidence(a, b)}). "
             f"{_verdict(ev.order(a, b) == 'tied')}")

@@ -1,0 +1,121 @@
+"""The report's results table, the sample grids it shows, and the times it shows: each point's time measured side
+by side where the folder holds such timings (a target search's, or ``ddpm-bench retime``'s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from ddpm_bench.report.text import sampled_points
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import read_timings
+from ddpm_bench.store.records import ok_points, point_label
+
+# columns the table adds to the records (no record fields)
+FID_INTERVAL = "fid_interval"  # "[low, high]" of FID's 95 % interval
+KID_MILLI = "kid_milli"        # KID x 10^3
+KID_INTERVAL = "kid_interval"  # "[low, high]" of KID's 95 % interval, x 10^3
+
+TABLE = [
+    (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.NFE, "model calls (NFE)", "{:.0f}"),
+    (R.MS_PER_IMAGE, "ms / image", "{:.1f}"), (R.FID, "FID", "{:.3f}"), (FID_INTERVAL, "FID (95 % CI)", "{}"),
+    (R.FD_INFINITY, "FD∞", "{:.3f}"), (KID_MILLI, "KID × 10³", "{:.2f}"),
+    (KID_INTERVAL, "KID × 10³ (95 % CI)", "{}"), (R.PRDC_PRECISION, "precision", "{:.2f}"),
+    (R.PRDC_RECALL, "recall", "{:.2f}"), (R.PRDC_DENSITY, "density", "{:.2f}"),
+    (R.PRDC_COVERAGE, "coverage", "{:.2f}"), (R.NEAR_COPY_RATE, "near copies", "{:.1%}"),
+    (R.STATUS, "status", "{}"),
+]
+
+
+def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
+    """The results as a markdown table with a reader's headers and numbers rounded for reading; ``fid_n``: the N
+    that the FID columns hold, where points have different N (``at_common_n``)."""
+    shown = frame.assign(**{
+        FID_INTERVAL: _intervals(frame, R.FID_LOW, R.FID_HIGH, 1.0, "{:.2f}"),
+        KID_MILLI: frame[R.KID] * 1000,
+        KID_INTERVAL: _intervals(frame, R.KID_LOW, R.KID_HIGH, 1000.0, "{:.2f}"),
+    })
+    columns = [(field, head, form) for field, head, form in TABLE if field in shown]
+    if fid_n is not None:
+        columns = [(field, head.replace("FID", f"FID at N = {fid_n}", 1) if field.startswith(R.FID) else head, form)
+                   for field, head, form in columns]
+    if R.N in shown and sampled_points(shown)[R.N].nunique() > 1:  # adaptive N: each point's own
+        columns.insert(3, (R.N, "N", "{:.0f}"))
+    if R.ERROR in shown:
+        columns.append((R.ERROR, "error", "{}"))
+
+    def cell(value, form):
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        return form.format(value) if isinstance(value, (int, float)) else str(value)
+
+    rows = ["| " + " | ".join(head for _, head, _ in columns) + " |", "|" + "---|" * len(columns)]
+    rows += ["| " + " | ".join(cell(row.get(f), form) for f, _, form in columns) + " |" for _, row in shown.iterrows()]
+    return "\n".join(rows)
+
+
+def _intervals(frame: pd.DataFrame, low: str, high: str, factor: float, form: str) -> list[str]:
+    if low not in frame:
+        return [""] * len(frame)
+    return [f"[{form.format(a * factor)}, {form.format(b * factor)}]" if a == a else ""
+            for a, b in zip(frame[low], frame[high])]
+
+
+def subset_kids(frame: pd.DataFrame) -> bool:
+    """Whether some record holds torchmetrics' subset KID (with ``kid_std``) rather than the KID over all N."""
+    return R.KID_STD in frame and bool(frame[R.KID_STD].notna().any())
+
+
+def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
+    """For each scheduler, the grids at its smallest, a middle and its largest step count."""
+    chosen = []
+    for label, group in ok_points(frame).groupby(R.SCHEDULER):
+        group = group.sort_values(R.STEPS)
+        picks = sorted({0, len(group) // 2, len(group) - 1})[:per_scheduler]
+        chosen.append((label, [(int(group.iloc[i][R.STEPS]), group.iloc[i][R.GRID]) for i in picks]))
+    return chosen
+
+
+def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple[pd.DataFrame, str]:
+    """The records with each point's time measured side by side in place of the time taken while it was sampled,
+    so that every section compares like with like, and the sentence that says which times the report shows. The
+    times: a target search's own (``timings`` in target.json), else ``ddpm-bench retime``'s (timings.json) while
+    they cover every finished point."""
+    sampled = ("Time is the median over batches of the sampling loop's wall time per image (initial noise, model "
+               "calls, scheduler steps), after an untimed warm-up; NFE is counted in the loop.")
+    if summary and summary.get("timings"):
+        untimed = untimed_points(frame, summary["timings"])
+        return _with_times(frame, summary["timings"]), (
+            sampled + " Here each point the search judged was measured again side by side at the end of the search "
+            "(above)" + (f"; {', '.join(untimed)} keep the times of their own sampling." if untimed else "."))
+    retimed = read_timings(folder)
+    unmeasured = sampled + (" Each point was timed while it was sampled: points sampled in separate runs, or beside "
+                            "other work, compare poorly; `ddpm-bench retime DIR` times them all again side by side.")
+    if not retimed:
+        return frame, unmeasured
+    missing = untimed_points(frame, retimed["timings"])
+    if missing:
+        return frame, unmeasured + (f" (timings.json is older than {', '.join(missing)}, so the times it holds are "
+                                    "not used.)")
+    return _with_times(frame, retimed["timings"]), (
+        sampled + f" Here every point was timed again side by side by `ddpm-bench retime`: {retimed['rounds']} rounds, "
+        f"each one batch of {retimed['batch_size']} images of every point in turn, the median of each point's "
+        f"rounds ({retimed['device']}); the times taken while sampling are in records.jsonl.")
+
+
+def untimed_points(frame: pd.DataFrame, timings: list[dict]) -> list[str]:
+    """The finished points that ``timings`` leaves out, by label."""
+    timed = {(t["scheduler"], t["steps"]) for t in timings}
+    points = ok_points(frame)
+    return [point_label(s, int(k)) for s, k in zip(points[R.SCHEDULER], points[R.STEPS]) if (s, int(k)) not in timed]
+
+
+def _with_times(frame: pd.DataFrame, timings: list[dict]) -> pd.DataFrame:
+    timed = {(t["scheduler"], t["steps"]): t["seconds_per_image"] for t in timings}
+    frame = frame.copy()
+    keys = list(zip(frame[R.SCHEDULER], frame[R.STEPS].fillna(0).astype(int)))
+    frame[R.SECONDS_PER_IMAGE] = [timed.get(key, value) for key, value in zip(keys, frame[R.SECONDS_PER_IMAGE])]
+    frame[R.MS_PER_IMAGE] = frame[R.SECONDS_PER_IMAGE] * 1000
+    return frame
