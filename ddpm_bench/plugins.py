@@ -115,7 +115,9 @@ class _Collector:
             )
             if taken is not None:
                 raise PluginError(f"registered {kind[:-1]} {name!r}, already registered by plugin {taken.plugin}")
-            self.pending[kind].append(Registration(name, factory, str(description), self.plugin, self.version, self.package))
+            self.pending[kind].append(
+                Registration(name, factory, str(description), self.plugin, self.version, self.package)
+            )
 
         return register
 
@@ -129,7 +131,8 @@ class _Collector:
 def _fail(registry: Registry, entry_point: metadata.EntryPoint, error: BaseException) -> None:
     package, version = _distribution_of(entry_point)
     failure = PluginFailure(
-        entry_point.name, package, version, f"{type(error).__name__}: {error}", "".join(traceback.format_exception(error))
+        entry_point.name, package, version, f"{type(error).__name__}: {error}",
+        "".join(traceback.format_exception(error)),
     )
     if _truthy(os.environ.get(STRICT_ENV)):
         raise PluginError(f"{failure} (strict mode: {STRICT_ENV} is set)") from error
@@ -185,7 +188,9 @@ def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> R
         collector.commit()
         check = next((impl.function for impl in manager.hook.plugin_unavailable.get_hookimpls()
                       if impl.plugin_name == entry_point.name), None)
-        registry.plugins.append(LoadedPlugin(entry_point.name, version, package, getattr(module, "__name__", str(module)), check))
+        registry.plugins.append(
+            LoadedPlugin(entry_point.name, version, package, getattr(module, "__name__", str(module)), check)
+        )
     return registry
 
 

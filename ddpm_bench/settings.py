@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ddpm_bench.model.data import held_out_data
 from ddpm_bench.errors import BenchError, ConfigError
+from ddpm_bench.model.data import held_out_data
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.store import records as R
+from ddpm_bench.store.folder_files import read_target_summary
 from ddpm_bench.util.hashing import json_digest
 from ddpm_bench.util.names import unknown_option
-from ddpm_bench.util.options import positive_int
+from ddpm_bench.util.options import parse_point, positive_int
 
 DEFAULTS: dict[str, Any] = {
     # what is sampled, and how it is scored
@@ -39,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "steps": [5, 10, 20],
     "n": 256,
     "grid_samples": 36,
-    # every sample's backbone features, kept beside the records (float16) so that statistics never re-sample
+    # every sample's backbone features, kept beside the records (float32) so that statistics never re-sample
     "keep_features": True,
     # adaptive N for a sweep's comparisons (``sweep --decide``): more samples, up to max_n, only where still tied
     "decide": False,
@@ -136,8 +139,6 @@ class SweepConfig(RunSettings):
     max_n: int = _from_table("max_n")
 
     def validate(self) -> "SweepConfig":
-        from ddpm_bench.schedulers.specs import parse_scheduler_spec
-
         super().validate()
         if not self.schedulers:
             raise ConfigError("no schedulers given; e.g. --schedulers ddpm,ddim,pndm")
@@ -171,7 +172,10 @@ class SweepConfig(RunSettings):
 
         values = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         values = {**{k: values[k] for k in ("schedulers", "steps", "n")}, **values}  # the plan first, then the rest
-        return "# ddpm-bench sweep config; reproduce with: ddpm-bench sweep --config THIS_FILE\n" + tomli_w.dumps({"sweep": values})
+        return (
+            "# ddpm-bench sweep config; reproduce with: ddpm-bench sweep --config THIS_FILE\n"
+            + tomli_w.dumps({"sweep": values})
+        )
 
 
 @dataclass
@@ -190,16 +194,16 @@ class TargetConfig(RunSettings):
     grid_samples: int = _from_table("grid_samples")
 
     def validate(self) -> "TargetConfig":
-        from ddpm_bench.schedulers.specs import parse_scheduler_spec
-        from ddpm_bench.util.options import parse_point
-
         super().validate()
         if not self.schedulers:
             raise ConfigError("no schedulers given; e.g. --schedulers ddim,pndm")
         for text in self.schedulers:
             parse_scheduler_spec(text)
         if (self.fid is None) == (self.match is None):
-            raise ConfigError("give exactly one target: --fid VALUE (e.g. --fid 3) or --match SCHEDULER:STEPS (e.g. --match ddpm:1000)")
+            raise ConfigError(
+                "give exactly one target: --fid VALUE (e.g. --fid 3) "
+                "or --match SCHEDULER:STEPS (e.g. --match ddpm:1000)"
+            )
         if self.fid is not None and not self.fid > 0:
             raise ConfigError(f"--fid must be a positive number, got {self.fid!r}")
         if self.match is not None:
@@ -221,7 +225,8 @@ class TargetConfig(RunSettings):
 
 
 FIELD_TYPES = {"schedulers": list, "steps": list, "n": int, "seed": int, "batch_size": int, "grid_samples": int,
-               "channels_last": bool, "compile": bool, "keep_features": bool, "decide": bool, "max_n": int, "model": str, "backbone": str, "reference": str, "floor_data": str, "precision": str}
+               "channels_last": bool, "compile": bool, "keep_features": bool, "decide": bool, "max_n": int,
+               "model": str, "backbone": str, "reference": str, "floor_data": str, "precision": str}
 
 
 def config_from(**values: Any) -> SweepConfig:
@@ -258,11 +263,9 @@ def load_config(path: str | Path, **overrides: Any) -> SweepConfig:
 def folder_settings(folder: Path) -> RunSettings:
     """The run settings of a sweep folder (its sweep.toml) or a target folder (target.json's settings): what a
     command that works on a finished folder (``convergence``, ``retime``) samples with."""
-    from ddpm_bench.store import records as R
-
     if (folder / R.CONFIG).exists():
         return load_config(folder / R.CONFIG)
-    summary = R.read_target_summary(folder)
+    summary = read_target_summary(folder)
     if summary is not None:
         values = summary.get("settings", {})
         return RunSettings(**{f.name: values[f.name] for f in dataclasses.fields(RunSettings) if f.name in values})

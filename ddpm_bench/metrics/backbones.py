@@ -10,10 +10,10 @@ from typing import Callable, Optional, Protocol
 
 import torch
 
-from ddpm_bench.util.batching import FEATURE_BATCH, chunks
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.util.names import unknown_name
 from ddpm_bench.plugins import get_registry
+from ddpm_bench.util.batching import FEATURE_BATCH, chunks
+from ddpm_bench.util.names import unknown_name
 
 
 class Backbone(Protocol):

@@ -53,7 +53,9 @@ def vetted_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     if not isinstance(state, dict) or not state or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise BenchError(f"refusing Inception weights {path}: it holds a {type(state).__name__}, not a state dict of tensors")
+        raise BenchError(
+            f"refusing Inception weights {path}: it holds a {type(state).__name__}, not a state dict of tensors"
+        )
     return state, hashlib.sha256(data).hexdigest()
 
 
@@ -101,7 +103,9 @@ class InceptionBackbone:
         try:
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError as error:
-            raise BenchError(f"the inception backbone needs torch-fidelity: pip install 'ddpm-bench[inception]' ({error})") from error
+            raise BenchError(
+                f"the inception backbone needs torch-fidelity: pip install 'ddpm-bench[inception]' ({error})"
+            ) from error
         with tempfile.TemporaryDirectory(prefix="ddpm-bench-inception-") as private:
             vetted = Path(private) / WEIGHTS_NAME
             torch.save(state, vetted)  # plain tensors only: what torch-fidelity unpickles from here runs no code
@@ -110,7 +114,9 @@ class InceptionBackbone:
                                                          feature_extractor_weights_path=str(vetted))
             except Exception as error:  # strict load_state_dict: a missing or unexpected key, a wrong shape
                 reason = " ".join(str(error).split())[:200]
-                raise BenchError(f"Inception weights {path} do not fit the network: {type(error).__name__}: {reason}") from error
+                raise BenchError(
+                    f"Inception weights {path} do not fit the network: {type(error).__name__}: {reason}"
+                ) from error
         self._identity = f"inception-v3-compat:{sha256[:16]}"
 
     def identity(self) -> str:
@@ -134,4 +140,7 @@ class InceptionBackbone:
 
 @hookimpl
 def register_backbones(register):
-    register("inception", InceptionBackbone, "Inception-v3 (TF 2015 port, torch-fidelity): the standard FID network; optional extra")
+    register(
+        "inception", InceptionBackbone,
+        "Inception-v3 (TF 2015 port, torch-fidelity): the standard FID network; optional extra",
+    )

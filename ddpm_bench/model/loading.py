@@ -1,7 +1,7 @@
 """Resolving a model source to a diffusers ``UNet2DModel`` on a device, with the training schedule it came with.
 
-Sources: a local diffusers folder (``config.json`` + ``diffusion_pytorch_model.safetensors`` or ``.bin``, optionally in a
-``unet/`` subfolder as in a pipeline repository), a Hugging Face hub id (``google/ddpm-cifar10-32``), or the embedded
+Sources: a local diffusers folder (``config.json`` + ``diffusion_pytorch_model.safetensors`` or ``.bin``, optionally in
+a ``unet/`` subfolder as in a pipeline repository), a Hugging Face hub id (``google/ddpm-cifar10-32``), or the embedded
 default ``embedded:mnist``. Weights are read with safetensors or ``torch.load(weights_only=True)``: loading never runs
 pickled code.
 """
@@ -79,8 +79,10 @@ def _hub_folder(repo_id: str) -> Path:
     except Exception as cached_error:
         if HF_HUB_OFFLINE:
             raise BenchError(
-                f"model {repo_id!r} is not in the local Hugging Face cache ({HF_HUB_CACHE}) and HF_HUB_OFFLINE is set; "
-                f"run `hf download {repo_id}` where the hub is reachable and copy the cache here, or pass a local folder"
+                f"model {repo_id!r} is not in the local Hugging Face cache ({HF_HUB_CACHE}) "
+                "and HF_HUB_OFFLINE is set; "
+                f"run `hf download {repo_id}` where the hub is reachable and copy the cache here, "
+                "or pass a local folder"
             ) from cached_error
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
@@ -96,19 +98,27 @@ def model_folder(source: str) -> Path:
     if source in EMBEDDED_MODELS:
         folder = EMBEDDED_MODELS[source]
         if not (folder / "config.json").exists():
-            raise BenchError(f"the embedded model {source} is missing from the installed package ({folder}); reinstall ddpm-bench")
+            raise BenchError(
+                f"the embedded model {source} is missing from the installed package ({folder}); reinstall ddpm-bench"
+            )
         return folder
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
             raise BenchError(f"model source {source!r} is a file; pass the diffusers folder that holds config.json")
-        return path / "unet" if not (path / "config.json").exists() and (path / "unet" / "config.json").exists() else path
+        return (
+            path / "unet"
+            if not (path / "config.json").exists() and (path / "unet" / "config.json").exists()
+            else path
+        )
     if source.startswith("embedded:"):
         raise BenchError(f"unknown embedded model {source!r}; available: {', '.join(EMBEDDED_MODELS)}")
     if HUB_ID.match(source):
         folder = _hub_folder(source)
         return folder / "unet" if (folder / "unet" / "config.json").exists() else folder
-    raise BenchError(f"model source {source!r} is not a folder, a hub id (org/name) or one of {', '.join(EMBEDDED_MODELS)}")
+    raise BenchError(
+        f"model source {source!r} is not a folder, a hub id (org/name) or one of {', '.join(EMBEDDED_MODELS)}"
+    )
 
 
 def _read_json(path: Path) -> dict:
@@ -130,7 +140,9 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise BenchError(f"cannot read weights {path}: {type(error).__name__}: {str(error).splitlines()[0][:200]}") from error
+        raise BenchError(
+            f"cannot read weights {path}: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+        ) from error
     if not isinstance(state, dict):
         raise BenchError(f"weights {path} do not hold a state dict")
     return state

@@ -20,12 +20,12 @@ from typing import Callable, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from ddpm_bench.model.data import to_uint8
-from ddpm_bench.util.batching import chunks
 from ddpm_bench.errors import ConfigError, SamplingError
+from ddpm_bench.model.data import to_uint8
 from ddpm_bench.model.loading import LoadedModel
-from ddpm_bench.util.options import positive_int
 from ddpm_bench.schedulers.base import randn_like_batch
+from ddpm_bench.util.batching import chunks
+from ddpm_bench.util.options import positive_int
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_CALLS = 2
@@ -88,7 +88,8 @@ class SampledBatch:
 
 
 def sample_seed(seed: int, index: int) -> int:
-    """The seed of sample ``index`` in a run seeded ``seed``: a hash of both, so runs with nearby seeds share nothing."""
+    """The seed of sample ``index`` in a run seeded ``seed``: a hash of both, so runs with nearby seeds share
+    nothing."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 

@@ -72,7 +72,9 @@ class BaseScheduler:
     def __init__(self, **options: Any):
         self.config = build_config(self.config_class, options, type(self).__name__)
         cfg = self.config
-        self.betas = make_betas(cfg.beta_schedule, cfg.num_train_timesteps, cfg.beta_start, cfg.beta_end, cfg.trained_betas)
+        self.betas = make_betas(
+            cfg.beta_schedule, cfg.num_train_timesteps, cfg.beta_start, cfg.beta_end, cfg.trained_betas
+        )
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.one = torch.tensor(1.0)
@@ -119,7 +121,8 @@ class BaseScheduler:
         t = int(timestep)
         if t not in self._prev:
             raise ConfigError(
-                f"timestep {t} is not on this scheduler's grid; call set_timesteps() and step through .timesteps in order"
+                f"timestep {t} is not on this scheduler's grid; "
+                "call set_timesteps() and step through .timesteps in order"
             )
         return self._prev[t]
 

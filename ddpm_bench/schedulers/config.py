@@ -87,7 +87,9 @@ def build_config(config_class: type, options: dict[str, Any], owner: str):
         if name not in types:
             raise ConfigError(unknown_option(owner, name, types))
         if not _accepts(types[name], value):
-            raise ConfigError(f"{owner}: option {name}={value!r} has the wrong type; expected {_type_name(types[name])}")
+            raise ConfigError(
+                f"{owner}: option {name}={value!r} has the wrong type; expected {_type_name(types[name])}"
+            )
         if isinstance(value, float) and value != value:
             raise ConfigError(f"{owner}: option {name} is NaN")
     coerced = {k: float(v) if types[k] is float else v for k, v in options.items()}

@@ -10,13 +10,13 @@ eta = 0 is the deterministic DDIM; eta = 1 is DDPM's ancestral sampler with beta
 Differences from diffusers (0.42) on purpose:
 
 - ``use_clipped_model_output`` defaults to True. When x_0_hat is clipped (``clip_sample``, which models trained as in
-  the DDPM paper ship switched on), eps_hat is re-derived from the clipped x_0_hat (eq. 9 solved for eps), so that eq. 12
-  is applied to one consistent prediction, as guided-diffusion's ``ddim_sample`` does; the DDIM paper's own sampler
-  (``generalized_steps``) does not clip at all, and with nothing clipped the two agree. diffusers' default (False)
-  moves the sample by sqrt(alpha_bar_{t'}) * (clip(x_0_hat) - x_0_hat) on every step, a pull that does not shrink with
-  the step size, so it grows with the number of steps instead of converging: on the embedded model at 500 steps its
-  samples lie 24/255 (mean absolute pixel) from PNDM's on the same noise, against 0.7/255 for the consistent update
-  (FID 16.3 against 1.56; results/README.md).
+  the DDPM paper ship switched on), eps_hat is re-derived from the clipped x_0_hat (eq. 9 solved for eps), so that
+  eq. 12 is applied to one consistent prediction, as guided-diffusion's ``ddim_sample`` does; the DDIM paper's own
+  sampler (``generalized_steps``) does not clip at all, and with nothing clipped the two agree. diffusers' default
+  (False) moves the sample by sqrt(alpha_bar_{t'}) * (clip(x_0_hat) - x_0_hat) on every step, a pull that does not
+  shrink with the step size, so it grows with the number of steps instead of converging: on the embedded model at 500
+  steps its samples lie 24/255 (mean absolute pixel) from PNDM's on the same noise, against 0.7/255 for the consistent
+  update (FID 16.3 against 1.56; results/README.md).
 - t' is the next point of the grid. diffusers uses t - T//n whatever the
 spacing, which is wrong for ``linspace`` and for ``trailing`` when n does not divide T (diffusers issues #12633,
 #11347). For ``leading`` spacing the two agree.

@@ -21,6 +21,7 @@ import numpy as np
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.hookspecs import hookimpl
 from ddpm_bench.schedulers.base import SchedulerOutput
+from ddpm_bench.store.disk_cache import remembered
 from ddpm_bench.util.names import unknown_option
 
 PREFIX = "diffusers:"
@@ -34,7 +35,9 @@ class DiffusersScheduler:
         parameters = inspect.signature(scheduler_class.__init__).parameters
         for name in config:
             if name not in parameters or name == "self":
-                raise ConfigError(unknown_option(scheduler_class.__name__, name, [p for p in parameters if p != "self"]))
+                raise ConfigError(
+                    unknown_option(scheduler_class.__name__, name, [p for p in parameters if p != "self"])
+                )
         try:
             self.inner = scheduler_class(**config)
         except (TypeError, ValueError, NotImplementedError, ImportError) as error:  # ImportError: a missing extra
@@ -56,7 +59,11 @@ class DiffusersScheduler:
 
     def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
         T = self.inner.config.num_train_timesteps
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or not 1 <= num_inference_steps <= T:
+        if (
+            isinstance(num_inference_steps, bool)
+            or not isinstance(num_inference_steps, int)
+            or not 1 <= num_inference_steps <= T
+        ):
             raise ConfigError(f"num_inference_steps={num_inference_steps!r} is outside 1..num_train_timesteps={T}")
         self.inner.set_timesteps(num_inference_steps, device=device)
 
@@ -75,7 +82,7 @@ class DiffusersScheduler:
 
 class LazyFactory:
     """The factory of one diffusers scheduler class, imported only when the factory is called or its signature is
-    read: importing every compatible class takes about 5 s, which a run of the built-in schedulers, or a finished
+    read: importing every compatible class takes seconds, which a run of the built-in schedulers, or a finished
     sweep run again, should not pay. Its signature is the class's, so that a model's schedule reaches the options
     the class has."""
 
@@ -99,10 +106,8 @@ class LazyFactory:
 
 def compatible_names(version: str) -> list[str]:
     """The diffusers classes declared interchangeable with DDPMScheduler that the installed diffusers (``version``)
-    has, remembered per installation (its version and location): reading them imports diffusers, 2 s of a finished
-    sweep's 3 s run again (it imports torch._dynamo), which every command pays when it looks up a scheduler's name."""
-    from ddpm_bench.store.disk_cache import remembered
-
+    has, remembered per installation (its version and location): reading them imports diffusers (and torch._dynamo
+    with it), most of a finished sweep's run again, which every command would pay when it looks up a scheduler."""
     key = f"diffusers {version} at {importlib.util.find_spec('diffusers').origin}"
     return [str(name) for name in remembered("diffusers-compatible-schedulers", key, _read_compatible_names)]
 
@@ -111,7 +116,9 @@ def _read_compatible_names() -> np.ndarray:
     import diffusers
 
     available = set(dir(diffusers))  # by name: listing the lazy module imports no scheduler
-    return np.array([name for name in sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles}) if name in available])
+    return np.array(
+        [name for name in sorted({"DDPMScheduler", *diffusers.DDPMScheduler._compatibles}) if name in available]
+    )
 
 
 @hookimpl

@@ -3,7 +3,8 @@
 The transfer part phi (eq. 11) moves x from t to t' given a noise estimate e:
 
     x_{t'} = sqrt(alpha_bar_{t'}/alpha_bar_t) x_t
-             - (alpha_bar_{t'} - alpha_bar_t) e / (alpha_bar_t sqrt(1 - alpha_bar_{t'}) + sqrt(alpha_bar_t (1 - alpha_bar_t) alpha_bar_{t'}))
+             - (alpha_bar_{t'} - alpha_bar_t) e
+               / (alpha_bar_t sqrt(1 - alpha_bar_{t'}) + sqrt(alpha_bar_t (1 - alpha_bar_t) alpha_bar_{t'}))
 
 The gradient part combines noise estimates: F-PNDM (``skip_prk_steps=False``) warms up with three pseudo Runge-Kutta
 steps (eq. 13, four model calls each, at t, the midpoint, the midpoint and t') and then runs the pseudo linear

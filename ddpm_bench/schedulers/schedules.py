@@ -17,9 +17,11 @@ TIMESTEP_SPACINGS = ("leading", "trailing", "linspace", "quadratic")
 
 
 def cosine_betas(num_train_timesteps: int, max_beta: float = 0.999) -> torch.Tensor:
-    """Betas of the cosine schedule, Nichol & Dhariwal 2021 eq. (17): alpha_bar(t) = cos^2(((t/T + s)/(1 + s)) * pi/2), s = 0.008.
+    """Betas of the cosine schedule, Nichol & Dhariwal 2021 eq. (17):
+    alpha_bar(t) = cos^2(((t/T + s)/(1 + s)) * pi/2), s = 0.008.
 
-    beta_t = min(1 - alpha_bar(t+1)/alpha_bar(t), max_beta), computed in float64 and stored as float32 as diffusers does.
+    beta_t = min(1 - alpha_bar(t+1)/alpha_bar(t), max_beta), computed in float64 and stored as float32 as diffusers
+    does.
     """
 
     def alpha_bar(t: float) -> float:
@@ -54,7 +56,9 @@ def make_betas(
     raise ConfigError(f"beta_schedule {beta_schedule!r} is not one of {', '.join(BETA_SCHEDULES)}")
 
 
-def timestep_grid(spacing: str, num_train_timesteps: int, num_inference_steps: int, steps_offset: int = 0) -> np.ndarray:
+def timestep_grid(
+    spacing: str, num_train_timesteps: int, num_inference_steps: int, steps_offset: int = 0
+) -> np.ndarray:
     """The descending training timesteps at which an ``num_inference_steps``-step sampler evaluates the model.
 
     - ``leading``: 0, T//n, 2T//n, ... plus ``steps_offset`` (DDIM paper's uniform grid, section 4.2 / Appendix D.2);
@@ -79,11 +83,13 @@ def timestep_grid(spacing: str, num_train_timesteps: int, num_inference_steps: i
     grid = np.ascontiguousarray(grid)
     if len(grid) != n or np.any(np.diff(grid) >= 0):
         raise ConfigError(
-            f"timestep_spacing={spacing!r} gives repeated timesteps for {n} steps of T={T}; use fewer steps or another spacing"
+            f"timestep_spacing={spacing!r} gives repeated timesteps for {n} steps of T={T}; "
+            "use fewer steps or another spacing"
         )
     if grid[0] > T - 1 or grid[-1] < 0:
         raise ConfigError(
-            f"timestep_spacing={spacing!r} with steps_offset={steps_offset} puts timestep {int(grid[0])} outside [0, {T - 1}] "
+            f"timestep_spacing={spacing!r} with steps_offset={steps_offset} "
+            f"puts timestep {int(grid[0])} outside [0, {T - 1}] "
             f"for {n} steps"
         )
     return grid

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import inspect
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.util.names import unknown_name
-from ddpm_bench.util.options import literal
 from ddpm_bench.plugins import Registration, get_registry
 from ddpm_bench.schedulers.config import option_types, parse_option_value
+from ddpm_bench.util.names import unknown_name
+from ddpm_bench.util.options import literal
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class Reference:
     @functools.cached_property
     def kyy(self) -> float:
         """The reference's own kernel mean (off the diagonal), built when KID first needs it: a 5,000 x 5,000 kernel
-        (1.5 s) that FID-only uses (the report's comparisons, the target search) never pay for, and that a sweep
+        that FID-only uses (the report's comparisons, the target search) never pay for, and that a sweep
         computes once per reference (``remember``)."""
         def compute() -> np.ndarray:
             k = kernel(self.features, self.features, self.features.shape[1])
@@ -87,7 +87,7 @@ def kernel(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
 @functools.cache
 def blas_threads() -> ThreadpoolController:
     """The thread pools of the BLAS and OpenMP libraries loaded by the first FID computed (numpy's, torch's), found
-    once: ``threadpool_limits`` looks them up again on every call (0.34 ms against 0.01 ms here)."""
+    once: ``threadpool_limits`` would look them up again on every call."""
     return ThreadpoolController()
 
 
@@ -123,8 +123,8 @@ class PointFeatures:
     def _fid(self, weights: np.ndarray) -> np.ndarray:
         """With Y = X S_r^1/2 computed once, S_r^1/2 S S_r^1/2 is the weighted covariance of Y, and Tr(S) the
         weighted mean squared distance to the mean: per replicate one N x D x D product and one eigendecomposition,
-        instead of a centred copy of X and two D x D x D products (0.72 -> 0.52 s for 300 replicates, N = 200).
-        Chunks of replicates run on one thread per core (numpy releases the GIL in both): 0.28 -> 0.18 s on 2 cores."""
+        instead of a centred copy of X and two D x D x D products. Chunks of replicates run on one thread per core
+        (numpy releases the GIL in both)."""
         ref = self.reference
         y = self.x @ ref.sigma_sqrt
         squares = (self.x ** 2).sum(axis=1)

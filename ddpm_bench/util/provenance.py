@@ -18,7 +18,7 @@ def library_versions() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _installed_versions() -> dict[str, str]:
-    """Looked up once per process (14 ms a lookup of installed package metadata, once per point before)."""
+    """Looked up once per process: reading installed package metadata is slow enough to matter once per point."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
