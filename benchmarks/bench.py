@@ -32,8 +32,8 @@ import torch
 
 from ddpm_bench import create_scheduler
 from ddpm_bench.model.loading import load_model
-from ddpm_bench.util.provenance import library_versions
 from ddpm_bench.sampling.loop import Precision, Sampler, sample_generators, sample_images
+from ddpm_bench.util.provenance import library_versions
 
 PIPELINES = {"ddpm": "DDPMPipeline", "ddim": "DDIMPipeline", "pndm": "PNDMPipeline"}
 
@@ -50,16 +50,25 @@ def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
     results = {}
     for name, pipeline_name in PIPELINES.items():
         scheduler_class = getattr(diffusers, f"{name.upper()}Scheduler")
-        pipeline = getattr(diffusers, pipeline_name)(unet=model.unet, scheduler=scheduler_class.from_config(model.schedule))
+        pipeline = getattr(diffusers, pipeline_name)(
+            unet=model.unet, scheduler=scheduler_class.from_config(model.schedule)
+        )
         pipeline.set_progress_bar_config(disable=True)
 
         def ours():
-            sample_images(Sampler(model, create_scheduler(name, **_own(name, model.schedule)), steps, batch_size=batch, progress=False), n)
+            sample_images(
+                Sampler(model, create_scheduler(name, **_own(name, model.schedule)), steps, batch_size=batch,
+                        progress=False),
+                n,
+            )
 
         def theirs():
             for start in range(0, n, batch):
                 rows = range(start, min(n, start + batch))
-                pipeline(batch_size=len(rows), generator=sample_generators(0, rows), num_inference_steps=steps, output_type="np")
+                pipeline(
+                    batch_size=len(rows), generator=sample_generators(0, rows), num_inference_steps=steps,
+                    output_type="np",
+                )
 
         ours_times, theirs_times = [], []
         for _ in range(repeats):
@@ -83,8 +92,8 @@ def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out:
     finished sweep run again in a fresh process (after one run that writes its report, as the CLI's first run does)."""
     from diffusers import UNet2DModel
 
-    from ddpm_bench.settings import config_from
     from ddpm_bench.runs.sweep import run_sweep
+    from ddpm_bench.settings import config_from
 
     forward_seconds = [0.0]
     original = UNet2DModel.forward
@@ -134,8 +143,8 @@ def bench_steps(batch: int, repeats: int) -> dict:
 
 
 def bench_features() -> dict:
-    from ddpm_bench.model.data import mnist_digits
     from ddpm_bench.metrics.backbones import get_backbone
+    from ddpm_bench.model.data import mnist_digits
 
     backbone, images = get_backbone("mnist-cnn"), mnist_digits()[0]
     seconds = timed(lambda: [backbone.features(images[i : i + 500]) for i in range(0, len(images), 500)])
@@ -201,7 +210,9 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 def bench_memory(model_source: str, sizes: list[int]) -> dict:
     peaks = {}
     for n in sizes:
-        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(n), model_source], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, str(n), model_source], capture_output=True, text=True, check=True
+        )
         peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
     first = peaks[sizes[0]]
     return {"peak_mib": peaks, "ratio_largest_to_smallest": peaks[sizes[-1]] / first}
@@ -224,7 +235,9 @@ def main() -> None:
         "sampling": lambda: bench_sampling(model, 20, 64 if quick else 128, 64 if quick else 128, 2 if quick else 3),
         "steps": lambda: bench_steps(128, 3 if quick else 7),
         "features": bench_features,
-        "overhead": lambda: bench_overhead(args.model, [5, 10] if quick else [10, 20], 64 if quick else 200, 200, out / "overhead-sweep"),
+        "overhead": lambda: bench_overhead(
+            args.model, [5, 10] if quick else [10, 20], 64 if quick else 200, 200, out / "overhead-sweep"
+        ),
         "fast_mode": lambda: bench_fast_mode(args.model, 20, 128 if quick else 500, 125 if quick else 250),
         "memory": lambda: bench_memory(args.model, [1000, 5000] if quick else [1000, 5000, 10000]),
     }

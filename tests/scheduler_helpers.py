@@ -1,8 +1,11 @@
-"""Shared test helpers: diffusers-style dummy inputs and a loop that steps two schedulers side by side."""
+"""Shared scheduler helpers: diffusers' golden dummy model and inputs, a NaN-returning scheduler, and a loop that steps
+two schedulers side by side. (The tiny model and statistics-cache setup are conftest.py's.)"""
 
 from __future__ import annotations
 
 import torch
+
+from ddpm_bench.schedulers.ddim import DDIMScheduler
 
 
 def dummy_sample_deter() -> torch.Tensor:
@@ -13,21 +16,39 @@ def dummy_sample_deter() -> torch.Tensor:
     return sample.permute(3, 0, 1, 2)
 
 
-def dummy_model(sample: torch.Tensor, t) -> torch.Tensor:
-    """diffusers' golden-test model: ``sample * t / (t + 1)``."""
+def golden_dummy_model(sample: torch.Tensor, t) -> torch.Tensor:
+    """diffusers' golden-test model, ``sample * t / (t + 1)`` on the raw timestep ``t`` (0 to 999).
+
+    diffusers' golden sums and means (test_scheduler_papers) were computed with exactly this model, so it must stay
+    as it is. The conformance kit's ``ddpm_bench.schedulers.conformance.dummy_model`` differs on purpose: it scales
+    ``t`` to [0, 1) first, so that the outputs stay moderate for any scheduler the kit checks; it reproduces no golden
+    value and is no stand-in for this one.
+    """
     return sample * t / (t + 1)
 
 
 def full_loop(scheduler, steps: int = 10, sample=None, **step_kwargs) -> torch.Tensor:
-    """Run ``scheduler`` over its timesteps with the dummy model, as diffusers' ``full_loop`` does."""
+    """Run ``scheduler`` over its timesteps with the golden dummy model, as diffusers' ``full_loop`` does."""
     scheduler.set_timesteps(steps)
     sample = dummy_sample_deter() if sample is None else sample
     for t in scheduler.timesteps:
-        sample = scheduler.step(dummy_model(sample, t), t, sample, **step_kwargs).prev_sample
+        sample = scheduler.step(golden_dummy_model(sample, t), t, sample, **step_kwargs).prev_sample
     return sample
 
 
-def paired_loop(ours, theirs, steps: int, shape=(2, 3, 8, 8), seed: int = 0, stochastic: bool = False, out_channels=None):
+class ReturnsNaN(DDIMScheduler):
+    """DDIM whose every step returns NaN: the planted non-finite fault (the conformance kit's finite-output check, a
+    plugin scheduler's failed sweep point)."""
+
+    def step(self, *args, **kwargs):
+        output = super().step(*args, **kwargs)
+        output.prev_sample = output.prev_sample * float("nan")
+        return output
+
+
+def paired_loop(
+    ours, theirs, steps: int, shape=(2, 3, 8, 8), seed: int = 0, stochastic: bool = False, out_channels=None
+):
     """Step ``ours`` and ``theirs`` on the same random model outputs (and equal noise generators).
 
     Yields (index, timestep, our output, their output); each scheduler continues from its own previous sample.

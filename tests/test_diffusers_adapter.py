@@ -7,17 +7,19 @@ import sys
 
 import pytest
 
-from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.model.loading import load_model
 from ddpm_bench.sampling.loop import Sampler, sample_images
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
 
 @pytest.fixture(scope="module")
 def model(tiny_model_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("with-schedule") / "m"
     shutil.copytree(tiny_model_dir, folder)
-    (folder / "scheduler_config.json").write_text(json.dumps({"beta_end": 0.015, "clip_sample": False, "variance_type": "fixed_small"}))
+    (folder / "scheduler_config.json").write_text(
+        json.dumps({"beta_end": 0.015, "clip_sample": False, "variance_type": "fixed_small"})
+    )
     return load_model(str(folder), "cpu")
 
 
@@ -31,8 +33,9 @@ def test_every_compatible_diffusers_scheduler_is_registered():
     from ddpm_bench import list_schedulers
 
     names = {s.name for s in list_schedulers()}
-    for expected in ("diffusers:DDIMScheduler", "diffusers:DPMSolverMultistepScheduler", "diffusers:EulerDiscreteScheduler",
-                     "diffusers:HeunDiscreteScheduler", "diffusers:UniPCMultistepScheduler"):
+    for expected in ("diffusers:DDIMScheduler", "diffusers:DPMSolverMultistepScheduler",
+                     "diffusers:EulerDiscreteScheduler", "diffusers:HeunDiscreteScheduler",
+                     "diffusers:UniPCMultistepScheduler"):
         assert expected in names
 
 
@@ -55,11 +58,12 @@ def test_a_second_process_finds_the_scheduler_names_without_importing_diffusers(
     import os
 
     import processes
+    from conftest import cache_env
 
     code = ("import sys; from ddpm_bench.plugins import get_registry; "
             "names = sorted(n for n in get_registry().schedulers if n.startswith('diffusers:')); "
             "print(len(names), 'diffusers' in sys.modules, 'diffusers:DDIMScheduler' in names)")
-    env = {**os.environ, "DDPM_BENCH_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, **cache_env(tmp_path)}
     first, second = (processes.run([sys.executable, "-c", code], env=env).stdout.split() for _ in range(2))
     assert first[1:] == ["True", "True"] and second[1:] == ["False", "True"] and first[0] == second[0]
 
@@ -90,5 +94,8 @@ def test_euler_scales_its_input_and_starts_from_sigma_max(model):
 
 
 def test_unknown_options_name_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"DPMSolverMultistepScheduler: unknown option 'solver_ordr' \(did you mean 'solver_order'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"DPMSolverMultistepScheduler: unknown option 'solver_ordr' \(did you mean 'solver_order'\?\)",
+    ):
         build_scheduler(parse_scheduler_spec("diffusers:DPMSolverMultistepScheduler:solver_ordr=3"))

@@ -6,10 +6,9 @@ import re
 import signal
 import time
 
-import pytest
-
 import processes
-from conftest import make_tiny_unet
+import pytest
+from conftest import cache_env, save_scoring_model
 
 ARGS = ["--schedulers", "ddim,ddpm", "--steps", "3", "-n", "7", "--batch-size", "2", "--no-progress"]
 
@@ -17,8 +16,8 @@ ARGS = ["--schedulers", "ddim,ddpm", "--steps", "3", "-n", "7", "--batch-size", 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
-    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
-    env = {**os.environ, "DDPM_BENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    save_scoring_model(root / "model")
+    env = {**os.environ, **cache_env(root), "OMP_NUM_THREADS": "1"}
     common = [*ARGS, "--model", str(root / "model")]
     single = processes.ddpm_bench("sweep", *common, "--out", str(root / "one"), env=env)
     assert single.returncode == 0, single.stderr
@@ -122,8 +121,8 @@ def record_lines(folder):
 
 
 def test_a_killed_rank_stops_the_others_with_one_line_and_the_sweep_resumes(tmp_path):
-    make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "model")
-    env = {**os.environ, "DDPM_BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    save_scoring_model(tmp_path / "model")
+    env = {**os.environ, **cache_env(tmp_path), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "out"
     command = [*processes.TORCHRUN, "--nproc_per_node", "2", "-m", "ddpm_bench", "sweep", "--schedulers", "ddim,ddpm",
                "--steps", "2,50", "-n", "16", "--batch-size", "8", "--no-progress", "--model", str(tmp_path / "model"),

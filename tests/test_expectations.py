@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from ddpm_bench.report.expectations import expectations
 from ddpm_bench.stats import Difference
+from ddpm_bench.verdicts.expectations import expectations
 
 DEFAULTS = {"ddim": {"eta": 0.0}, "ddpm": {"variance_type": "fixed_small"}, "pndm": {"skip_prk_steps": False}}
 
@@ -36,7 +36,9 @@ def paragraph(points, starts_with, judge=None):
     ({5: (5.0, 5.3), 50: (2.0, 2.2)}, "Undecided at this N: the intervals include no difference either way."),
 ])
 def test_ddim_against_ddpm_verdict_follows_the_intervals(fids, verdict):
-    points = [point("ddim", s, d, 0.0) for s, (d, _) in fids.items()] + [point("ddpm", s, p, 0.0) for s, (_, p) in fids.items()]
+    points = [point("ddim", s, d, 0.0) for s, (d, _) in fids.items()] + [
+        point("ddpm", s, p, 0.0) for s, (_, p) in fids.items()
+    ]
     text = paragraph(points, "DDIM (eta = 0) better than DDPM", judge_with(0.5))
     assert text.endswith(verdict)
     assert "paired 95 % interval [" in text

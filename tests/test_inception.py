@@ -29,7 +29,7 @@ def _torch_fidelity():
 
 
 @pytest.fixture
-def random_inception_weights(tmp_path, monkeypatch):
+def random_inception_weights(tmp_path, monkeypatch, isolated_cache):
     """A weights file of the right architecture with random values, written the way torch-fidelity reads it."""
     _torch_fidelity()
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -38,19 +38,20 @@ def random_inception_weights(tmp_path, monkeypatch):
         patch.setattr(torch, "load", lambda *args, **kwargs: {})
         patch.setattr(FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
         torch.manual_seed(0)
-        state = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path="unused").state_dict()
+        state = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path="unused"
+        ).state_dict()
     path = tmp_path / inception.WEIGHTS_NAME
     torch.save(state, path)
     monkeypatch.setenv(inception.WEIGHTS_ENV, str(path))
-    monkeypatch.setenv("DDPM_BENCH_CACHE", str(tmp_path / "cache"))
     return path
 
 
 def test_inception_scores_grey_images_end_to_end(random_inception_weights):
-    from ddpm_bench.model.data import mnist_digits
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import stats_from_features
     from ddpm_bench.metrics.scoring import score_images
+    from ddpm_bench.model.data import mnist_digits
 
     backbone = get_backbone("inception")
     digits = mnist_digits()[0]

@@ -5,13 +5,14 @@ import contextlib
 import io
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.cli import build_parser
 from ddpm_bench.errors import BenchError
-from ddpm_bench.util.options import positive_int_list, split_list
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.settings import config_from
+from ddpm_bench.util.options import positive_int_list, split_list
 
 FUZZ = settings(derandomize=True, max_examples=150, deadline=None)
 TEXT = st.text(max_size=40)

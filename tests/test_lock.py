@@ -5,13 +5,16 @@ import signal
 import subprocess
 import sys
 
+import processes
 import pytest
 
-import processes
 from ddpm_bench.errors import BenchError
 from ddpm_bench.store.lock import LOCK, folder_lock
 
-HOLD = "import sys, time; from ddpm_bench.store.lock import folder_lock\nwith folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)\n"
+HOLD = (
+    "import sys, time; from ddpm_bench.store.lock import folder_lock\nwith folder_lock(sys.argv[1]):\n"
+    "    print('held', flush=True); time.sleep(120)\n"
+)
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from ddpm_bench.store import disk_cache
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics import reference as ref
 from ddpm_bench.metrics.reference import import_published_stats, read_stats, reference_stats, stats_from_features
 from ddpm_bench.metrics.scoring import PrecomputedFeatures, Scorer, score_images
+from ddpm_bench.store import disk_cache
 
 
 class ProjectionBackbone:
@@ -34,9 +34,7 @@ class ProjectionBackbone:
         return (images.reshape(len(images), -1).double() / 255) @ self.weight
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(disk_cache.CACHE_ENV, str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # conftest's: every test here has a statistics cache of its own
 
 
 def scipy_fid(a: np.ndarray, b: np.ndarray) -> float:
@@ -208,9 +206,9 @@ def test_dimension_mismatch_is_an_error():
 
 def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_path, isolated_cache):
     import processes
-    from conftest import make_tiny_unet
+    from conftest import save_scoring_model
 
-    make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "m28")
+    save_scoring_model(tmp_path / "m28")
     stats = processes.ddpm_bench("stats", "--dataset", "embedded:mnist")
     assert stats.returncode == 0 and "5000 images, backbone mnist-cnn" in stats.stdout
     assert len(list(disk_cache.cache_dir().glob("embedded_mnist-mnist-cnn-28x28-*.npz"))) == 1
@@ -221,7 +219,9 @@ def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_pa
     )
     assert sample.returncode == 0, sample.stderr
     metrics = json.loads((out / "sample.json").read_text())
-    assert metrics["n"] == 20 and metrics["backbone"] == "mnist-cnn" and metrics["reference"] == "embedded:mnist (5000 images)"
+    assert (metrics["n"] == 20 and metrics["backbone"] == "mnist-cnn"
+            and metrics["reference"] == "embedded:mnist (5000 images)")
     assert metrics["fid"] > 0 and metrics["kid"] is not None and metrics["kid_low"] <= metrics["kid_high"]
-    assert "FID" in sample.stdout and "seed 0, backbone mnist-cnn, reference embedded:mnist (5000 images)" in sample.stdout
+    assert ("FID" in sample.stdout
+            and "seed 0, backbone mnist-cnn, reference embedded:mnist (5000 images)" in sample.stdout)
     assert "an FID interval brackets the sampler's FID" in sample.stdout

@@ -5,14 +5,14 @@ import os
 import shutil
 import sys
 
+import processes
 import pytest
 import torch
+from conftest import make_tiny_unet
 
-from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 from ddpm_bench.errors import BenchError
 from ddpm_bench.model.loading import load_model, resolve_device
-import processes
-from conftest import make_tiny_unet
+from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
 
 def test_loads_a_safetensors_folder(tiny_model_dir):
@@ -69,7 +69,9 @@ def test_the_models_schedule_reaches_every_scheduler_unless_overridden(tmp_path,
     (tmp_path / "m" / "scheduler_config.json").write_text(json.dumps(schedule))
     model = load_model(str(tmp_path / "m"), "cpu")
     ddpm = build_scheduler(parse_scheduler_spec("ddpm"), model.schedule)
-    assert (ddpm.config.beta_end, ddpm.config.variance_type, ddpm.config.num_train_timesteps) == (0.015, "fixed_large", 500)
+    assert (ddpm.config.beta_end, ddpm.config.variance_type, ddpm.config.num_train_timesteps) == (
+        0.015, "fixed_large", 500
+    )
     assert ddpm.config.timestep_spacing == "leading"  # a sampling choice, not part of the model
     ddim = build_scheduler(parse_scheduler_spec("ddim:clip_sample=true"), model.schedule)
     assert ddim.config.beta_end == 0.015 and ddim.config.clip_sample is True
@@ -80,11 +82,22 @@ def test_the_models_schedule_reaches_every_scheduler_unless_overridden(tmp_path,
 @pytest.mark.parametrize(
     "damage,match",
     [
-        (lambda d: (d / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 20), "cannot read weights .*safetensors"),
+        (
+            lambda d: (d / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 20),
+            "cannot read weights .*safetensors",
+        ),
         (lambda d: (d / "config.json").write_text("{not json"), "cannot read .*config.json"),
-        (lambda d: (d / "config.json").write_text(json.dumps({**json.loads((d / "config.json").read_text()), "block_out_channels": [8, 32]})), "do not match .*config.json"),
+        (
+            lambda d: (d / "config.json").write_text(
+                json.dumps({**json.loads((d / "config.json").read_text()), "block_out_channels": [8, 32]})
+            ),
+            "do not match .*config.json",
+        ),
         (lambda d: (d / "diffusion_pytorch_model.safetensors").unlink(), "has no weights"),
-        (lambda d: (d / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel"})), "describes a UNet2DConditionModel"),
+        (
+            lambda d: (d / "config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel"})),
+            "describes a UNet2DConditionModel",
+        ),
     ],
     ids=["corrupt-weights", "corrupt-config", "mismatched", "no-weights", "wrong-class"],
 )
@@ -99,7 +112,8 @@ def test_bad_folders_give_one_line_errors_naming_the_file(tmp_path, tiny_model_d
 
 def test_a_hub_id_missing_offline_says_where_to_put_it(tmp_path, monkeypatch):
     result = processes.run(
-        [sys.executable, "-c", "from ddpm_bench.model.loading import load_model; load_model('google/ddpm-cifar10-32', 'cpu')"],
+        [sys.executable, "-c",
+         "from ddpm_bench.model.loading import load_model; load_model('google/ddpm-cifar10-32', 'cpu')"],
         env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "PATH": ""},
     )
     assert "is not in the local Hugging Face cache" in result.stderr
@@ -113,7 +127,8 @@ def test_a_hub_id_is_read_from_the_local_cache(tmp_path, tiny_model_dir):
     shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    code = "from ddpm_bench.model.loading import load_model; m = load_model('someone/tiny-ddpm', 'cpu'); print(m.folder.name)"
+    code = ("from ddpm_bench.model.loading import load_model; m = load_model('someone/tiny-ddpm', 'cpu'); "
+            "print(m.folder.name)")
     result = processes.run(
         [sys.executable, "-c", code],
         env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "PATH": ""},
@@ -122,7 +137,9 @@ def test_a_hub_id_is_read_from_the_local_cache(tmp_path, tiny_model_dir):
     assert result.stdout.strip() == commit
 
 
-@pytest.mark.parametrize("source,match", [("embedded:cifar", "unknown embedded model"), ("no such thing", "not a folder, a hub id")])
+@pytest.mark.parametrize(
+    "source,match", [("embedded:cifar", "unknown embedded model"), ("no such thing", "not a folder, a hub id")]
+)
 def test_unknown_sources(source, match):
     with pytest.raises(BenchError, match=match):
         load_model(source, "cpu")

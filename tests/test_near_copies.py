@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from ddpm_bench.model.data import mnist_digits
 from ddpm_bench.metrics.near_copies import NearCopyProbe
+from ddpm_bench.model.data import mnist_digits
 
 
 def test_the_threshold_is_the_closest_pair_of_distinct_reference_images():
@@ -28,4 +28,5 @@ def test_copies_and_slightly_perturbed_copies_count_and_fresh_digits_do_not():
 
 def test_a_reference_too_large_to_hold_is_not_probed():
     assert NearCopyProbe.for_reference(None) is None
-    assert NearCopyProbe.for_reference(torch.zeros(1, dtype=torch.uint8).expand(2, 3, 8192, 8192)) is None  # a view: no memory
+    # a view: no memory
+    assert NearCopyProbe.for_reference(torch.zeros(1, dtype=torch.uint8).expand(2, 3, 8192, 8192)) is None

@@ -3,9 +3,10 @@
 
 import numpy as np
 import pandas as pd
-
-from ddpm_bench.verdicts.pareto import decided_front, equal_nfe_time_spread, pareto_front, recommendation, set_aside
 import processes
+
+from ddpm_bench.report.answer import recommendation
+from ddpm_bench.verdicts.rule import decided_front, equal_nfe_time_spread, pareto_front, set_aside
 
 
 def points(*rows):
@@ -71,7 +72,9 @@ def test_the_recommendation_gives_each_budget_range_and_says_what_was_set_aside(
     assert "differ in time per image by up to 20%" in lines[5] and "ddim at 50 steps 155.7 ms" in lines[5]
     assert lines[6] == ("Set aside for that reason: eta1 at 10 steps (29.8 ms, FID 3.32) for ddim at 10 steps "
                         "(31.4 ms, FID 2.53).")
-    assert recommendation(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == ["No point finished, so there is nothing to recommend."]
+    assert recommendation(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == [
+        "No point finished, so there is nothing to recommend."
+    ]
 
 
 def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):

@@ -4,14 +4,14 @@ import re
 import uuid
 from pathlib import Path
 
+import processes
 import pytest
 import torch
+from plugin_factory import install_plugin
 
 from ddpm_bench import hookspecs
 from ddpm_bench.errors import PluginError
 from ddpm_bench.plugins import DISABLE_ENV, STRICT_ENV, load_registry
-import processes
-from plugin_factory import install_plugin
 
 GOOD = """
 from ddpm_bench import hookimpl
@@ -57,18 +57,24 @@ def test_third_party_plugin_is_registered_with_its_name_and_version(site):
     "source,expected",
     [
         ("raise ImportError('needs libfoo')\n", "ImportError: needs libfoo"),
-        ("from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n    raise RuntimeError('boom')\n", "RuntimeError: boom"),
+        (
+            "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n"
+            "    raise RuntimeError('boom')\n",
+            "RuntimeError: boom",
+        ),
         (
             "from ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
             "@hookimpl\ndef register_schedulers(register):\n    register('ddim', DDIMScheduler, 'mine')\n",
             "already registered by plugin ddim",
         ),
         (
-            "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n    register('bad name!', dict, '')\n",
+            "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n"
+            "    register('bad name!', dict, '')\n",
             "malformed scheduler name",
         ),
         (
-            "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n    register('notcallable', 42, '')\n",
+            "from ddpm_bench import hookimpl\n@hookimpl\ndef register_schedulers(register):\n"
+            "    register('notcallable', 42, '')\n",
             "not callable",
         ),
         (
@@ -94,7 +100,8 @@ def test_a_broken_plugin_is_reported_and_skipped(site, source, expected):
 def test_a_plugin_that_raises_after_registering_keeps_nothing(site):
     source = (
         "from ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
-        "@hookimpl\ndef register_schedulers(register):\n    register('half', DDIMScheduler, '')\n    raise ValueError('late')\n"
+        "@hookimpl\ndef register_schedulers(register):\n    register('half', DDIMScheduler, '')\n"
+        "    raise ValueError('late')\n"
     )
     install_plugin(site, "ddpm-bench-half", "1.0", "half", unique("half"), source)
     registry = load_registry()
@@ -160,19 +167,20 @@ def register_backbones(register):
 """
 
 
-def test_a_plugin_backbone_scores_like_a_builtin(site, tmp_path, monkeypatch):
+def test_a_plugin_backbone_scores_like_a_builtin(site, isolated_cache):
     from ddpm_bench import plugins
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import reference_stats
     from ddpm_bench.metrics.scoring import score_images
     from ddpm_bench.model.data import mnist_digits
 
-    monkeypatch.setenv("DDPM_BENCH_CACHE", str(tmp_path / "cache"))
     install_plugin(site, "ddpm-bench-meanpix", "0.2.0", "meanpix", unique("meanpix"), BACKBONE_PLUGIN)
     plugins.reset_registry()
     try:
         registration = plugins.get_registry().backbones["mean-pixels"]
-        assert (registration.plugin, registration.package, registration.version) == ("meanpix", "ddpm-bench-meanpix", "0.2.0")
+        assert (registration.plugin, registration.package, registration.version) == (
+            "meanpix", "ddpm-bench-meanpix", "0.2.0"
+        )
         backbone = get_backbone("mean-pixels")
         digits = mnist_digits()[0]
         reference = reference_stats("embedded:mnist", backbone)
@@ -198,11 +206,15 @@ def test_a_misspelt_hook_is_shown_as_broken_by_the_cli(tmp_path):
 
 def test_cli_reports_a_broken_plugin_and_still_lists_the_others(tmp_path):
     site = tmp_path / "site"
-    install_plugin(site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), "raise ImportError('needs libfoo')\n")
+    install_plugin(
+        site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), "raise ImportError('needs libfoo')\n"
+    )
     env = {"PYTHONPATH": str(site), "PATH": ""}
     plugins = processes.ddpm_bench("plugins", env=env)
     assert plugins.returncode == 1
-    assert re.search(r"^zzbroken\s+ddpm-bench-broken\s+0\.0\.1\s+FAILED: ImportError: needs libfoo$", plugins.stdout, re.M)
+    assert re.search(
+        r"^zzbroken\s+ddpm-bench-broken\s+0\.0\.1\s+FAILED: ImportError: needs libfoo$", plugins.stdout, re.M
+    )
     listing = processes.ddpm_bench("schedulers", env=env)
     assert listing.returncode == 0
     assert all(name in listing.stdout for name in ("ddpm", "ddim", "pndm"))
@@ -212,7 +224,8 @@ def test_cli_reports_a_broken_plugin_and_still_lists_the_others(tmp_path):
 
 def test_plugins_shows_what_a_plugin_lacks_and_still_exits_0(tmp_path):
     site = tmp_path / "site"
-    source = ("import importlib.util\nfrom ddpm_bench import hookimpl\nfrom ddpm_bench.schedulers.ddim import DDIMScheduler\n"
+    source = ("import importlib.util\nfrom ddpm_bench import hookimpl\n"
+              "from ddpm_bench.schedulers.ddim import DDIMScheduler\n"
               "@hookimpl\ndef register_schedulers(register):\n    register('needs-bar', DDIMScheduler, '')\n"
               "@hookimpl\ndef plugin_unavailable():\n"
               "    return None if importlib.util.find_spec('libbar') else \"needs libbar (pip install libbar)\"\n")
@@ -229,7 +242,9 @@ def test_the_inception_backbone_says_whether_it_can_work(tmp_path, monkeypatch):
     from ddpm_bench.metrics import inception
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "torch_fidelity" else real_find_spec(name))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "torch_fidelity" else real_find_spec(name)
+    )
     assert inception.plugin_unavailable() == "needs torch-fidelity (pip install 'ddpm-bench[inception]')"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     monkeypatch.setenv(inception.WEIGHTS_ENV, str(tmp_path / "weights.pth"))

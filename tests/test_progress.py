@@ -1,6 +1,7 @@
 """Progress without a terminal: a line at least every interval of work and at every point's end, with time left."""
 
 import processes
+
 from ddpm_bench.util.progress import RunProgress, duration
 
 
@@ -47,12 +48,12 @@ def test_durations_read_plainly():
 
 def test_a_sweep_into_a_file_shows_time_left(tmp_path, tiny_model_dir):
     """Output to a pipe, not a terminal: every point's closing line says what is left of the run."""
-    from conftest import make_tiny_unet
+    from conftest import cache_env, save_scoring_model
 
-    make_tiny_unet(sample_size=28).save_pretrained(tmp_path / "model")
+    save_scoring_model(tmp_path / "model")
     result = processes.ddpm_bench("sweep", "--model", str(tmp_path / "model"), "--schedulers", "ddim,pndm",
                                   "--steps", "4", "-n", "4", "--batch-size", "2", "--out", str(tmp_path / "out"),
-                                  env={"DDPM_BENCH_CACHE": str(tmp_path / "cache"), "PATH": ""})
+                                  env={**cache_env(tmp_path), "PATH": ""})
     assert result.returncode == 0, result.stderr
     assert "[1/2] ddim at 4 steps (4 model calls x 4 samples)" in result.stdout
     assert "left for the run" in result.stdout and "run complete" in result.stdout

@@ -48,7 +48,11 @@ def private_imports(root: Path):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ddpm_bench"):
-                found += [(path.name, alias.name) for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+                found += [
+                    (path.name, alias.name)
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
     return found
 
 

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ddpm_bench.store import records as R
 from ddpm_bench.errors import BenchError
-from ddpm_bench.report.document import subset_kids
+from ddpm_bench.report.tables import subset_kids
+from ddpm_bench.store import records as R
 
 
 def record(point, **extra):

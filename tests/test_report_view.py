@@ -11,23 +11,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from conftest import make_tiny_unet
-from ddpm_bench.report.charts import plain_log_axis, place_labels, spaced, styles
+from ddpm_bench.report.charts import place_labels, plain_log_axis, spaced, styles
 from ddpm_bench.report.document import write_report
-from ddpm_bench.settings import config_from
 from ddpm_bench.runs.sweep import run_sweep
+from ddpm_bench.settings import config_from
 
 
 @pytest.fixture(scope="module")
-def finished_sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report-view")
-    make_tiny_unet(sample_size=28).save_pretrained(root / "model")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DDPM_BENCH_CACHE", str(root / "cache"))
-        config = config_from(schedulers=["ddim", "ddpm", "ddim:eta=1.0"], steps=[2, 4], n=12, batch_size=6,
-                             model=str(root / "model"))
-        run_sweep(config, root / "out", progress=False)
-        yield root / "out"
+def finished_sweep(env):
+    config = config_from(schedulers=["ddim", "ddpm", "ddim:eta=1.0"], steps=[2, 4], n=12, batch_size=6,
+                         model=str(env / "model"))
+    run_sweep(config, env / "out", progress=False)
+    return env / "out"
 
 
 def test_step_labels_placed_on_crowded_points_never_overlap():

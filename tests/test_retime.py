@@ -3,22 +3,14 @@ every point."""
 
 import json
 
-import pytest
-
 import processes
-from conftest import scoring_env
-from ddpm_bench.store import records as R
+
 from ddpm_bench.report.document import write_report
 from ddpm_bench.runs.retime import retime_folder
+from ddpm_bench.runs.sweep import run_sweep
 from ddpm_bench.runs.workbench import Workbench
 from ddpm_bench.settings import config_from
-from ddpm_bench.runs.sweep import run_sweep
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    with scoring_env(tmp_path_factory.mktemp("retime")) as root:
-        yield root
+from ddpm_bench.store import records as R
 
 
 def sweep(env, folder, steps):
@@ -29,7 +21,9 @@ def sweep(env, folder, steps):
 
 def table_ms(report: str) -> dict[str, str]:
     """ms / image by point label, as the report's results table prints it."""
-    rows = [line.split(" | ") for line in report.splitlines() if line.startswith("| ddim |") or line.startswith("| ddpm |")]
+    rows = [
+        line.split(" | ") for line in report.splitlines() if line.startswith("| ddim |") or line.startswith("| ddpm |")
+    ]
     return {f"{row[0][2:]}:{row[1]}": row[3] for row in rows}
 
 
@@ -39,7 +33,9 @@ def test_retime_times_every_point_side_by_side_and_the_cli_prints_both_times(env
     assert done.returncode == 0, done.stderr
     timings = json.loads((tmp_path / "out" / R.TIMINGS).read_text())
     assert timings["rounds"] == 2 and timings["batch_size"] == 3
-    assert {(t["scheduler"], t["steps"]) for t in timings["timings"]} == {("ddim", 2), ("ddim", 3), ("ddpm", 2), ("ddpm", 3)}
+    assert {(t["scheduler"], t["steps"]) for t in timings["timings"]} == {
+        ("ddim", 2), ("ddim", 3), ("ddpm", 2), ("ddpm", 3)
+    }
     assert all(t["seconds_per_image"] > 0 for t in timings["timings"])
     assert all(label in done.stdout for label in ("ddim:2", "ddim:3", "ddpm:2", "ddpm:3"))
     assert "timed again side by side by `ddpm-bench retime`: 2 rounds" in (tmp_path / "out" / R.REPORT).read_text()
@@ -59,7 +55,9 @@ def test_the_report_shows_the_side_by_side_times_until_a_point_is_added(env, tmp
     monkeypatch.setattr(Workbench, "time_side_by_side", side_by_side)
     summary = retime_folder(folder, rounds=5)
     assert calls == [(4, 5)]
-    retimed = {R.point_label(t["scheduler"], t["steps"]): f"{t['seconds_per_image'] * 1000:.1f}" for t in summary["timings"]}
+    retimed = {
+        R.point_label(t["scheduler"], t["steps"]): f"{t['seconds_per_image'] * 1000:.1f}" for t in summary["timings"]
+    }
     assert sorted(retimed.values()) == ["500.0", "600.0", "700.0", "800.0"]
     assert {R.point_label(t["scheduler"], t["steps"]): f"{t['seconds_per_image_while_sampled'] * 1000:.1f}"
             for t in summary["timings"]} == sampled  # the time taken while sampling, kept beside

@@ -5,15 +5,15 @@ import sys
 
 import diffusers
 import numpy as np
+import processes
 import pytest
 import torch
 
 from ddpm_bench import create_scheduler
-from ddpm_bench.model.data import to_uint8
 from ddpm_bench.errors import ConfigError, SamplingError
+from ddpm_bench.model.data import to_uint8
 from ddpm_bench.model.loading import load_model
 from ddpm_bench.sampling.loop import Sampler, sample_generators, sample_images
-import processes
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,13 @@ PIPELINES = [
     ("ddpm", {}, diffusers.DDPMPipeline, diffusers.DDPMScheduler, {}),
     ("ddpm", {"variance_type": "fixed_large"}, diffusers.DDPMPipeline, diffusers.DDPMScheduler, {}),
     ("ddim", {}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 0.0, "use_clipped_model_output": True}),
-    ("ddim", {"eta": 1.0}, diffusers.DDIMPipeline, diffusers.DDIMScheduler, {"eta": 1.0, "use_clipped_model_output": True}),
+    (
+        "ddim",
+        {"eta": 1.0},
+        diffusers.DDIMPipeline,
+        diffusers.DDIMScheduler,
+        {"eta": 1.0, "use_clipped_model_output": True},
+    ),
     (
         "ddim",
         {"use_clipped_model_output": False},
@@ -46,7 +52,8 @@ def test_same_images_as_diffusers_pipelines(model, name, config, pipeline_class,
     pipeline = pipeline_class(unet=model.unet, scheduler=scheduler)
     pipeline.set_progress_bar_config(disable=True)
     theirs = pipeline(
-        batch_size=n, generator=sample_generators(seed, range(n)), num_inference_steps=steps, output_type="np", **call_kwargs
+        batch_size=n, generator=sample_generators(seed, range(n)), num_inference_steps=steps, output_type="np",
+        **call_kwargs,
     ).images
     theirs = torch.from_numpy((theirs * 255).round().astype(np.uint8)).permute(0, 3, 1, 2)
     difference = (ours.int() - theirs.int()).abs()
@@ -59,7 +66,9 @@ def test_batch_size_does_not_change_any_sample(model, name):
     from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
     runs = [
-        sample_images(Sampler(model, build_scheduler(parse_scheduler_spec(name)), 5, batch_size=b, progress=False), 7, 11)
+        sample_images(
+            Sampler(model, build_scheduler(parse_scheduler_spec(name)), 5, batch_size=b, progress=False), 7, 11
+        )
         for b in (1, 3, 7)
     ]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
@@ -74,7 +83,9 @@ def test_a_sample_depends_only_on_seed_and_index(model):
     assert not torch.equal(other_seed, full)
 
 
-@pytest.mark.parametrize("name,steps,expected", [("ddpm", 7, 7), ("ddim", 7, 7), ("pndm", 7, 16), ("pndm:skip_prk_steps=true", 7, 8)])
+@pytest.mark.parametrize(
+    "name,steps,expected", [("ddpm", 7, 7), ("ddim", 7, 7), ("pndm", 7, 16), ("pndm:skip_prk_steps=true", 7, 8)]
+)
 def test_nfe_is_counted_in_the_loop(tiny_model_dir, name, steps, expected):
     from ddpm_bench.schedulers.specs import build_scheduler, parse_scheduler_spec
 
@@ -148,7 +159,8 @@ def test_cli_sample_writes_grid_images_and_provenance(tiny_model_dir, tmp_path):
     ],
 )
 def test_cli_sample_bad_input_is_one_line(tiny_model_dir, tmp_path, arguments, match):
-    argv = [sys.executable, "-m", "ddpm_bench", "sample", "--model", str(tiny_model_dir), "-n", "2", "--out", str(tmp_path / "o")]
+    argv = [sys.executable, "-m", "ddpm_bench", "sample", "--model", str(tiny_model_dir), "-n", "2",
+            "--out", str(tmp_path / "o")]
     result = processes.run(argv + arguments)
     assert result.returncode == 2
     assert match in result.stderr and result.stderr.count("\n") == 1

@@ -1,11 +1,11 @@
 """Bad input to the scheduler API gives one-line errors that name the problem."""
 
 
+import processes
 import pytest
 
 from ddpm_bench import create_scheduler, list_schedulers
 from ddpm_bench.errors import ConfigError
-import processes
 
 
 def test_unknown_scheduler_lists_the_names_and_the_closest():

@@ -5,9 +5,9 @@ import inspect
 import diffusers
 import pytest
 import torch
+from scheduler_helpers import dummy_sample_deter, full_loop, golden_dummy_model
 
 from ddpm_bench import create_scheduler
-from scheduler_helpers import dummy_model, dummy_sample_deter, full_loop
 
 
 def _abs_stats(sample):
@@ -37,20 +37,24 @@ def test_golden_full_loops(name, config, expected_sum, expected_mean):
     assert abs(result_mean - expected_mean) < 1e-3
 
 
-@pytest.mark.parametrize("config,expected_sum,expected_mean", [({}, 258.9606, 0.3372), ({"prediction_type": "v_prediction"}, 202.0296, 0.2631)])
+@pytest.mark.parametrize(
+    "config,expected_sum,expected_mean",
+    [({}, 258.9606, 0.3372), ({"prediction_type": "v_prediction"}, 202.0296, 0.2631)],
+)
 def test_golden_ddpm_1000_steps(config, expected_sum, expected_mean):
     """diffusers' DDPM golden loop: every training timestep, without set_timesteps, noise from torch.manual_seed(0)."""
     scheduler = create_scheduler("ddpm", **config)
     sample, generator = dummy_sample_deter(), torch.manual_seed(0)
     for t in reversed(range(len(scheduler))):
-        sample = scheduler.step(dummy_model(sample, t), t, sample, generator=generator).prev_sample
+        sample = scheduler.step(golden_dummy_model(sample, t), t, sample, generator=generator).prev_sample
     result_sum, result_mean = _abs_stats(sample)
     assert abs(result_sum - expected_sum) < 1e-2
     assert abs(result_mean - expected_mean) < 1e-3
 
 
 class ExactDenoiser:
-    """The ideal denoiser for a data set of one point x0: eps(x_t, t) = (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t).
+    """The ideal denoiser for a data set of one point x0:
+    eps(x_t, t) = (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t).
 
     Its deterministic probability-flow trajectory from x_T is x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps0.
     It records how far each input lies from that trajectory at the timestep it is evaluated at. ``predicts`` makes it
@@ -109,7 +113,9 @@ def test_deterministic_samplers_stay_on_the_exact_trajectory(name, config, spaci
     assert final_error < 1e-4
 
 
-@pytest.mark.parametrize("name,config", [("ddpm", {}), ("ddpm", {"variance_type": "fixed_large"}), ("ddim", {"eta": 1.0})], ids=str)
+@pytest.mark.parametrize(
+    "name,config", [("ddpm", {}), ("ddpm", {"variance_type": "fixed_large"}), ("ddim", {"eta": 1.0})], ids=str
+)
 @pytest.mark.parametrize("spacing,steps", SPACINGS)
 def test_stochastic_samplers_end_exactly_on_the_data_point(name, config, spacing, steps):
     """The exact denoiser predicts x0 exactly, so the last step (to alpha_bar = 1) must return x0: no noise on the
@@ -170,12 +176,14 @@ def as_v_model(scheduler, eps_model):
 @pytest.mark.parametrize("name", ["ddpm", "ddim", "pndm"])
 def test_v_prediction_equals_the_equivalent_epsilon_model(name):
     """Salimans & Ho's v and epsilon parameterisations describe the same sampler. diffusers' PNDM converts a
-    *combination* of v's at one timestep, so it does not pass this; ours converts each model output where it was made."""
+    *combination* of v's at one timestep, so it does not pass this; ours converts each model
+    output where it was made."""
     eps_scheduler = create_scheduler(name)
     v_scheduler = create_scheduler(name, prediction_type="v_prediction")
     x_T = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
-    a = sample_with(eps_scheduler, dummy_model, 12, x_T, generator=torch.Generator().manual_seed(5))
-    b = sample_with(v_scheduler, as_v_model(v_scheduler, dummy_model), 12, x_T, generator=torch.Generator().manual_seed(5))
+    a = sample_with(eps_scheduler, golden_dummy_model, 12, x_T, generator=torch.Generator().manual_seed(5))
+    b = sample_with(v_scheduler, as_v_model(v_scheduler, golden_dummy_model), 12, x_T,
+                    generator=torch.Generator().manual_seed(5))
     assert torch.allclose(a, b, atol=1e-4)
 
 

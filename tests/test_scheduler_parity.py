@@ -9,9 +9,9 @@ import itertools
 import diffusers
 import pytest
 import torch
+from scheduler_helpers import paired_loop
 
 from ddpm_bench import create_scheduler
-from scheduler_helpers import paired_loop
 
 ATOL = 1e-5
 
@@ -132,7 +132,10 @@ def test_timesteps_match_diffusers(name, cls, spacing, steps):
     assert ours.timesteps.tolist() == theirs.timesteps.tolist()
 
 
-@pytest.mark.parametrize("name,cls", [("ddpm", diffusers.DDPMScheduler), ("ddim", diffusers.DDIMScheduler), ("pndm", diffusers.PNDMScheduler)])
+@pytest.mark.parametrize(
+    "name,cls",
+    [("ddpm", diffusers.DDPMScheduler), ("ddim", diffusers.DDIMScheduler), ("pndm", diffusers.PNDMScheduler)],
+)
 @pytest.mark.parametrize("schedule", BETAS)
 def test_add_noise_matches_diffusers(name, cls, schedule):
     ours, theirs = create_scheduler(name, beta_schedule=schedule), cls(beta_schedule=schedule)

@@ -5,10 +5,11 @@ it with one line and that the marker never appears."""
 from pathlib import Path
 
 import numpy as np
+import processes
 import pytest
 import torch
+from conftest import cache_env, save_tiny_unet
 
-import processes
 from ddpm_bench.errors import BenchError
 
 
@@ -61,7 +62,7 @@ def test_inception_weights_are_refused_before_torch_fidelity_sees_them(trap, tmp
 def test_the_cli_refuses_inception_weights_in_one_line_with_exit_2(trap, tmp_path):
     marker, make = trap
     weights = make("torch", tmp_path / "weights.pth")
-    env = {"DDPM_BENCH_CACHE": str(tmp_path / "cache"), "PATH": ""}
+    env = {**cache_env(tmp_path), "PATH": ""}
     result = processes.ddpm_bench("stats", "--backbone", "inception", "--inception-weights", str(weights), env=env)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "refusing Inception weights" in result.stderr and not marker.exists()
@@ -79,11 +80,9 @@ def test_inception_weights_that_are_not_a_state_dict_are_refused(tmp_path, monke
 
 def test_a_model_folder_with_pickled_code_is_refused(trap, tmp_path):
     from ddpm_bench.model.loading import load_model
-    from conftest import make_tiny_unet
 
     marker, make = trap
-    folder = tmp_path / "model"
-    make_tiny_unet().save_pretrained(folder)
+    folder = save_tiny_unet(tmp_path / "model")
     (folder / "diffusion_pytorch_model.safetensors").unlink()
     make("torch", folder / "diffusion_pytorch_model.bin")
     with pytest.raises(BenchError, match="cannot read weights"):
@@ -114,12 +113,10 @@ def test_a_data_set_npz_with_object_arrays_is_refused(trap, tmp_path):
     assert not marker.exists()
 
 
-def test_imported_statistics_with_object_arrays_are_refused(trap, tmp_path, monkeypatch):
-    from ddpm_bench.store.disk_cache import CACHE_ENV
+def test_imported_statistics_with_object_arrays_are_refused(trap, tmp_path, isolated_cache):
     from ddpm_bench.metrics.reference import import_published_stats
 
     marker, make = trap
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     stats = make("npz", tmp_path / "published.npz")
     with pytest.raises(BenchError, match="is not a statistics file with 'mu' and 'sigma' arrays"):
         import_published_stats(stats, "evil", "mnist-cnn")

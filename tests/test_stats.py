@@ -34,10 +34,18 @@ def null_trials():
         a = gaussian(rng)
         twin, other = correlated_twin(rng, a), gaussian(rng)
         A = PointFeatures(a, POPULATION)
-        (paired,) = compare(A, PointFeatures(twin, POPULATION), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial)
-        (unpaired,) = compare(A, PointFeatures(other, POPULATION), ("a", "c"), paired=False, replicates=REPLICATES, seed=trial)
-        (twin_unpaired,) = compare(A, PointFeatures(twin, POPULATION), ("a", "b"), paired=False, replicates=REPLICATES, seed=trial)
-        (independent_paired,) = compare(A, PointFeatures(other, POPULATION), ("a", "c"), paired=True, replicates=REPLICATES, seed=trial)
+        (paired,) = compare(
+            A, PointFeatures(twin, POPULATION), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial
+        )
+        (unpaired,) = compare(
+            A, PointFeatures(other, POPULATION), ("a", "c"), paired=False, replicates=REPLICATES, seed=trial
+        )
+        (twin_unpaired,) = compare(
+            A, PointFeatures(twin, POPULATION), ("a", "b"), paired=False, replicates=REPLICATES, seed=trial
+        )
+        (independent_paired,) = compare(
+            A, PointFeatures(other, POPULATION), ("a", "c"), paired=True, replicates=REPLICATES, seed=trial
+        )
         out.append((paired, unpaired, twin_unpaired, independent_paired))
     return out
 
@@ -124,7 +132,9 @@ def test_with_n_near_twice_the_dimension_the_intervals_stay_valid_but_wide():
         twin = mean + 0.9 * (a - mean) + np.sqrt(0.19) * rng.normal(size=(n, d))
         A = PointFeatures(a, population)
         point = point_intervals(A, replicates=REPLICATES, seed=trial)
-        (difference,) = compare(A, PointFeatures(twin, population), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial)
+        (difference,) = compare(
+            A, PointFeatures(twin, population), ("a", "b"), paired=True, replicates=REPLICATES, seed=trial
+        )
         point_hits.append(point["fid_low"] <= 0.32 <= point["fid_high"])
         null_hits.append(difference.low <= 0 <= difference.high)
         estimates.append(point["fid"])

@@ -10,27 +10,27 @@ import sys
 import time
 
 import numpy as np
+import processes
 import pytest
+from conftest import save_scoring_model
 
 from ddpm_bench.errors import BenchError, ConfigError
-from ddpm_bench.store.records import RECORDS
-from ddpm_bench.runs.workbench import Workbench
-from ddpm_bench.settings import config_from, load_config
+from ddpm_bench.metrics.backbones import get_backbone
+from ddpm_bench.metrics.reference import resolve_reference
+from ddpm_bench.runs.scoring import Scoring
 from ddpm_bench.runs.sweep import run_sweep
-import processes
-from conftest import make_tiny_unet, scoring_env
+from ddpm_bench.settings import config_from, load_config
+from ddpm_bench.store.folder_files import read_reference_stats
+from ddpm_bench.store.records import RECORDS, REFERENCE_STATS
 
 RESULT_COLUMNS = ["scheduler", "steps", "nfe", "fid", "kid", "kid_low", "kid_high", "status"]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    with scoring_env(tmp_path_factory.mktemp("sweep")) as root:
-        yield root
-
-
 def small(env, **overrides):
-    values = dict(schedulers=["ddim", "pndm:skip_prk_steps=true"], steps=[2, 4], n=6, batch_size=3, model=str(env / "model"), grid_samples=4)
+    values = dict(
+        schedulers=["ddim", "pndm:skip_prk_steps=true"], steps=[2, 4], n=6, batch_size=3, model=str(env / "model"),
+        grid_samples=4,
+    )
     values.update(overrides)
     return config_from(**values)
 
@@ -50,8 +50,8 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     }
     record = json.loads((tmp_path / "out" / RECORDS).read_text().splitlines()[1])
     for key in ("scheduler_config", "plugin", "plugin_version", "nfe", "seconds_per_image", "seconds_per_image_min",
-                "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_low", "kid_high", "n", "seed", "backbone", "reference",
-                "model", "model_sha256", "device", "precision", "versions"):
+                "seconds_per_image_max", "total_seconds", "fid", "kid", "kid_low", "kid_high", "n", "seed",
+                "backbone", "reference", "model", "model_sha256", "device", "precision", "versions"):
         assert key in record, key
     from ddpm_bench.report.document import write_report
 
@@ -61,6 +61,17 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
     assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_sweep_folder_keeps_the_reference_statistics_its_points_were_scored_against(env, tmp_path):
+    config = small(env, schedulers=["ddim"], steps=[2])
+    run_sweep(config, tmp_path / "out", progress=False)
+    cached = resolve_reference(config.reference, get_backbone(config.backbone), 28, 1)  # the cache the sweep read
+    mu, sigma = read_reference_stats(tmp_path / "out")
+    np.testing.assert_array_equal(mu, cached.mu)
+    np.testing.assert_array_equal(sigma, cached.sigma)
+    with np.load(tmp_path / "out" / REFERENCE_STATS, allow_pickle=False) as saved:
+        assert str(saved["key"]) == cached.key
 
 
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(env, tmp_path):
@@ -89,9 +100,9 @@ def test_records_of_another_config_are_refused(env, tmp_path):
 
 def test_records_of_a_model_whose_weights_changed_are_refused(env, tmp_path):
     model = tmp_path / "model"
-    make_tiny_unet(sample_size=28).save_pretrained(model)
+    save_scoring_model(model)
     run_sweep(small(env, steps=[2], model=str(model)), tmp_path / "out", progress=False)
-    make_tiny_unet(sample_size=28, seed=1).save_pretrained(model)
+    save_scoring_model(model, seed=1)
     before = (tmp_path / "out" / RECORDS).read_text()
     with pytest.raises(BenchError, match="records of a model with other weights"):
         run_sweep(small(env, steps=[2, 4], model=str(model)), tmp_path / "out", progress=False)
@@ -151,12 +162,15 @@ def test_the_written_config_reproduces_the_run(env, tmp_path):
     run_sweep(small(env, schedulers=["ddim:eta=1.0"], steps=[3]), tmp_path / "first", progress=False)
     config = load_config(tmp_path / "first" / "sweep.toml")
     assert config.schedulers == ["ddim:eta=1.0"] and config.steps == [3] and config.n == 6
-    second = cli("sweep", "--config", str(tmp_path / "first" / "sweep.toml"), "--out", str(tmp_path / "second"), "--no-progress")
+    second = cli("sweep", "--config", str(tmp_path / "first" / "sweep.toml"), "--out", str(tmp_path / "second"),
+                 "--no-progress")
     assert second.returncode == 0, second.stderr
     from ddpm_bench.store.records import load_frame
 
     first, second = load_frame(tmp_path / "first"), load_frame(tmp_path / "second")
-    assert first[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0).equals(second[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0))
+    assert first[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0).equals(
+        second[["scheduler", "steps", "nfe", "n", "seed"]].fillna(0)
+    )
     # the second run is another process, possibly with another thread count: equal up to float round-off
     assert np.allclose(first[["fid", "kid"]].to_numpy(float), second[["fid", "kid"]].to_numpy(float), rtol=1e-5)
 
@@ -185,9 +199,11 @@ def test_bad_input_is_one_line_and_loses_nothing(env, tmp_path, args, message):
     (tmp_path / "bad.toml").write_text("[sweep\nschedulers = ")
     (tmp_path / "unknown.toml").write_text("[sweep]\nstepz = [1]\n")
     (tmp_path / "file").write_text("not a folder")
-    substitutions = {"BAD_TOML": str(tmp_path / "bad.toml"), "UNKNOWN_KEY": str(tmp_path / "unknown.toml"), "FILE/sub": str(tmp_path / "file" / "sub")}
+    substitutions = {"BAD_TOML": str(tmp_path / "bad.toml"), "UNKNOWN_KEY": str(tmp_path / "unknown.toml"),
+                     "FILE/sub": str(tmp_path / "file" / "sub")}
     args = [substitutions.get(a, a) for a in args]
-    base = ["sweep", "--model", str(env / "model"), "-n", "4", "--steps", "2", "--out", str(tmp_path / "out"), "--no-progress"]
+    base = ["sweep", "--model", str(env / "model"), "-n", "4", "--steps", "2", "--out", str(tmp_path / "out"),
+            "--no-progress"]
     result = cli(*base, *args)
     assert result.returncode == 2
     assert message in result.stderr
@@ -232,12 +248,7 @@ def test_config_types_are_checked():
 BROKEN_SCHEDULERS = """
 from ddpm_bench import hookimpl
 from ddpm_bench.schedulers.ddim import DDIMScheduler
-
-class MakesNaN(DDIMScheduler):
-    def step(self, *args, **kwargs):
-        output = super().step(*args, **kwargs)
-        output.prev_sample = output.prev_sample * float("nan")
-        return output
+from scheduler_helpers import ReturnsNaN  # the tests' folder is on the subprocess's PYTHONPATH
 
 class RaisesAtStep2(DDIMScheduler):
     def step(self, model_output, timestep, sample, **kwargs):
@@ -253,7 +264,7 @@ class WrongShape(DDIMScheduler):
 
 @hookimpl
 def register_schedulers(register):
-    register("makes-nan", MakesNaN, "returns NaN")
+    register("makes-nan", ReturnsNaN, "returns NaN")
     register("wrong-shape", WrongShape, "returns the wrong shape")
     register("raises-at-2", RaisesAtStep2, "raises on its second step")
 """
@@ -264,11 +275,12 @@ def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_p
 
     site = tmp_path / "site"
     install_plugin(site, "ddpm-bench-faulty", "0.3.0", "faulty", "faulty_schedulers_mod", BROKEN_SCHEDULERS)
-    install_plugin(site, "ddpm-bench-noimport", "0.0.1", "noimport", "noimport_mod", "raise ImportError('missing dependency')\n")
+    install_plugin(site, "ddpm-bench-noimport", "0.0.1", "noimport", "noimport_mod",
+                   "raise ImportError('missing dependency')\n")
     out = tmp_path / "out"
-    result = cli("sweep", "--schedulers", "ddim,makes-nan,wrong-shape,raises-at-2", "--steps", "2,3", "-n", "4", "--batch-size", "2",
-                 "--model", str(env / "model"), "--out", str(out), "--no-progress",
-                 env={**os.environ, "PYTHONPATH": str(site)})
+    result = cli("sweep", "--schedulers", "ddim,makes-nan,wrong-shape,raises-at-2", "--steps", "2,3", "-n", "4",
+                 "--batch-size", "2", "--model", str(env / "model"), "--out", str(out), "--no-progress",
+                 env={**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.path.dirname(__file__)])})
     assert result.returncode == 0, result.stderr
     assert "plugin noimport (ddpm-bench-noimport 0.0.1): ImportError: missing dependency (skipped)" in result.stderr
     from ddpm_bench.store.records import load_frame
@@ -276,7 +288,8 @@ def test_a_plugin_scheduler_that_misbehaves_fails_only_its_own_points(env, tmp_p
     frame = load_frame(out).set_index(["scheduler", "steps"])
     assert (frame.loc["ddim", "status"] == "ok").all()
     assert frame.loc[("makes-nan", 2), "error"].startswith("SamplingError: makes-nan: non-finite values after step 1/2")
-    assert "returned shape (2, 1, 27, 28) for a sample of shape (2, 1, 28, 28)" in frame.loc[("wrong-shape", 3), "error"]
+    assert ("returned shape (2, 1, 27, 28) for a sample of shape (2, 1, 28, 28)"
+            in frame.loc[("wrong-shape", 3), "error"])
     assert (frame.loc["raises-at-2", "error"] == "RuntimeError: gave up at step 2").all()
     assert (frame.loc["makes-nan", "plugin_version"] == "0.3.0").all()
     provenance = (out / "report.md").read_text().split("## Provenance")[1]
@@ -333,7 +346,7 @@ def test_the_floor_is_computed_once_for_every_sweep_of_the_same_n_seed_and_data(
     def computed_again(self, images):
         raise AssertionError("the floor was computed again")
 
-    monkeypatch.setattr(Workbench, "floor_scores", computed_again)
+    monkeypatch.setattr(Scoring, "floor_scores", computed_again)
     second = next(r for r in run_sweep(config, tmp_path / "b", progress=False).to_dict("records")
                   if r["point"] == "real-data-floor")
     metrics = ["fid", "fid_low", "fid_high", "kid", "fd_infinity", "prdc_coverage", "near_copy_rate"]
@@ -372,7 +385,8 @@ def test_a_finished_sweep_run_again_leaves_its_report_alone_until_report_rebuild
             str(env / "model"), "--out", str(tmp_path), "--no-progress"]
     first = cli(*args)
     assert first.returncode == 0
-    assert "Scores: 6 samples a point (seed 0), backbone mnist-cnn, reference embedded:mnist (5000 images)." in first.stdout
+    assert ("Scores: 6 samples a point (seed 0), backbone mnist-cnn, reference embedded:mnist (5000 images)."
+            in first.stdout)
     assert re.search(r"^real-data floor, 6 images from embedded:mnist-test: FID [\d.]+ \[[\d.]+, [\d.]+\], KID ",
                      first.stdout, re.M)
     assert re.search(r"^    NFE 2, [\d.]+ ms/image, FID [\d.]+ \[[\d.]+, [\d.]+\], KID ", first.stdout, re.M)

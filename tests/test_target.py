@@ -4,24 +4,36 @@ on a tiny model (records, target.json, resume after a crash, report and compare)
 import json
 
 import numpy as np
+import processes
 import pytest
 import torch
 
-from ddpm_bench.stats.adaptive import (FAILED, MET, NOT_MET, OUT_OF_REACH, PAIRING_HELPS, UNDECIDED, look_confidence,
-                                 paired_fid_look, replicates_for, samples_for_margin)
-from ddpm_bench.schedulers.specs import parse_scheduler_spec
-from ddpm_bench.verdicts.comparisons import StoredPoints, run_compare
-from ddpm_bench.runs.decide import planned_pairs, read_decisions
-from ddpm_bench.store.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
-from ddpm_bench.runs.workbench import PointRun, Workbench
-from ddpm_bench.report.document import edge_note, write_report
-from ddpm_bench.settings import RunSettings, TargetConfig, config_from
-from ddpm_bench.runs.sweep import run_sweep
 from ddpm_bench.errors import ConfigError
-from ddpm_bench.stats import REFINE, REPLICATES, PointFeatures, point_intervals
+from ddpm_bench.report.document import write_report
+from ddpm_bench.report.text import edge_note
+from ddpm_bench.runs.compare import run_compare
+from ddpm_bench.runs.decide import planned_pairs
+from ddpm_bench.runs.sweep import run_sweep
 from ddpm_bench.runs.target import Look, fewest_met, run_target, search_steps
-import processes
-from conftest import scoring_env
+from ddpm_bench.runs.workbench import PointRequest, PointRun, Workbench
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
+from ddpm_bench.settings import RunSettings, TargetConfig, config_from
+from ddpm_bench.stats import REFINE, REPLICATES, PointFeatures, point_intervals
+from ddpm_bench.stats.adaptive import (
+    FAILED,
+    MET,
+    NOT_MET,
+    OUT_OF_REACH,
+    PAIRING_HELPS,
+    UNDECIDED,
+    look_confidence,
+    paired_fid_look,
+    replicates_for,
+    samples_for_margin,
+)
+from ddpm_bench.store.folder_files import read_decisions
+from ddpm_bench.store.records import RECORDS, REPORT, TARGET, load_frame, read_records, save_features
+from ddpm_bench.verdicts.comparisons import stored_points
 
 
 def threshold(needed, record=None):
@@ -85,19 +97,16 @@ def test_a_failing_step_count_counts_as_not_reaching_the_target():
     assert min(s for s, o in path if o == MET) == 4
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    with scoring_env(tmp_path_factory.mktemp("target")) as root:
-        yield root
-
-
 def test_a_point_grown_to_more_samples_equals_the_point_sampled_whole(env):
     bench = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4))
     spec = parse_scheduler_spec("ddim")
     images = {"whole": [], "grown": []}
-    whole = bench.run_point(spec, 3, 12, progress=False, on_batch=lambda b: images["whole"].append(b.images))
-    first = bench.run_point(spec, 3, 5, progress=False, on_batch=lambda b: images["grown"].append(b.images))
-    grown = bench.extend_point(first, spec, 3, 12, progress=False, on_batch=lambda b: images["grown"].append(b.images))
+    def keep(name):
+        return lambda batch: images[name].append(batch.images)
+
+    whole = bench.run_point(PointRequest(spec, 3, 12, progress=False, on_batch=keep("whole")))
+    first = bench.run_point(PointRequest(spec, 3, 5, progress=False, on_batch=keep("grown")))
+    grown = bench.extend_point(first, PointRequest(spec, 3, 12, progress=False, on_batch=keep("grown")))
     assert torch.equal(torch.cat(images["grown"]), torch.cat(images["whole"]))  # the same 12 samples
     # features agree to float32 rounding (the feature network's batches were cut differently)
     np.testing.assert_allclose(grown.features, whole.features, atol=1e-5)
@@ -206,7 +215,7 @@ def points_of_n_4_and_8(env, folder):
     grown = [r for r in records if r["point"] == "ddim@2"][-1]
     point = PointRun(grown, None, np.load(folder / grown["features"]))
     bench = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4))
-    bigger = bench.extend_point(point, parse_scheduler_spec("ddim"), 2, 8, progress=False)
+    bigger = bench.extend_point(point, PointRequest(parse_scheduler_spec("ddim"), 2, 8, progress=False))
     save_features(bigger.features, folder / grown["features"])
     (folder / RECORDS).write_text("".join(json.dumps(r) + "\n" for r in [*records, {**grown, **bigger.record}]))
     assert sorted(load_frame(folder)["n"]) == [4, 8]
@@ -222,9 +231,10 @@ def test_points_of_different_n_pair_over_the_samples_both_have(env, tmp_path):
 def test_the_report_compares_fids_of_points_of_different_n_over_the_samples_all_have(env, tmp_path):
     bench = points_of_n_4_and_8(env, tmp_path)
     grown = load_frame(tmp_path).set_index("point").loc["ddim@2"]
-    first_four = point_intervals(PointFeatures(np.load(tmp_path / grown["features"])[:4], bench.stats_reference()))
+    first_four = point_intervals(PointFeatures(np.load(tmp_path / grown["features"])[:4],
+                                               bench.scoring.stats_reference))
     assert first_four["fid"] != pytest.approx(grown["fid"])  # FID over 4 samples is not FID over 8
-    stored = StoredPoints([tmp_path], with_kid=False)
+    stored = stored_points(tmp_path)  # as the report judges: against the reference the folder keeps
     assert stored.common_n == 4
     assert stored.fid_scores(stored.by_label["ddim:2"]) == {k: first_four[k] for k in ("fid", "fid_low", "fid_high")}
     report = write_report(tmp_path).read_text()
@@ -269,7 +279,9 @@ def test_a_single_look_gives_the_interval_compare_gives(env, tmp_path):
     look = summary["results"][0]["path"][0]
     assert (look["steps"], look["n"]) == (2, 16)
     (fid,) = [d for d in run_compare([tmp_path], ["ddim:2,ddim:4"]) if d.metric == "fid"]
-    assert fid.paired and (look["difference"], look["low"], look["high"]) == pytest.approx((fid.difference, fid.low, fid.high), abs=1e-12)
+    assert fid.paired and (look["difference"], look["low"], look["high"]) == pytest.approx(
+        (fid.difference, fid.low, fid.high), abs=1e-12
+    )
 
 
 def test_a_match_the_pairing_narrows_is_searched_on(env, tmp_path):
@@ -298,7 +310,9 @@ def test_a_look_at_the_edge_is_drawn_again_and_flagged_if_still_there(env, tmp_p
     assert first[0]["steps"] == 2 and first[0]["replicates"] == REPLICATES
     redrawn = search(first[0]["high"])["path"][0]
     assert redrawn["replicates"] == REFINE * REPLICATES and redrawn["high"] != first[0]["high"]
-    (fid,) = [d for d in run_compare([tmp_path], ["ddim:2,ddim:4"], replicates=REFINE * REPLICATES) if d.metric == "fid"]
+    (fid,) = [
+        d for d in run_compare([tmp_path], ["ddim:2,ddim:4"], replicates=REFINE * REPLICATES) if d.metric == "fid"
+    ]
     assert (redrawn["low"], redrawn["high"]) == pytest.approx((fid.low, fid.high), abs=1e-12)
     lines = []
     result = search(redrawn["high"], lines.append)
@@ -331,7 +345,7 @@ def test_a_verdict_at_the_edge_gets_more_samples_while_a_larger_n_remains(env, t
     assert search(1e-3)["n"] == 16  # samples both points to N = 16 (ddim:2 undecided at 8 and at 16)
     records = {r["point"]: r for r in read_records(tmp_path / RECORDS)}
     a, b = (np.load(tmp_path / records[point]["features"]) for point in ("ddim@2", "ddim@4"))
-    reference = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4)).stats_reference()
+    reference = Workbench.open(RunSettings(model=str(env / "model"), batch_size=4)).scoring.stats_reference
     confidence = look_confidence(2)
     first = paired_fid_look(a, b, 8, reference, confidence, bound=None)
     redrawn = paired_fid_look(a, b, 8, reference, confidence, bound=first.high)
@@ -374,7 +388,8 @@ def test_planned_pairs_are_the_reports_default_pairs():
     ddim, pndm = parse_scheduler_spec("ddim"), parse_scheduler_spec("pndm")
     pairs = planned_pairs([ddim, pndm], [10, 5])
     assert [((a.label, s), (b.label, t)) for (a, s), (b, t) in pairs] == [
-        (("ddim", 5), ("pndm", 5)), (("ddim", 10), ("pndm", 10)), (("ddim", 5), ("ddim", 10)), (("pndm", 5), ("pndm", 10))]
+        (("ddim", 5), ("pndm", 5)), (("ddim", 10), ("pndm", 10)),
+        (("ddim", 5), ("ddim", 10)), (("pndm", 5), ("pndm", 10))]
 
 
 def test_sweep_decide_grows_only_the_points_of_tied_comparisons(env, tmp_path):

@@ -54,8 +54,9 @@ def test_the_saved_folder_carries_its_schedule_and_loads(tmp_path, digit_folder)
     folder = train(TrainConfig(data=str(digit_folder), **TINY), tmp_path / "run", log=lambda line: None)
     model = load_model(str(folder), "cpu")
     assert model.sample_shape == (1, 8, 8)
-    assert model.schedule == {"num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "linear",
-                              "prediction_type": "epsilon", "variance_type": "fixed_small", "clip_sample": True, "clip_sample_range": 1.0}
+    assert model.schedule == {"num_train_timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02,
+                              "beta_schedule": "linear", "prediction_type": "epsilon", "variance_type": "fixed_small",
+                              "clip_sample": True, "clip_sample_range": 1.0}
 
 
 def test_export_only_and_a_changed_recipe(tmp_path, digit_folder):
@@ -79,14 +80,16 @@ def test_folder_images_are_resized_and_centre_cropped(digit_folder):
 def test_init_from_starts_at_the_given_weights_and_refuses_another_architecture(tmp_path, digit_folder):
     first = train(TrainConfig(data=str(digit_folder), **TINY), tmp_path / "first", log=lambda line: None)
     zero_steps = {**TINY, "steps": 0}
-    again = train(TrainConfig(data=str(digit_folder), init_from=str(first), **zero_steps), tmp_path / "again", log=lambda line: None)
+    again = train(TrainConfig(data=str(digit_folder), init_from=str(first), **zero_steps), tmp_path / "again",
+                  log=lambda line: None)
     a, b = load_model(str(first), "cpu").unet.state_dict(), load_model(str(again), "cpu").unet.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     fresh = train(TrainConfig(data=str(digit_folder), **zero_steps), tmp_path / "fresh", log=lambda line: None)
     assert not torch.equal(load_model(str(fresh), "cpu").unet.state_dict()["conv_in.weight"], a["conv_in.weight"])
     wider = {**TINY, "block_out_channels": (8, 24)}
     with pytest.raises(BenchError, match="another architecture than this recipe's"):
-        train(TrainConfig(data=str(digit_folder), init_from=str(first), **wider), tmp_path / "wider", log=lambda line: None)
+        train(TrainConfig(data=str(digit_folder), init_from=str(first), **wider), tmp_path / "wider",
+              log=lambda line: None)
 
 
 def test_training_lines_say_the_time_left_at_the_rate_since_the_run_began():

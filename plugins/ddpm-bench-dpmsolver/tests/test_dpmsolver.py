@@ -4,8 +4,7 @@ import diffusers
 import pytest
 import torch
 
-from ddpm_bench import create_scheduler, list_schedulers
-from ddpm_bench.schedulers.conformance import check_scheduler
+from ddpm_bench import check_scheduler, create_scheduler, list_schedulers
 
 
 def test_registered_through_its_entry_point():
@@ -77,8 +76,10 @@ def test_swept_next_to_the_built_ins(tmp_path):
                 norm_num_groups=4).save_pretrained(tmp_path / "model")
     out = tmp_path / "sweep"
     result = subprocess.run(
-        [sys.executable, "-m", "ddpm_bench", "sweep", "--schedulers", "ddpm,ddim,pndm,dpmpp-2m,diffusers:DPMSolverMultistepScheduler",
-         "--steps", "4,8", "-n", "6", "--batch-size", "3", "--model", str(tmp_path / "model"), "--out", str(out), "--no-progress"],
+        [sys.executable, "-m", "ddpm_bench", "sweep",
+         "--schedulers", "ddpm,ddim,pndm,dpmpp-2m,diffusers:DPMSolverMultistepScheduler",
+         "--steps", "4,8", "-n", "6", "--batch-size", "3", "--model", str(tmp_path / "model"), "--out", str(out),
+         "--no-progress"],
         capture_output=True, text=True, env={**os.environ, "DDPM_BENCH_CACHE": str(tmp_path / "cache")},
     )
     assert result.returncode == 0, result.stderr
