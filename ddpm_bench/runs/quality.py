@@ -16,6 +16,7 @@ from typing import Optional
 import torch
 
 from ddpm_bench.model.images import save_grid
+from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.scoring import Scoring
 from ddpm_bench.runs.workbench import PointRequest, Workbench, prepare_output
 from ddpm_bench.schedulers.specs import parse_scheduler_spec
@@ -39,6 +40,7 @@ def model_quality(
     progress: Optional[bool] = None,
 ) -> dict:
     """Sample ``n`` images, score them and ``n`` real images, write ``quality.json`` and ``samples.png``."""
+    check_capacity(n, Path(out), backbone=settings.backbone)
     out = prepare_output(out)
     bench = Workbench.open(settings)
     batches: list[torch.Tensor] = []

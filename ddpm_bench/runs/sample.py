@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ddpm_bench.model.images import save_grid, save_pngs
+from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.workbench import PointRequest, Workbench, prepare_output
 from ddpm_bench.schedulers.specs import parse_scheduler_spec
 from ddpm_bench.settings import RunSettings
@@ -29,6 +30,7 @@ def run_sample(
     """Sample ``n`` images into ``out``: ``grid.png`` (up to 256), ``sample.json`` (the point's record), and with
     ``save_images`` one PNG per sample; with ``score`` FID and KID against ``settings.reference``."""
     spec = parse_scheduler_spec(scheduler_text)
+    check_capacity(n, Path(out), backbone=settings.backbone if score else None)
     out = prepare_output(out)
     bench = Workbench.open(settings, score=score)
     on_batch = (lambda batch: save_pngs(batch.images, batch.indices, out / "images")) if save_images else None

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from ddpm_bench.errors import BenchError
 from ddpm_bench.model.images import save_grid
 from ddpm_bench.model.loading import model_folder, read_schedule
+from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.decide import decide_pairs, planned_pairs
 from ddpm_bench.runs.growing_points import PointBook
 from ddpm_bench.runs.workbench import PointRequest, Workbench, check_sources, prepare_output
@@ -48,6 +49,8 @@ def run_sweep(
     if config.decide and distributed.world_size() > 1:
         raise BenchError("--decide runs in one process; run it without torchrun")
     specs = [parse_scheduler_spec(text) for text in config.schedulers]
+    check_capacity(config.max_n if config.decide else config.n, Path(out), points=len(specs) * len(config.steps),
+                   backbone=config.backbone, keep_features=config.keep_features)
     with distributed.process_group(), contextlib.ExitStack() as held:
         main = distributed.is_main()
         distributed.on_main(lambda: held.enter_context(folder_lock(prepare_output(out))))  # one sweep per folder

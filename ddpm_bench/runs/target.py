@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ddpm_bench.errors import BenchError
+from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.growing_points import PointBook
 from ddpm_bench.runs.retime import time_points
 from ddpm_bench.runs.workbench import PointRun, Workbench, check_sources, prepare_output
@@ -300,6 +301,8 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
     """Search every scheduler of ``config``; returns (and writes to ``out/target.json``) the target, the confidence
     of each look, the settings, and each scheduler's result, ranked. ``progress``: as for ``run_sweep``."""
     config.validate()
+    check_capacity(config.max_n, Path(out), points=len(config.schedulers), backbone=config.backbone,
+                   keep_features=True)
     folder = prepare_output(out)
     with folder_lock(folder):
         check_sources(config)
