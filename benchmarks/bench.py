@@ -19,21 +19,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 from ddpm_bench import create_scheduler
 from ddpm_bench.model.loading import load_model
 from ddpm_bench.sampling.loop import Precision, Sampler, sample_generators, sample_images
-from ddpm_bench.util.provenance import library_versions
+from ddpm_bench.util.provenance import device_description, library_versions
 
 PIPELINES = {"ddpm": "DDPMPipeline", "ddim": "DDIMPipeline", "pndm": "PNDMPipeline"}
 
@@ -44,7 +45,39 @@ def timed(function) -> float:
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def unet_clock() -> Iterator[dict]:
+    """Every UNet2DModel forward call inside the block, counted and timed: ``{"seconds": ..., "calls": ...}``."""
+    from diffusers import UNet2DModel
+
+    clock = {"seconds": 0.0, "calls": 0}
+    original = UNet2DModel.forward
+
+    def counted(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            clock["seconds"] += time.perf_counter() - started
+            clock["calls"] += 1
+
+    UNet2DModel.forward = counted
+    try:
+        yield clock
+    finally:
+        UNet2DModel.forward = original
+
+
+def timed_outside_unet(function) -> tuple[float, float, int]:
+    """Wall seconds of ``function``, the seconds spent outside the UNet's forward calls, and the number of calls."""
+    with unet_clock() as clock:
+        seconds = timed(function)
+    return seconds, seconds - clock["seconds"], clock["calls"]
+
+
 def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
+    """Our sampling loop against diffusers' pipeline on the same UNet, interleaved, median of ``repeats``; each with
+    the time it spends outside the UNet per model call (scheduler steps, noise, conversions: where they differ)."""
     import diffusers
 
     results = {}
@@ -70,12 +103,17 @@ def bench_sampling(model, steps: int, n: int, batch: int, repeats: int) -> dict:
                     output_type="np",
                 )
 
-        ours_times, theirs_times = [], []
+        runs = {"ours": [], "diffusers": []}
         for _ in range(repeats):
-            ours_times.append(timed(ours))
-            theirs_times.append(timed(theirs))
-        results[name] = {"ours_s": statistics.median(ours_times), "diffusers_s": statistics.median(theirs_times),
-                         "ratio": statistics.median(ours_times) / statistics.median(theirs_times)}
+            runs["ours"].append(timed_outside_unet(ours))
+            runs["diffusers"].append(timed_outside_unet(theirs))
+        result = {}
+        for side, measured in runs.items():
+            result[f"{side}_s"] = statistics.median(seconds for seconds, _, _ in measured)
+            result[f"{side}_outside_unet_ms_per_call"] = statistics.median(
+                outside / calls * 1000 for _, outside, calls in measured)
+            result[f"{side}_unet_calls"] = measured[0][2]
+        results[name] = {**result, "ratio": result["ours_s"] / result["diffusers_s"]}
     return results
 
 
@@ -90,36 +128,21 @@ def _own(name: str, schedule: dict) -> dict:
 def bench_overhead(model_source: str, steps: list[int], n: int, batch: int, out: Path) -> dict:
     """Sum of UNet forward times inside a real sweep (all three built-ins), against the sweep's wall time; then the
     finished sweep run again in a fresh process (after one run that writes its report, as the CLI's first run does)."""
-    from diffusers import UNet2DModel
-
     from ddpm_bench.runs.sweep import run_sweep
     from ddpm_bench.settings import config_from
 
-    forward_seconds = [0.0]
-    original = UNet2DModel.forward
-
-    def counted(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            forward_seconds[0] += time.perf_counter() - started
-
-    UNet2DModel.forward = counted
-    try:
-        config = config_from(model=model_source, steps=steps, n=n, batch_size=batch)
+    config = config_from(model=model_source, steps=steps, n=n, batch_size=batch)
+    with unet_clock() as clock:
         wall = timed(lambda: run_sweep(config, out, force=True, progress=False))
-    finally:
-        UNet2DModel.forward = original
     again = [sys.executable, "-m", "ddpm_bench", "sweep", "--config", str(out / "sweep.toml"), "--out", str(out),
              "--no-progress"]
     subprocess.run(again, capture_output=True, check=True)
     rerun = timed(lambda: subprocess.run(again, capture_output=True, check=True))
-    return {"sweep_wall_s": wall, "unet_forward_s": forward_seconds[0], "ratio": wall / forward_seconds[0],
+    return {"sweep_wall_s": wall, "unet_forward_s": clock["seconds"], "ratio": wall / clock["seconds"],
             "rerun_s": rerun, "rerun_ratio": rerun / wall}
 
 
-def bench_steps(batch: int, repeats: int) -> dict:
+def bench_steps(batch: int, repeats: int, steps: int) -> dict:
     import diffusers
 
     results = {}
@@ -129,7 +152,7 @@ def bench_steps(batch: int, repeats: int) -> dict:
         times = {}
         for label, scheduler in (("ours", ours), ("diffusers", theirs)):
             def loop():
-                scheduler.set_timesteps(50)
+                scheduler.set_timesteps(steps)
                 x = sample
                 generator = torch.Generator().manual_seed(0)
                 for t in scheduler.timesteps:
@@ -142,50 +165,57 @@ def bench_steps(batch: int, repeats: int) -> dict:
     return results
 
 
-def bench_features() -> dict:
+def bench_features(count: int) -> dict:
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.model.data import mnist_digits
 
-    backbone, images = get_backbone("mnist-cnn"), mnist_digits()[0]
+    backbone, images = get_backbone("mnist-cnn"), mnist_digits()[0][:count]
     seconds = timed(lambda: [backbone.features(images[i : i + 500]) for i in range(0, len(images), 500)])
     return {"images": len(images), "seconds": seconds, "images_per_second": len(images) / seconds}
 
 
 def bench_fast_mode(model_source: str, steps: int, n: int, batch: int) -> dict:
-    """bf16 autocast + channels_last against fp32 (ours and diffusers'), and FID: bf16 vs fp32 next to seed noise."""
+    """bf16 autocast + channels_last against fp32, ours and diffusers' DDIM, timed side by side; and what it costs in
+    FID: the bf16 - fp32 difference on the same x_T (paired, so its interval is narrow), beside the difference
+    between two fp32 seeds (unpaired: run-to-run noise), each with its 95 % interval (ddpm_bench.stats)."""
     import diffusers
 
     from ddpm_bench.metrics.backbones import get_backbone
     from ddpm_bench.metrics.reference import resolve_reference
-    from ddpm_bench.metrics.scoring import Scorer
+    from ddpm_bench.stats import PointFeatures, compare
 
     backbone = get_backbone("mnist-cnn")
-    reference = resolve_reference("embedded:mnist", backbone, 28, 1)
+    reference = resolve_reference("embedded:mnist", backbone, 28, 1).for_statistics()
+    model = load_model(model_source, "cpu")
 
-    def run(precision: Precision, seed: int) -> tuple[float, float]:
-        model = load_model(model_source, "cpu")
+    def run(precision: Precision, seed: int) -> tuple[float, PointFeatures]:
         sampler = Sampler(model, create_scheduler("ddim", **_own("ddim", model.schedule)), steps, batch_size=batch,
                           precision=precision, progress=False)
-        scorer = Scorer(backbone, reference)
-        started = time.perf_counter()
-        for b in sampler.stream(n, seed):
-            scorer.update(b.images)
-        return time.perf_counter() - started, scorer.compute()["fid"]
+        started, images = time.perf_counter(), [b.images for b in sampler.stream(n, seed)]
+        seconds = time.perf_counter() - started
+        features = torch.cat([backbone.features(chunk) for chunk in images]).float().numpy()
+        return seconds, PointFeatures(features, reference, with_kid=False)
 
-    fp32_s, fid_fp32 = run(Precision("fp32"), 0)
-    _, fid_fp32_seed1 = run(Precision("fp32"), 1)
-    fast_s, fid_fast = run(Precision("bf16", channels_last=True), 0)
-    model = load_model(model_source, "cpu")
     pipeline = diffusers.DDIMPipeline(unet=model.unet, scheduler=diffusers.DDIMScheduler.from_config(model.schedule))
     pipeline.set_progress_bar_config(disable=True)
     diffusers_s = timed(lambda: [pipeline(batch_size=min(batch, n - s), num_inference_steps=steps, output_type="np",
                                           generator=sample_generators(0, range(s, min(n, s + batch))))
                                  for s in range(0, n, batch)])
+    fp32_s, fp32 = run(Precision("fp32"), 0)
+    fast_s, fast = run(Precision("bf16", channels_last=True), 0)
+    _, fp32_seed1 = run(Precision("fp32"), 1)
+
+    def fid_difference(a: PointFeatures, b: PointFeatures, paired: bool) -> dict:
+        (fid,) = compare(a, b, ("a", "b"), paired=paired, metrics=("fid",))
+        return {"difference": fid.difference, "low": fid.low, "high": fid.high, "verdict": fid.verdict}
+
     return {
-        "fp32_s": fp32_s, "fast_s": fast_s, "diffusers_fp32_s": diffusers_s,
+        "n": n, "steps": steps, "fp32_s": fp32_s, "fast_s": fast_s, "diffusers_fp32_s": diffusers_s,
         "speedup_vs_ours_fp32": fp32_s / fast_s, "speedup_vs_diffusers_fp32": diffusers_s / fast_s,
-        "fid_fp32_seed0": fid_fp32, "fid_fp32_seed1": fid_fp32_seed1, "fid_fast_seed0": fid_fast,
-        "fid_change": fid_fast - fid_fp32, "fid_seed_noise": fid_fp32_seed1 - fid_fp32,
+        "fid_fp32_seed0": fp32.estimates()["fid"], "fid_fast_seed0": fast.estimates()["fid"],
+        "fid_fp32_seed1": fp32_seed1.estimates()["fid"],
+        "fid_change_paired": fid_difference(fast, fp32, paired=True),
+        "fid_seed_noise_unpaired": fid_difference(fp32_seed1, fp32, paired=False),
     }
 
 
@@ -221,7 +251,8 @@ def bench_memory(model_source: str, sizes: list[int]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded:mnist")
-    parser.add_argument("--quick", action="store_true", help="smaller N and fewer repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test (CI): every section at a small N, one repeat; its figures measure nothing")
     parser.add_argument("--out", default="results/benchmarks")
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")
     args = parser.parse_args()
@@ -229,17 +260,16 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model, "cpu")
-    results = {"machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads",
+    results = {"machine": device_description(torch.device("cpu")),
                "versions": library_versions(), "quick": quick}
     sections = {
-        "sampling": lambda: bench_sampling(model, 20, 64 if quick else 128, 64 if quick else 128, 2 if quick else 3),
-        "steps": lambda: bench_steps(128, 3 if quick else 7),
-        "features": bench_features,
-        "overhead": lambda: bench_overhead(
-            args.model, [5, 10] if quick else [10, 20], 64 if quick else 200, 200, out / "overhead-sweep"
-        ),
-        "fast_mode": lambda: bench_fast_mode(args.model, 20, 128 if quick else 500, 125 if quick else 250),
-        "memory": lambda: bench_memory(args.model, [1000, 5000] if quick else [1000, 5000, 10000]),
+        "sampling": lambda: bench_sampling(model, *((5, 16, 16, 1) if quick else (20, 128, 128, 3))),
+        "steps": lambda: bench_steps(*((16, 1, 5) if quick else (128, 7, 50))),
+        "features": lambda: bench_features(500 if quick else 5000),
+        "overhead": lambda: bench_overhead(args.model, *(([2], 16, 16) if quick else ([10, 20], 200, 200)),
+                                           out / "overhead-sweep"),
+        "fast_mode": lambda: bench_fast_mode(args.model, *((5, 32, 16) if quick else (20, 500, 250))),
+        "memory": lambda: bench_memory(args.model, [200, 400] if quick else [1000, 5000, 10000]),
     }
     for name, run in sections.items():
         if name in skip:

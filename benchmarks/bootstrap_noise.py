@@ -16,9 +16,8 @@ import argparse
 
 import numpy as np
 
-from ddpm_bench.runs.compare import reference_for
 from ddpm_bench.stats import REPLICATES, PointFeatures, compare
-from ddpm_bench.verdicts.comparisons import load_points, named_pairs
+from ddpm_bench.verdicts.comparisons import folder_reference, load_points, named_pairs
 
 
 def ends(a: PointFeatures, b: PointFeatures, replicates: int, seeds: int, bound=None) -> np.ndarray:
@@ -39,9 +38,12 @@ def main() -> None:
     parser.add_argument("--replicates", default="300,1000,3000")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--bound", type=float, help="a match's margin: count the seeds whose upper end is at most it")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: 300 replicates, 2 seeds")
     args = parser.parse_args()
+    if args.quick:
+        args.replicates, args.seeds = str(REPLICATES), 2
     points = load_points([args.folder])
-    reference = reference_for(points[0])
+    reference = folder_reference(args.folder)  # FID only: the folder's own mean and covariance
     for a, b in named_pairs(points, args.pairs):
         features = a.features(), b.features()
         n = min(map(len, features))  # paired over the samples both have

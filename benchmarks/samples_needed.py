@@ -7,20 +7,25 @@ rests on: the sample-wise correlation of the two points' features (sample i of b
 half-widths of the paired and unpaired 95 % intervals at all the samples.
 
     .venv/bin/python benchmarks/samples_needed.py results/default ddim:5,ddim:10 ddim:10,ddim:20 ddim:20,pndm:20
+
+``--quick`` (a smoke test) tries three sample sizes only.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
 
-from ddpm_bench.runs.compare import reference_for
 from ddpm_bench.runs.convergence import paired_difference, sample_distances
 from ddpm_bench.stats import PointFeatures, compare
 from ddpm_bench.store.folder_files import read_convergence
-from ddpm_bench.verdicts.comparisons import load_points, named_pairs
+from ddpm_bench.verdicts.comparisons import folder_reference, load_points, named_pairs
+
+FID_SIZES = (32, 48, 64, 96, 128, 160, 192, 224, 256, 384, 512, 768, 1000)
+DISTANCE_SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+QUICK_SIZES = 2  # --quick: the two smallest sizes and all the samples
 
 
 def settled(verdict_at, sizes) -> str:
@@ -58,31 +63,43 @@ def pairing_text(a, b, reference) -> str:
             f"unpaired {widths[False]:.3f} (ratio {widths[True] / widths[False]:.2f})")
 
 
-def distance_settled(a, b, solution) -> str:
+def sizes_below(candidates: tuple[int, ...], n: int, quick: bool) -> list[int]:
+    """The sample sizes tried: ``candidates`` below ``n`` (the two smallest with ``quick``), then ``n``."""
+    below = [size for size in candidates if size < n]
+    return (below[:QUICK_SIZES] if quick else below) + [n]
+
+
+def distance_settled(a, b, solution, quick: bool) -> str:
     """The same for the paired difference in distance to the solution."""
     da, db = sample_distances(a, solution), sample_distances(b, solution)
-    sizes = [n for n in (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128) if n < len(da)] + [len(da)]
+    sizes = sizes_below(DISTANCE_SIZES, len(da), quick)
     return settled(lambda n: paired_difference(da[:n], db[:n], ("a", "b")).verdict, sizes)
 
 
-def main(folder: str, pair_texts: list[str]) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("pairs", nargs="+", help="A,B point labels, e.g. ddim:5,ddim:10")
+    parser.add_argument("--quick", action="store_true", help="a smoke test: three sample sizes")
+    args = parser.parse_args()
+    folder, quick = args.folder, args.quick
     points = load_points([folder])
-    reference = reference_for(points[0])
+    reference = folder_reference(folder)  # FID only: the folder's own mean and covariance
     convergence = read_convergence(Path(folder))
     solution = None
     if convergence:
         solved = load_points([Path(folder) / convergence["solution_folder"]])
         solution = next(p for p in solved if p.label == convergence["solution"]).features()
-    for a, b in named_pairs(points, pair_texts):
+    for a, b in named_pairs(points, args.pairs):
         fa, fb = a.features(), b.features()
-        sizes = [n for n in (32, 48, 64, 96, 128, 160, 192, 224, 256, 384, 512, 768, 1000) if n < len(fa)] + [len(fa)]
+        sizes = sizes_below(FID_SIZES, len(fa), quick)
         line = (f"{a.label} vs {b.label}: FID paired {fid_settled(fa, fb, reference, True, sizes)}; "
                 f"unpaired {fid_settled(fa, fb, reference, False, sizes)}")
         if solution is not None:
-            line += f"; distance to {convergence['solution']} {distance_settled(fa, fb, solution)}"
+            line += f"; distance to {convergence['solution']} {distance_settled(fa, fb, solution, quick)}"
         print(line)
         print(f"  {pairing_text(fa, fb, reference)}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    main()
