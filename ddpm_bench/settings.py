@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 from ddpm_bench.errors import BenchError, ConfigError
 from ddpm_bench.model.data import held_out_data
-from ddpm_bench.schedulers.specs import parse_scheduler_spec
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import read_target_summary
 from ddpm_bench.util.hashing import json_digest
@@ -139,6 +138,10 @@ class SweepConfig(RunSettings):
     max_n: int = _from_table("max_n")
 
     def validate(self) -> "SweepConfig":
+        # imported here: the scheduler specs load the plugin registry, which a command that only reads a folder's
+        # settings (report, retime) never needs
+        from ddpm_bench.schedulers.specs import parse_scheduler_spec
+
         super().validate()
         if not self.schedulers:
             raise ConfigError("no schedulers given; e.g. --schedulers ddpm,ddim,pndm")
@@ -194,6 +197,8 @@ class TargetConfig(RunSettings):
     grid_samples: int = _from_table("grid_samples")
 
     def validate(self) -> "TargetConfig":
+        from ddpm_bench.schedulers.specs import parse_scheduler_spec  # as in SweepConfig.validate
+
         super().validate()
         if not self.schedulers:
             raise ConfigError("no schedulers given; e.g. --schedulers ddim,pndm")

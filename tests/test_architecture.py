@@ -305,8 +305,9 @@ HEAVY = ("diffusers", "ddpm_bench.sampling", "ddpm_bench.metrics", "ddpm_bench.p
 
 REPORT_ONLY = """
 import sys
-from ddpm_bench.report.document import write_report
-write_report(sys.argv[1])
+from ddpm_bench.cli import main
+status = main(["report", sys.argv[1]])
+assert not status, status
 heavy = {heavy!r}
 print(sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy)))
 """
@@ -324,5 +325,5 @@ def test_report_reads_folder_files_only(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[]", \
-        f"write_report imported {done.stdout.strip().splitlines()[-1]}\n{done.stderr[-2000:]}"
+        f"ddpm-bench report imported {done.stdout.strip().splitlines()[-1]}\n{done.stderr[-2000:]}"
     assert (folder / "report.md").is_file() and (folder / "report.html").is_file()

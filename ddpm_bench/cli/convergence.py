@@ -7,6 +7,7 @@ import json
 import sys
 
 from ddpm_bench.cli.arguments import progress
+from ddpm_bench.cli.report import folder_report
 from ddpm_bench.cli.table import print_table
 from ddpm_bench.settings import DEFAULTS
 from ddpm_bench.util.options import positive_int
@@ -30,13 +31,12 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported when the command runs: the distances import scipy.stats, the report pandas
-    from ddpm_bench.report.document import write_report
     from ddpm_bench.runs.convergence import run_convergence
 
     positive_int(args.num_samples, "-n")
     summary = run_convergence(args.folder, args.to, args.num_samples, progress=progress(args),
                               log=lambda line: print(line, file=sys.stderr, flush=True))
-    write_report(args.folder)
+    folder_report(args.folder)
     if args.json:
         print(json.dumps(summary, indent=1))
         return 0

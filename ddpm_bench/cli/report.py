@@ -1,11 +1,15 @@
-"""``ddpm-bench report``: report.md and report.html of a results folder rebuilt from the files it holds."""
+"""``ddpm-bench report``: report.md and report.html of a results folder rebuilt from the files it holds; and
+``folder_report``, how every command that ends in a report writes it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Optional
 
 from ddpm_bench.cli.arguments import fraction
+from ddpm_bench.errors import BenchError
 from ddpm_bench.store.folder_files import has_reference_stats
 
 
@@ -19,18 +23,27 @@ def add_parser(subparsers) -> None:
     report.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    # imported when the command runs: the report and the verdicts import pandas
+def folder_report(folder: str | Path, time_tolerance: Optional[float] = None) -> Path:
+    """The folder's report written; a folder from an older ddpm-bench first gets the reference statistics its points
+    were scored against (reference.npz) from the statistics cache, once, so that its report has intervals and every
+    later one judges from the folder alone. Where they cannot be had, the report goes without intervals and says so."""
+    # imported when a report is written: the report and the verdicts import pandas
     from ddpm_bench.report.document import write_report
     from ddpm_bench.verdicts import TIME_TOLERANCE
 
-    if not has_reference_stats(Path(args.folder)):
-        # a folder from an older ddpm-bench: its reference statistics are added from the cache (through the feature
-        # network on a miss) once, so that this and every later report judges from the folder alone
-        from ddpm_bench.runs.compare import keep_reference
+    folder = Path(folder)
+    if not has_reference_stats(folder):
+        # only for a folder that predates reference.npz: the cache, and on a miss the feature network
+        from ddpm_bench.runs.compare import add_missing_reference
 
-        if keep_reference(Path(args.folder)):
-            print(f"report: added the reference statistics to {args.folder}")
-    tolerance = TIME_TOLERANCE if args.time_tolerance is None else args.time_tolerance
-    print(f"report: {write_report(args.folder, tolerance)}")
+        try:
+            if add_missing_reference(folder):
+                print(f"report: added the reference statistics to {folder}")
+        except BenchError as error:
+            print(f"ddpm-bench: warning: the report goes without intervals: {error}", file=sys.stderr)
+    return write_report(folder, TIME_TOLERANCE if time_tolerance is None else time_tolerance)
+
+
+def run(args: argparse.Namespace) -> int:
+    print(f"report: {folder_report(args.folder, args.time_tolerance)}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ddpm_bench.cli.report import folder_report
 from ddpm_bench.cli.table import print_table
 from ddpm_bench.settings import DEFAULTS
 from ddpm_bench.store.records import TIMINGS, point_label
@@ -26,12 +27,11 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported when the command runs: the timing brings the sampling stack, the report pandas
-    from ddpm_bench.report.document import write_report
     from ddpm_bench.runs.retime import retime_folder
 
     folder = Path(args.folder)
     summary = retime_folder(folder, args.rounds, log=lambda line: print(line, file=sys.stderr, flush=True))
-    write_report(folder)
+    folder_report(folder)
     print_table(("point", "ms/image while sampled", "ms/image side by side"),
                 [(point_label(t["scheduler"], t["steps"]), f"{t['seconds_per_image_while_sampled'] * 1000:.1f}",
                   f"{t['seconds_per_image'] * 1000:.1f}") for t in summary["timings"]])

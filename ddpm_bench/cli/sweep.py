@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from ddpm_bench.cli.arguments import add_inception_option, csv_ints, csv_strings, listed, progress
+from ddpm_bench.cli.report import folder_report
 from ddpm_bench.settings import DEFAULTS, PRECISIONS, config_from, load_config
 from ddpm_bench.store.freshness import records_stamp, report_is_current
-from ddpm_bench.store.records import REPORT
+from ddpm_bench.store.records import FAILED, OK, REPORT, STATUS
 
 EXAMPLES = """\
 examples:
@@ -62,7 +63,6 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported when the command runs: the sampling stack, and pandas for the report
-    from ddpm_bench.report.document import write_report
     from ddpm_bench.runs.sweep import run_sweep
 
     overrides = {
@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         report = Path(args.out) / REPORT
         print(f"nothing to compute; the report is up to date (ddpm-bench report {args.out} rebuilds it)")
     else:
-        report = write_report(args.out)
-    points = frame[frame["status"].isin(["ok", "failed"])]
-    failed = int((points["status"] == "failed").sum())
+        report = folder_report(args.out)
+    points = frame[frame[STATUS].isin([OK, FAILED])]
+    failed = int((points[STATUS] == FAILED).sum())
     print(f"{len(points)} points ({failed} failed); report: {report} and {report.with_suffix('.html')}")
     return 0

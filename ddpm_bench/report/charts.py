@@ -8,7 +8,7 @@
   standard deviation.
 - The real-data floor as a labelled band (its 95 % interval) with a line at its estimate.
 - Step counts written beside the points in their line's colour, each placed where it overlaps no other label
-  (``place_labels``; tests/test_report.py checks the rendered boxes).
+  (``place_labels``; tests/test_report_view.py checks the rendered boxes).
 - SVG, for crisp text that a browser can search.
 """
 

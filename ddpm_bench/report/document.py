@@ -21,6 +21,7 @@ from ddpm_bench.report.text import (
     BELOW_THE_FLOOR,
     COLUMNS,
     NO_FEATURES,
+    NO_REFERENCE,
     SUBSET_KID,
     intervals_text,
     sample_count_text,
@@ -103,11 +104,13 @@ def feature_dimension(stored: Optional[StoredPoints]) -> Optional[int]:
     return None if stored is None else len(stored.reference.mu)
 
 
-def paired_sections(stored: Optional[StoredPoints], seconds: dict[str, float]) -> tuple[list[str], list[str]]:
+def paired_sections(stored: Optional[StoredPoints], seconds: dict[str, float],
+                    kept_features: bool) -> tuple[list[str], list[str]]:
     """The report's paired comparisons, and the points tied with the best (``seconds``: each point's time per image
-    as the report shows it, by label)."""
+    as the report shows it, by label; ``kept_features``: whether any point kept its features, to say why there are
+    no intervals where there are none)."""
     if stored is None:
-        return ([NO_FEATURES], [])
+        return ([NO_REFERENCE if kept_features else NO_FEATURES], [])
     best, tied = best_and_ties(stored)
     return comparison_lines(stored), ties(best, stored.fid_scores(best)[R.FID], tied, seconds)
 
@@ -122,7 +125,8 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
     floor = floor_row(frame)
     judge = stored.fid_difference if stored is not None else None
     front, decided = budget_front(points, judge, time_tolerance)
-    comparisons, tie_lines = paired_sections(stored, times_of(points))
+    kept_features = R.FEATURES in points and bool(points[R.FEATURES].map(lambda f: isinstance(f, str)).any())
+    comparisons, tie_lines = paired_sections(stored, times_of(points), kept_features)
     first = frame.iloc[0]
     setting = (f"{sample_count_text(frame, fid_n)}, seed {first.get(R.SEED)}, scored with the "
                f"`{first.get(R.BACKBONE)}` feature network against {first.get(R.REFERENCE)}")

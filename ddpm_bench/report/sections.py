@@ -12,7 +12,7 @@ from ddpm_bench.report.charts import draw_search
 from ddpm_bench.report.text import EDGE_VERDICTS, edge_note, flagged, look_text, missed_text, verdict_text
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import read_convergence, read_decisions
-from ddpm_bench.verdicts import EDGE_REASON, StoredPoints, default_pairs, ended_out_of_reach, reach_text, width_ratio
+from ddpm_bench.verdicts import EDGE_REASON, StoredPoints, default_comparisons, ended_out_of_reach, reach_text
 
 
 def target_section(folder: Path, summary, points: pd.DataFrame) -> list[str]:
@@ -127,11 +127,7 @@ def convergence_section(folder: Path) -> list[str]:
 
 def comparison_lines(stored: StoredPoints) -> list[str]:
     """The default pairs, each with its verdict, and how much narrower pairing made the intervals."""
-    paired, unpaired = [], []
-    for a, b in default_pairs(stored.points):
-        paired += stored.compare(a, b)
-        unpaired += stored.compare(a, b, paired=False, bound=None)
-    ratio = width_ratio(paired, unpaired)
+    paired, ratio = default_comparisons(stored)
     rows = ["| a | b | FID(a) - FID(b) | 95 % interval | verdict |", "|---|---|---|---|---|"]
     rows += [f"| {d.a} | {d.b} | {d.difference:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict_text(d)} |"
              for d in paired]

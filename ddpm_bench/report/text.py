@@ -25,12 +25,15 @@ def intervals_text(n: int, dimension: Optional[int]) -> str:
     they are conservative there (tests/test_stats.py calibrates them at N = 2 D)."""
     if dimension is None or not 0 < n < SMALL_N * dimension:
         return INTERVALS
-    return (f"{INTERVALS} With N only {n / dimension:.0f} times the feature dimension ({n} samples of {dimension} "
-            "features here) the intervals are conservative, so \"tied\" is called more often than a larger N would.")
+    return (f"{INTERVALS} With N = {n} samples, fewer than {SMALL_N} times the feature dimension D = {dimension}, the "
+            "intervals are conservative, so \"tied\" is called more often than a larger N would.")
 
 
 NO_FEATURES = ("No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), so "
                "there are no intervals or paired comparisons; run the sweep again into a new folder to get them.")
+NO_REFERENCE = ("The points kept their features, but this folder keeps no reference statistics (reference.npz, written "
+                "by a newer ddpm-bench), so there are no intervals or paired comparisons here; `ddpm-bench report DIR` "
+                "adds them from the statistics cache.")
 SUBSET_KID = ("The KID of a point without a KID interval (recorded by an older ddpm-bench) is torchmetrics' mean over "
               "100 random subsets of its samples, not the KID over all N.")
 

@@ -15,7 +15,7 @@ from ddpm_bench.metrics.backbones import get_backbone
 from ddpm_bench.metrics.reference import ReferenceStats, resolve_reference
 from ddpm_bench.stats import REPLICATES, Difference, Reference
 from ddpm_bench.store import records as R
-from ddpm_bench.store.folder_files import read_reference_stats, write_reference_stats
+from ddpm_bench.store.folder_files import has_reference_stats, write_reference_stats
 from ddpm_bench.verdicts.comparisons import StoredPoint, StoredPoints, default_pairs, load_points, named_pairs
 
 
@@ -24,7 +24,7 @@ def cached_reference(point: StoredPoint) -> ReferenceStats:
     record = point.record
     if not record.get(R.REFERENCE_SOURCE):
         raise BenchError(f"{point.label} does not name its reference source (recorded by an older ddpm-bench)")
-    channels, height, _ = record["sample_shape"]
+    channels, height, _ = record[R.SAMPLE_SHAPE]
     return resolve_reference(record[R.REFERENCE_SOURCE], get_backbone(record[R.BACKBONE]), height, channels)
 
 
@@ -33,10 +33,10 @@ def reference_for(point: StoredPoint) -> Reference:
     return cached_reference(point).for_statistics()
 
 
-def keep_reference(folder: Path) -> bool:
+def add_missing_reference(folder: Path) -> bool:
     """Write the folder's ``reference.npz`` from the statistics cache where a folder with stored features lacks it
     (written by an older ddpm-bench), so that its report judges from the folder alone; whether it wrote one."""
-    if read_reference_stats(folder) is not None:
+    if has_reference_stats(folder):
         return False
     try:
         points = load_points([folder])
@@ -50,8 +50,8 @@ def keep_reference(folder: Path) -> bool:
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
                 replicates: int = REPLICATES) -> list[Difference]:
     """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
-    folders = [Path(f) for f in folders]
-    bench = StoredPoints(folders, reference_for(load_points(folders)[0]))
+    points = load_points([Path(f) for f in folders])
+    bench = StoredPoints(points, reference_for(points[0]))
     pairs = named_pairs(bench.points, pair_texts) if pair_texts else default_pairs(bench.points)
     metrics = {(p.record[R.BACKBONE], p.record.get(R.REFERENCE_SOURCE)) for pair in pairs for p in pair}
     if len(metrics) > 1:

@@ -1,7 +1,8 @@
 """Whether a results folder's report still shows its records, so that a run that computed nothing need not rebuild it.
 
-The report (``report.md`` and ``report.html``) is built from the records alone, so it is current exactly when it was
-written after the records last changed. Every run that adds or recomputes a point writes ``records.jsonl``, which
+A sweep's report (``report.md`` and ``report.html``) is built from the folder's files, and a sweep changes only
+``records.jsonl`` (and the features and grids its records name), so the report is current exactly when it was written
+after the records last changed. Every run that adds or recomputes a point writes ``records.jsonl``, which
 changes its modification time; comparing that time before and after a run shows whether the run changed anything.
 The report is stale when the folder had no records before the run, when the run changed them, or when the report is
 missing or older than the records (a run stopped between writing its records and its report).

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from ddpm_bench.errors import BenchError
 from ddpm_bench.util.atomic import atomic_file
 
@@ -27,7 +29,7 @@ TARGET = "target.json"         # a target search's answer (target.py)
 CONVERGENCE = "convergence.json"  # each point's distance to a many-step solution (convergence.py)
 TIMINGS = "timings.json"       # every finished point timed again side by side (retime.py)
 REFERENCE_STATS = "reference.npz"  # the mean and covariance of the reference the points were scored against
-REPORT = "report.md"           # and report.html beside it (report.py)
+REPORT = "report.md"           # and report.html beside it (report/)
 
 # -- field names ---------------------------------------------------------------------------------------------------
 POINT = "point"                      # "label@steps", or FLOOR_POINT
@@ -40,7 +42,7 @@ ERROR = "error"
 NFE = "nfe"
 SECONDS_PER_IMAGE = "seconds_per_image"
 FID = "fid"
-KID = "kid"                          # the unbiased KID over all N samples (stats.py)
+KID = "kid"                          # the unbiased KID over all N samples (ddpm_bench.stats)
 N = "n"
 SEED = "seed"
 MODEL = "model"
@@ -52,7 +54,7 @@ FLOOR_DATA = "floor_data"            # the floor's real images: --floor-data, el
 EMBEDDED_MNIST_TEST = "embedded:mnist-test"  # a FLOOR_DATA: MNIST test digits, in no reference or training set here
 GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
-FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (stats.py: basic bootstrap over sample indices)
+FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (ddpm_bench.stats: basic bootstrap over sample indices)
 KID_LOW, KID_HIGH = "kid_low", "kid_high"        # and KID's
 KID_STD = "kid_std"                  # older records only: the spread of torchmetrics' KID over subsets (upgraded)
 KID_ALL = "kid_all"                  # older records only: the KID over all N, which upgraded() moves to KID
@@ -64,7 +66,7 @@ PLUGIN = "plugin"                    # the plugin that registered the scheduler,
 PLUGIN_PACKAGE, PLUGIN_VERSION = "plugin_package", "plugin_version"  # and the distribution it came in
 VERSIONS = "versions"                # library name -> version
 PREPROCESSING = "preprocessing"      # how images meet the feature network, in words
-DEVICE = "device"                    # the device sampled on, in words: "cpu: x86_64, 2 threads"
+DEVICE = "device"                    # the device sampled on, in words: "cpu: MODEL (AMX-BF16), 2 threads"
 BATCH_SIZE = "batch_size"
 PRECISION = "precision"              # the UNet's: "fp32", "bf16" or "fp16"
 SAMPLE_SHAPE = "sample_shape"        # [channels, height, width]
@@ -106,13 +108,21 @@ def features_file(label: str, steps: int) -> str:
 
 def save_features(features, path: Path) -> None:
     """A point's features as float32 .npy (sample-index order), written whole or not at all."""
-    import numpy as np
-
     with atomic_file(path) as handle:
         np.save(handle, features.astype(np.float32), allow_pickle=False)
 
 
-# what a one-line summary's FID interval is (stats.py's basic bootstrap), said once beside such lines
+def load_features(folder: Path, record: dict) -> np.ndarray:
+    """The features a record's point kept (``record[FEATURES]``, relative to ``folder``), without running any code
+    stored in the file; a file that cannot be read is an error naming it."""
+    path = Path(folder) / record[FEATURES]
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise BenchError(f"cannot read the features of {record.get(POINT, path.stem)} ({path}): {error}") from error
+
+
+# what a one-line summary's FID interval is (ddpm_bench.stats' basic bootstrap), said once beside such lines
 INTERVAL_NOTE = ("FID and KID with 95 % intervals (basic bootstrap): an FID interval brackets the sampler's FID "
                  "without the bias of finite N, so it can lie below the N-sample FID.")
 

@@ -19,7 +19,7 @@ import numpy as np
 from ddpm_bench.errors import BenchError
 from ddpm_bench.stats import REPLICATES, Difference, PointFeatures, Reference, compare, point_intervals
 from ddpm_bench.store import records as R
-from ddpm_bench.store.folder_files import read_reference_stats
+from ddpm_bench.store.folder_files import has_reference_stats, read_reference_stats
 from ddpm_bench.util.names import unknown_name
 
 
@@ -30,11 +30,7 @@ class StoredPoint:
     folder: Path
 
     def features(self) -> np.ndarray:
-        path = self.folder / self.record[R.FEATURES]
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise BenchError(f"cannot read the features of {self.label} ({path}): {error}") from error
+        return R.load_features(self.folder, self.record)
 
     def pairs_with(self, other: "StoredPoint") -> bool:
         """Whether sample i of both points started from the same x_T: the same model and seed. Points of different
@@ -109,8 +105,8 @@ class StoredPoints:
     """Points of one or two sweep folders with the reference they were scored against; each point's features are
     read, and their kernel sums built, once however many comparisons use them."""
 
-    def __init__(self, folders: Sequence[Path], reference: Reference, *, with_kid: bool = True):
-        self.points = load_points(folders)
+    def __init__(self, points: list[StoredPoint], reference: Reference, *, with_kid: bool = True):
+        self.points = points
         self.by_label = {p.label: p for p in self.points}
         self.reference = reference
         self.with_kid = with_kid
@@ -171,9 +167,10 @@ def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Op
 
 def stored_points(folder: Path) -> Optional[StoredPoints]:
     """The report's view of a folder's stored features against the reference the folder keeps (FID only: the report
-    shows no KID differences, so no kernel sums are built); None when no point kept its features."""
+    shows no KID differences, so no kernel sums are built); None when no point kept its features, or the folder keeps
+    no reference statistics."""
     try:
-        load_points([folder])
-    except BenchError:
+        points = load_points([folder])
+    except BenchError:  # no point kept its features
         return None
-    return StoredPoints([folder], folder_reference(folder), with_kid=False)
+    return StoredPoints(points, folder_reference(folder), with_kid=False) if has_reference_stats(folder) else None

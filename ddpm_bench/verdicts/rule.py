@@ -23,7 +23,7 @@ import pandas as pd
 from ddpm_bench.stats import Difference
 from ddpm_bench.stats.adaptive import OUT_OF_REACH
 from ddpm_bench.store import records as R
-from ddpm_bench.verdicts.comparisons import StoredPoint, StoredPoints
+from ddpm_bench.verdicts.comparisons import StoredPoint, StoredPoints, default_pairs, width_ratio
 
 Judge = Callable[[pd.Series, pd.Series], Optional[Difference]]  # two points -> their FID difference, or None
 
@@ -154,9 +154,24 @@ def budget_front(points: pd.DataFrame, judge: Optional[Judge],
     return pareto_front(points, time_tolerance), False
 
 
+def default_comparisons(stored: StoredPoints) -> tuple[list[Difference], Optional[float]]:
+    """The default pairs' differences (``default_pairs``), each with its verdict by the one rule, and how much
+    narrower pairing made their FID intervals (the median paired / unpaired width, ``width_ratio``)."""
+    paired, unpaired = [], []
+    for a, b in default_pairs(stored.points):
+        paired += stored.compare(a, b)
+        unpaired += stored.compare(a, b, paired=False, bound=None)
+    return paired, width_ratio(paired, unpaired)
+
+
 def kid_noise(a: pd.Series, b: pd.Series) -> float:
-    """Standard deviation of the difference of two independent subset-KID estimates (records without features)."""
-    return (a[R.KID_STD] ** 2 + b[R.KID_STD] ** 2) ** 0.5
+    """Standard deviation of the difference of two independent subset-KID estimates (records without features);
+    infinite where the records hold no such spread (a folder without its reference statistics), so that nothing is
+    told apart without a measure of noise."""
+    spreads = [row.get(R.KID_STD) for row in (a, b)]
+    if any(spread is None or spread != spread for spread in spreads):
+        return float("inf")
+    return (spreads[0] ** 2 + spreads[1] ** 2) ** 0.5
 
 
 def order(judge: Judge, a: pd.Series, b: pd.Series) -> str:
