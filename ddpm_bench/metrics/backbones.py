@@ -38,6 +38,14 @@ def get_backbone(name: str) -> Backbone:
     return backbones[name].factory()
 
 
+def stated_feature_dim(name: str) -> Optional[int]:
+    """The feature dimension a registered backbone states without being built (its factory's ``feature_dim``, as a
+    backbone class has it); None for an unknown name or a factory that does not say."""
+    registration = get_registry().backbones.get(name)
+    dim = getattr(registration.factory, "feature_dim", None) if registration is not None else None
+    return dim if isinstance(dim, int) else None
+
+
 def batched_features(backbone: Backbone, images: torch.Tensor, batch_size: int = FEATURE_BATCH,
                      on_chunk: Optional[Callable[[int], None]] = None) -> torch.Tensor:
     """Features of many images, ``batch_size`` at a time; ``on_chunk(rows)`` after each (for progress)."""

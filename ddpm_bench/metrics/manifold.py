@@ -21,9 +21,9 @@ from typing import Callable
 
 import numpy as np
 
+from ddpm_bench.store import records as R
+
 NEAREST_K = 5
-# record fields (prefixed: "precision" alone is the UNet's numeric precision in every record)
-PRECISION, RECALL, DENSITY, COVERAGE = "prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage"
 
 
 class RealManifold:
@@ -53,10 +53,10 @@ class RealManifold:
         distance = pairwise_distances(self.real, fake)  # M x N
         inside_real_balls = distance < self.radii[:, None]
         return {
-            PRECISION: float(inside_real_balls.any(axis=0).mean()),
-            RECALL: float((distance < fake_radii[None, :]).any(axis=1).mean()),
-            DENSITY: float(inside_real_balls.sum(axis=0).mean() / self.k),
-            COVERAGE: float((distance.min(axis=1) < self.radii).mean()),
+            R.PRDC_PRECISION: float(inside_real_balls.any(axis=0).mean()),
+            R.PRDC_RECALL: float((distance < fake_radii[None, :]).any(axis=1).mean()),
+            R.PRDC_DENSITY: float(inside_real_balls.sum(axis=0).mean() / self.k),
+            R.PRDC_COVERAGE: float((distance.min(axis=1) < self.radii).mean()),
             "prdc_k": self.k,
         }
 

@@ -46,7 +46,7 @@ class ReferenceStats:
         return f"{self.name} ({self.n} images)"
 
     def for_statistics(self):
-        """This reference as stats.py's ``Reference`` (the fixed side of every FID and KID and their intervals),
+        """This reference as ``ddpm_bench.stats.Reference`` (the fixed side of every FID and KID and their intervals),
         with what it derives from them (KID's reference kernel mean) remembered in the disk cache under this key."""
         return Reference(self.mu, self.sigma, self.features,
                          lambda name, compute: remembered(name, self.key, compute))

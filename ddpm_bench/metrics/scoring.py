@@ -1,13 +1,12 @@
 """Scoring generated images: their features, batch by batch, and FID and KID against reference statistics.
 
 The backbone runs once per image. FID (Heusel et al. 2017) and KID (Binkowski et al. 2018, the unbiased MMD^2 over
-all N samples) are computed from the features by stats.py, the one implementation behind a point's estimates and its
-bootstrap intervals; tests/test_metrics.py checks both against torchmetrics' ``FrechetInceptionDistance`` and
-``KernelInceptionDistance`` (and FID against scipy's sqrtm). torchmetrics' own metrics are not run beside them: they
-gave the FID a second time (the record kept stats.py's), a KID over 100 random subsets whose seed-fixed subsets of
-the reference shifted every point alike (pndm:20 at N = 200: 0.0045, against 0.0080 over all samples and over 1,000
-subsets), and their import cost a small sweep a second. The Inception Score (Salimans et al. 2016) still comes from
-torchmetrics, for backbones that give logits.
+all N samples) are computed from the features by ``ddpm_bench.stats``, the one implementation behind a point's
+estimates and its bootstrap intervals; tests/test_metrics.py checks both against torchmetrics'
+``FrechetInceptionDistance`` and ``KernelInceptionDistance`` (and FID against scipy's sqrtm). torchmetrics' own metrics
+are not run beside them: they would compute FID a second time, and its KID averages seed-fixed random subsets of the
+reference, which shift every point alike. The Inception Score (Salimans et al. 2016) still comes from torchmetrics, for
+backbones that give logits.
 """
 
 from __future__ import annotations
@@ -80,8 +79,8 @@ class Scorer:
 
 def score_images(backbone: Backbone, reference: ReferenceStats, batches, stats_reference=None) -> dict:
     """FID, KID (and the Inception Score) of an iterable of uint8 image batches, in this process alone.
-    ``stats_reference``: ``reference`` as stats.py's ``Reference`` where the caller has it (``Workbench``), else
-    made here."""
+    ``stats_reference``: ``reference`` as ``ddpm_bench.stats.Reference`` where the caller has it
+    (``runs.scoring.Scoring``), else made here."""
     scorer = Scorer(backbone, reference, sync=False)
     features = np.concatenate([scorer.update(images) for images in batches])
     stats_reference = stats_reference or reference.for_statistics()

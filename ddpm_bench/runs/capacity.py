@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.plugins import get_registry
+from ddpm_bench.metrics.backbones import stated_feature_dim
 
 INDEX_BYTES = 36  # a Python int in a list: its 8-byte slot and the 28-byte int object
 FEATURE_BYTES = 4  # float32
@@ -41,13 +41,6 @@ def free_disk(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def feature_dim(backbone: str) -> Optional[int]:
-    """The feature dimension a registered backbone states without being built (its factory's ``feature_dim``)."""
-    registration = get_registry().backbones.get(backbone)
-    dim = getattr(registration.factory, "feature_dim", None) if registration is not None else None
-    return dim if isinstance(dim, int) else None
-
-
 def size_text(count: float) -> str:
     """``12.5 GiB``: a byte count in binary units."""
     units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -61,7 +54,7 @@ def check_capacity(n: int, folder: Path, *, points: int = 1, backbone: Optional[
                    keep_features: bool = False) -> None:
     """A one-line error when N samples per point cannot be planned on this machine: the index list and one point's
     features in memory against the memory available, and ``points`` points' kept features against the free disk."""
-    dim = feature_dim(backbone) if backbone is not None else None
+    dim = stated_feature_dim(backbone) if backbone is not None else None
     in_memory = n * INDEX_BYTES + (n * dim * FEATURE_BYTES if dim else 0)
     memory = available_memory()
     if in_memory > memory:

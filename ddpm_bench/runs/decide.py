@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.runs.growing_points import GrowingPoints
 from ddpm_bench.schedulers.specs import SchedulerSpec
 from ddpm_bench.stats import Difference
 from ddpm_bench.stats.adaptive import look_confidence, looks_again, paired_fid_look, sample_sizes
@@ -26,7 +26,7 @@ def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Po
     return pairs_to_compare([(spec, s) for s in sorted(steps) for spec in specs], lambda p: (p[0].label, p[1]))
 
 
-def decide_pairs(book: PointBook, pairs: list[tuple[Point, Point]], start: int, most: int,
+def decide_pairs(book: GrowingPoints, pairs: list[tuple[Point, Point]], start: int, most: int,
                  log: Callable[[str], None] = lambda line: None) -> list[dict]:
     """Each pair's paired FID difference, looked at with N = ``start``, 2 ``start``, ... ``most`` until its interval
     excludes 0 and not at the edge (``adaptive.looks_again``); returns each pair's last look (its verdict "tied" when

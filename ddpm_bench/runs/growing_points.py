@@ -10,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
-
 from ddpm_bench.model.images import save_grid
 from ddpm_bench.runs.workbench import PointRequest, PointRun, Workbench
 from ddpm_bench.schedulers.specs import SchedulerSpec
 from ddpm_bench.store import records as R
 
 
-class PointBook:
+class GrowingPoints:
     """The points of one folder: each sampled once, grown when a look needs more samples, recorded each time."""
 
     def __init__(self, open_bench: Callable[[], Workbench], store: R.RecordStore, folder: Path, config, log,
@@ -31,7 +29,7 @@ class PointBook:
         self.points: dict[str, PointRun] = {}
         for record in R.current_records(store.load()):
             if record[R.STATUS] == R.OK and record.get(R.FEATURES):
-                features = np.load(folder / record[R.FEATURES], allow_pickle=False)[: record[R.N]]
+                features = R.load_features(folder, record)[: record[R.N]]
                 self.points[record[R.POINT]] = PointRun(record, None, features)
             elif record[R.STATUS] == R.FAILED:
                 self.points[record[R.POINT]] = PointRun(record, None)

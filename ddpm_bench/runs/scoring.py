@@ -85,7 +85,7 @@ class Scoring:
 
     def provenance(self) -> dict:
         """What a record's scores were computed with: the backbone, its preprocessing and the reference."""
-        return {R.BACKBONE: self.settings.backbone, "preprocessing": self.backbone.preprocessing,
+        return {R.BACKBONE: self.settings.backbone, R.PREPROCESSING: self.backbone.preprocessing,
                 R.REFERENCE: self.reference.description, R.REFERENCE_SOURCE: self.settings.reference}
 
     def scorer(self, sync: bool = True) -> Scorer:
@@ -94,7 +94,7 @@ class Scoring:
 
     @functools.cached_property
     def stats_reference(self) -> Reference:
-        """The reference side for stats.py, built once."""
+        """The reference as ``ddpm_bench.stats`` takes it, built once."""
         return self.reference.for_statistics()
 
     @functools.cached_property
@@ -106,7 +106,7 @@ class Scoring:
             remembered, f"knn-radii-k{NEAREST_K}", self.reference.key))
 
     def feature_statistics(self, features: np.ndarray) -> dict:
-        """FID and KID with their 95 % intervals (stats.py), FD-infinity, precision/recall/density/coverage
+        """FID and KID with their 95 % intervals (ddpm_bench.stats), FD-infinity, precision/recall/density/coverage
         (manifold.py): every score of a point, from its features, and what they cost."""
         started = time.perf_counter()
         point = PointFeatures(features, self.stats_reference)

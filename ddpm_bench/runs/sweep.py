@@ -20,7 +20,7 @@ from ddpm_bench.model.images import save_grid
 from ddpm_bench.model.loading import model_folder, read_schedule
 from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.decide import decide_pairs, planned_pairs
-from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.runs.growing_points import GrowingPoints
 from ddpm_bench.runs.workbench import PointRequest, Workbench, check_sources, prepare_output
 from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
 from ddpm_bench.settings import SweepConfig
@@ -65,8 +65,9 @@ def run_sweep(
             mismatch = distributed.on_main(lambda: store.model_mismatch(bench.model.weights_sha256))
             if mismatch:
                 raise BenchError(mismatch)
-            bench.scoring.keep_reference(Path(out))
-            if main and bench.scoring is not None and pending:
+            if config.keep_features:  # what the report judges the stored features against
+                bench.scoring.keep_reference(Path(out))
+            if main and pending:
                 log(scoring_line(config, bench.scoring.reference.description))
             if main and floor_due:
                 floor = sweep_record(config, bench.scoring.floor_record(config.n, bench.provenance()))
@@ -103,7 +104,7 @@ def run_sweep(
 def decide_undecided(config: SweepConfig, specs: list[SchedulerSpec], store: R.RecordStore, out: Path, open_bench,
                      progress: Optional[bool], log) -> None:
     """``--decide``: the points of comparisons still tied at N get more samples, up to ``max_n`` (decide.py)."""
-    book = PointBook(open_bench, store, out, config, log, progress)
+    book = GrowingPoints(open_bench, store, out, config, log, progress)
     decisions = decide_pairs(book, planned_pairs(specs, config.steps), config.n, config.max_n, log)
     tied = sum(d["verdict"] == "tied" for d in decisions)
     log(f"decided {len(decisions) - tied} of {len(decisions)} comparisons ({tied} tied at N = {config.max_n}) -> "

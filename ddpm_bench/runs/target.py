@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -26,7 +27,7 @@ import numpy as np
 
 from ddpm_bench.errors import BenchError
 from ddpm_bench.runs.capacity import check_capacity
-from ddpm_bench.runs.growing_points import PointBook
+from ddpm_bench.runs.growing_points import GrowingPoints
 from ddpm_bench.runs.retime import time_points
 from ddpm_bench.runs.workbench import PointRun, Workbench, check_sources, prepare_output
 from ddpm_bench.schedulers.specs import SchedulerSpec, parse_scheduler_spec
@@ -126,7 +127,7 @@ class SchedulerResult:
 class TargetSearch:
     """The looks of one search: each point judged at growing N against the target."""
 
-    def __init__(self, book: PointBook, config: TargetConfig):
+    def __init__(self, book: GrowingPoints, config: TargetConfig):
         self.book, self.config = book, config
         self.sizes = sample_sizes(config.start_n, config.max_n)
         self.match = None
@@ -296,12 +297,19 @@ def ranked(results: list[SchedulerResult]) -> list[SchedulerResult]:
                                           r.seconds_per_image if r.seconds_per_image is not None else np.inf))
 
 
+def planned_points(config: TargetConfig) -> int:
+    """The most points a search can judge, each kept with its features: per scheduler, the doublings from
+    ``first_steps`` to ``max_steps`` and as many bisection steps back, plus the matched point."""
+    doublings = max(1, math.ceil(math.log2(config.max_steps / config.first_steps)))
+    return len(config.schedulers) * (2 * doublings + 1) + (config.match is not None)
+
+
 def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool] = None,
                log: Callable[[str], None] = lambda line: None) -> dict:
     """Search every scheduler of ``config``; returns (and writes to ``out/target.json``) the target, the confidence
     of each look, the settings, and each scheduler's result, ranked. ``progress``: as for ``run_sweep``."""
     config.validate()
-    check_capacity(config.max_n, Path(out), points=len(config.schedulers), backbone=config.backbone,
+    check_capacity(config.max_n, Path(out), points=planned_points(config), backbone=config.backbone,
                    keep_features=True)
     folder = prepare_output(out)
     with folder_lock(folder):
@@ -313,7 +321,7 @@ def run_target(config: TargetConfig, out: str | Path, *, progress: Optional[bool
         if mismatch:
             raise BenchError(mismatch)
         bench.scoring.keep_reference(folder)
-        search = TargetSearch(PointBook(lambda: bench, store, folder, config, log, progress), config)
+        search = TargetSearch(GrowingPoints(lambda: bench, store, folder, config, log, progress), config)
         results = []
         for text in config.schedulers:
             spec = parse_scheduler_spec(text)

@@ -123,9 +123,9 @@ class Workbench:
         s = self.settings
         facts = {
             R.MODEL: s.model, R.MODEL_SHA256: self.model.weights_sha256, "model_weights": str(self.model.weights_file),
-            R.SEED: s.seed, "batch_size": s.batch_size, "precision": s.precision, "channels_last": s.channels_last,
-            "compile": s.compile, "device": device_description(self.device), "versions": library_versions(),
-            "world_size": distributed.world_size(), "sample_shape": list(self.model.sample_shape),
+            R.SEED: s.seed, R.BATCH_SIZE: s.batch_size, R.PRECISION: s.precision, "channels_last": s.channels_last,
+            "compile": s.compile, R.DEVICE: device_description(self.device), R.VERSIONS: library_versions(),
+            "world_size": distributed.world_size(), R.SAMPLE_SHAPE: list(self.model.sample_shape),
         }
         return {**facts, **(self.scoring.provenance() if self.scoring is not None else {})}
 
@@ -167,8 +167,8 @@ class Workbench:
         registration = scheduler_registration(spec.name)
         return {
             **self.provenance(), R.POINT: R.point_id(spec.label, steps), R.SCHEDULER: spec.label,
-            R.SCHEDULER_NAME: spec.name, R.STEPS: steps, "plugin": registration.plugin,
-            "plugin_package": registration.package, "plugin_version": registration.version,
+            R.SCHEDULER_NAME: spec.name, R.STEPS: steps, R.PLUGIN: registration.plugin,
+            R.PLUGIN_PACKAGE: registration.package, R.PLUGIN_VERSION: registration.version,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
