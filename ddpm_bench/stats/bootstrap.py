@@ -59,7 +59,8 @@ class Reference:
     mu: np.ndarray
     sigma: np.ndarray
     features: Optional[np.ndarray] = None
-    # remember(name, compute): where values derived from the reference may be cached (run.py: beside its statistics)
+    # remember(name, compute): where values derived from the reference may be cached (runs/scoring.py: the disk
+    # cache, under the reference's key)
     remember: Callable[[str, Callable[[], np.ndarray]], np.ndarray] = lambda name, compute: compute()
 
     def __post_init__(self):
