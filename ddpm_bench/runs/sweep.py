@@ -1,12 +1,13 @@
 """The sweep's plan: which points (scheduler variants x step counts), in what order, and which are already done.
 
 Points run through ``workbench.Workbench`` and are recorded through ``records.RecordStore`` as each finishes: a sweep
-that is killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes
-them). A finished point whose scheduler would now be configured otherwise (a plugin's changed default) is computed
-again; its new record supersedes the old one, which stays in the file. A point that fails (a scheduler raising,
-non-finite samples) is recorded as failed with its reason and the sweep goes on. ``OUT/sweep.toml`` holds the fully
-resolved config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run, and ``OUT/reference.npz`` the
-reference statistics its points were scored against.
+that is killed loses at most the point in progress, and a restart skips the finished points (``force`` recomputes them).
+A finished point whose scheduler would now be configured otherwise (a plugin's changed default), or whose plugin's
+version or scheduler's code has changed since (``schedulers/code_identity.py``: a plugin author's fix to ``step``,
+docstrings and comments aside), is computed again; its new record supersedes the old one, which stays in the file. A
+point that fails (a scheduler raising, non-finite samples) is recorded as failed with its reason and the sweep goes on.
+``OUT/sweep.toml`` holds the fully resolved config; ``ddpm-bench sweep --config OUT/sweep.toml`` reproduces the run, and
+``OUT/reference.npz`` the reference statistics its points were scored against.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from ddpm_bench.runs.capacity import check_capacity
 from ddpm_bench.runs.decide import decide_pairs, planned_pairs
 from ddpm_bench.runs.growing_points import GrowingPoints
 from ddpm_bench.runs.workbench import PointRequest, Workbench, check_sources, prepare_output
-from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, parse_scheduler_spec, scheduler_config_dict
+from ddpm_bench.schedulers.code_identity import scheduler_code
+from ddpm_bench.schedulers.specs import (
+    SchedulerSpec,
+    build_scheduler,
+    parse_scheduler_spec,
+    scheduler_config_dict,
+    scheduler_registration,
+)
 from ddpm_bench.settings import SweepConfig
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import write_decisions
@@ -56,7 +64,7 @@ def run_sweep(
         distributed.on_main(lambda: held.enter_context(folder_lock(prepare_output(out))))  # one sweep per folder
         store, done, outdated = distributed.on_main(lambda: open_store(config, specs, out, force))
         for point, changes in outdated.items() if main else ():
-            log(f"{point}: recorded with another scheduler configuration ({changes}); computing it again")
+            log(f"{point}: recorded with {changes}; computing it again")
         pending = pending_points(config, specs, done)
         floor_due = R.FLOOR_POINT not in done  # never drawn, or drawn from other floor data
         bench = None
@@ -127,7 +135,8 @@ def pending_points(config: SweepConfig, specs: list[SchedulerSpec], done: set[st
 
 def open_store(config: SweepConfig, specs: list[SchedulerSpec], out, force: bool):
     """The output folder's record store (checked to hold this sweep's records, emptied with ``force``), the points
-    already done, and the outdated ones (point -> what changed). Writes the resolved config beside the records."""
+    already done, and the outdated ones (point -> what changed, in words). Writes the resolved config beside the
+    records."""
     check_sources(config)  # "model folder X not found" rather than "records of another sweep config"
     folder = prepare_output(out)
     store = R.RecordStore(folder, config.results_hash())
@@ -144,16 +153,52 @@ def open_store(config: SweepConfig, specs: list[SchedulerSpec], out, force: bool
 
 
 def outdated_points(records: list[dict], specs: list[SchedulerSpec], model_schedule: dict) -> dict[str, str]:
-    """Recorded points whose scheduler would now be built with another configuration: point -> the changed options."""
-    now = {spec.label: scheduler_config_dict(build_scheduler(spec, model_schedule)) for spec in specs}
+    """Recorded points that would now be computed otherwise: point -> what changed, in words. A point is outdated when
+    its scheduler would now be built with another configuration, or its plugin has another version, or the
+    scheduler's code hash differs; a record without one of these facts (older records) counts as unchanged in it."""
+    now = {spec.label: current_facts(spec, model_schedule) for spec in specs}
     outdated = {}
     for record in records:
-        then, current = record.get(R.SCHEDULER_CONFIG), now.get(record[R.SCHEDULER])
-        if then is None or current is None or then == current:
+        current = now.get(record.get(R.SCHEDULER))
+        if current is None:
             continue
-        changed = sorted(k for k in then.keys() | current.keys() if then.get(k) != current.get(k))
-        outdated[record[R.POINT]] = ", ".join(f"{k} {then.get(k)!r} -> {current.get(k)!r}" for k in changed)
+        changes = [text for text in (config_change(record, current), code_change(record, current)) if text]
+        if changes:
+            outdated[record[R.POINT]] = " and ".join(changes)
     return outdated
+
+
+def current_facts(spec: SchedulerSpec, model_schedule: dict) -> dict:
+    """What a point of ``spec`` would record now about its scheduler: configuration, plugin and code hash (as
+    ``Workbench.point_facts`` and ``run_point`` write them)."""
+    registration = scheduler_registration(spec.name)
+    return {R.SCHEDULER_CONFIG: scheduler_config_dict(build_scheduler(spec, model_schedule)),
+            R.PLUGIN_PACKAGE: registration.package, R.PLUGIN_VERSION: registration.version,
+            R.SCHEDULER_CODE: scheduler_code(registration.factory)}
+
+
+def config_change(record: dict, current: dict) -> str | None:
+    """``another scheduler configuration (eta 0.0 -> 1.0)`` when the recorded configuration differs, else None."""
+    then, now = record.get(R.SCHEDULER_CONFIG), current[R.SCHEDULER_CONFIG]
+    if then is None or then == now:
+        return None
+    changed = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
+    return f"another scheduler configuration ({', '.join(f'{k} {then.get(k)!r} -> {now.get(k)!r}' for k in changed)})"
+
+
+def code_change(record: dict, current: dict) -> str | None:
+    """``another version of its plugin's code (plugin P 0.1.0 -> 0.1.1, scheduler_code A -> B)`` naming what
+    differs from the record, else None."""
+    parts = []
+    package, version = current[R.PLUGIN_PACKAGE], current[R.PLUGIN_VERSION]
+    then_package, then_version = record.get(R.PLUGIN_PACKAGE) or package, record.get(R.PLUGIN_VERSION)
+    if then_version is not None and (then_package, then_version) != (package, version):
+        now = version if then_package == package else f"{package} {version}"
+        parts.append(f"plugin {then_package} {then_version} -> {now}")
+    code = record.get(R.SCHEDULER_CODE)
+    if code is not None and code != current[R.SCHEDULER_CODE]:
+        parts.append(f"{R.SCHEDULER_CODE} {code} -> {current[R.SCHEDULER_CODE]}")
+    return f"another version of its plugin's code ({', '.join(parts)})" if parts else None
 
 
 def sweep_record(config: SweepConfig, record: dict) -> dict:

@@ -27,6 +27,7 @@ from ddpm_bench.model.data import check_data_source
 from ddpm_bench.model.loading import LoadedModel, load_model, model_folder
 from ddpm_bench.runs.scoring import PointScores, Scoring
 from ddpm_bench.sampling.loop import Precision, SampledBatch, Sampler
+from ddpm_bench.schedulers.code_identity import scheduler_code
 from ddpm_bench.schedulers.specs import SchedulerSpec, build_scheduler, scheduler_config_dict, scheduler_registration
 from ddpm_bench.settings import RunSettings
 from ddpm_bench.store import records as R
@@ -163,13 +164,14 @@ class Workbench:
         return self.finished_point(record, request, sampler, kept, scores)
 
     def point_facts(self, spec: SchedulerSpec, steps: int) -> dict:
-        """The start of a point's record: its provenance, scheduler and plugin, and when it started."""
+        """The start of a point's record: its provenance, scheduler, plugin and the hash of the scheduler's code (a
+        sweep computes the point again when the plugin's version or this hash changes), and when it started."""
         registration = scheduler_registration(spec.name)
         return {
             **self.provenance(), R.POINT: R.point_id(spec.label, steps), R.SCHEDULER: spec.label,
             R.SCHEDULER_NAME: spec.name, R.STEPS: steps, R.PLUGIN: registration.plugin,
             R.PLUGIN_PACKAGE: registration.package, R.PLUGIN_VERSION: registration.version,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            R.SCHEDULER_CODE: scheduler_code(registration.factory), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
 
     def point_tracker(self, request: PointRequest, mode: str) -> Optional[RunProgress]:

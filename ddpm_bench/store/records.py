@@ -64,6 +64,7 @@ PRDC_DENSITY, PRDC_COVERAGE = "prdc_density", "prdc_coverage"    # prefixed: PRE
 NEAR_COPIES, NEAR_COPY_RATE = "near_copies", "near_copy_rate"  # samples closer to a reference image than any two are
 PLUGIN = "plugin"                    # the plugin that registered the scheduler,
 PLUGIN_PACKAGE, PLUGIN_VERSION = "plugin_package", "plugin_version"  # and the distribution it came in
+SCHEDULER_CODE = "scheduler_code"    # a hash of the scheduler's code, docstrings and comments aside (code_identity.py)
 VERSIONS = "versions"                # library name -> version
 PREPROCESSING = "preprocessing"      # how images meet the feature network, in words
 DEVICE = "device"                    # the device sampled on, in words: "cpu: MODEL (AMX-BF16), 2 threads"
