@@ -1,6 +1,7 @@
 """The plugin manager: entry points of group ``ddpm_bench``, loaded one at a time.
 
-A plugin that fails to import, raises in a hook, or registers a malformed or taken name is recorded as a
+A plugin that fails to import, implements an unknown hook or none that registers something (pluggy silently skips a
+hook function left without ``@hookimpl``), raises in a hook, or registers a malformed or taken name is recorded as a
 ``PluginFailure`` (plugin name, version, error) and skipped; the others keep working. Environment variables:
 
 - ``DDPM_BENCH_STRICT_PLUGINS=1``: any plugin failure raises ``PluginError`` instead (for CI of plugin authors);
@@ -28,6 +29,7 @@ STRICT_ENV = "DDPM_BENCH_STRICT_PLUGINS"
 DISABLE_ENV = "DDPM_BENCH_DISABLE_PLUGINS"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*(:[A-Za-z][A-Za-z0-9_.\-]*)?$")
 KINDS = ("schedulers", "backbones")
+REGISTERING_HOOKS = tuple(f"register_{kind}" for kind in KINDS)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,26 @@ def unknown_hooks(manager: pluggy.PluginManager, plugin: Any) -> Optional[str]:
             f"{', '.join(known)}")
 
 
+def registers_nothing(manager: pluggy.PluginManager, plugin: Any) -> Optional[str]:
+    """What is wrong when ``plugin`` implements none of the hooks that register something, or None.
+
+    Names the likely cause when it has a function named like such a hook that pluggy skipped for want of the marker.
+    """
+    implemented = {caller.name for caller in manager.get_hookcallers(plugin) or []}
+    if implemented & set(REGISTERING_HOOKS):
+        return None
+    unmarked = [name for name in REGISTERING_HOOKS if callable(getattr(plugin, name, None))]
+    if unmarked:
+        functions = (f"a function named {unmarked[0]} is" if len(unmarked) == 1
+                     else f"functions named {', '.join(unmarked)} are")
+        return f"implements no ddpm-bench hook: {functions} not marked @hookimpl (from ddpm_bench import hookimpl)"
+    hooks = ", ".join(REGISTERING_HOOKS)
+    if implemented:
+        others = ", ".join(sorted(implemented))
+        return f"implements no ddpm-bench hook that registers something ({hooks}), only {others}"
+    return f"implements no ddpm-bench hook ({hooks})"
+
+
 def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> Registry:
     """Import every plugin of the entry point group and collect what its hooks register."""
     registry = Registry()
@@ -169,10 +191,11 @@ def load_registry(entry_points: Optional[list[metadata.EntryPoint]] = None) -> R
         except Exception as error:  # a broken plugin must not take down the others
             _fail(registry, entry_point, error)
             continue
-        unknown = unknown_hooks(manager, module)
-        if unknown:  # pluggy's check_pending(), for this plugin alone: a misspelt hook would register nothing
+        # a misspelt hook (pluggy's check_pending(), for this plugin alone) or an unmarked one would register nothing
+        problem = unknown_hooks(manager, module) or registers_nothing(manager, module)
+        if problem:
             manager.unregister(module)
-            _fail(registry, entry_point, PluginError(unknown))
+            _fail(registry, entry_point, PluginError(problem))
             continue
         collector = _Collector(registry, entry_point.name, package, version)
         try:

@@ -23,6 +23,16 @@ def register_schedulers(register):
 """
 
 
+UNMARKED = """
+from ddpm_bench.schedulers.ddim import DDIMScheduler
+
+def register_schedulers(register):
+    register("heun", DDIMScheduler, "forgot @hookimpl")
+"""
+UNMARKED_REASON = ("PluginError: implements no ddpm-bench hook: a function named register_schedulers is not marked "
+                   "@hookimpl (from ddpm_bench import hookimpl)")
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
@@ -82,8 +92,15 @@ def test_third_party_plugin_is_registered_with_its_name_and_version(site):
             "@hookimpl\ndef register_schedulerz(register):\n    register('typo', DDIMScheduler, '')\n",
             "implements unknown hook 'register_schedulerz' (did you mean 'register_schedulers'?)",
         ),
+        (UNMARKED, UNMARKED_REASON),
+        ("from ddpm_bench.schedulers.ddim import DDIMScheduler\n",
+         "PluginError: implements no ddpm-bench hook (register_schedulers, register_backbones)"),
+        ("from ddpm_bench import hookimpl\n@hookimpl\ndef plugin_unavailable():\n    return None\n",
+         "implements no ddpm-bench hook that registers something (register_schedulers, register_backbones), "
+         "only plugin_unavailable"),
     ],
-    ids=["import-error", "hook-raises", "duplicate-name", "malformed-name", "not-callable", "misspelt-hook"],
+    ids=["import-error", "hook-raises", "duplicate-name", "malformed-name", "not-callable", "misspelt-hook",
+         "unmarked-hook", "no-hook", "only-availability-hook"],
 )
 def test_a_broken_plugin_is_reported_and_skipped(site, source, expected):
     install_plugin(site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), source)
@@ -113,6 +130,14 @@ def test_strict_mode_makes_a_failure_fatal(site, monkeypatch):
     install_plugin(site, "ddpm-bench-broken", "0.0.1", "zzbroken", unique("broken"), "raise ImportError('x')\n")
     monkeypatch.setenv(STRICT_ENV, "1")
     with pytest.raises(PluginError, match=r"zzbroken \(ddpm-bench-broken 0.0.1\).*strict mode"):
+        load_registry()
+
+
+def test_strict_mode_makes_an_unmarked_hook_fatal(site, monkeypatch):
+    install_plugin(site, "ddpm-bench-heun", "0.1.0", "heun", unique("heun"), UNMARKED)
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(PluginError, match=r"heun \(ddpm-bench-heun 0.1.0\): .*register_schedulers is not marked "
+                                          r"@hookimpl.*strict mode"):
         load_registry()
 
 
@@ -202,6 +227,17 @@ def test_a_misspelt_hook_is_shown_as_broken_by_the_cli(tmp_path):
     assert re.search(r"^typo\s+ddpm-bench-typo\s+0\.0\.1\s+FAILED: PluginError: implements unknown hook "
                      r"'register_schedulerz' \(did you mean 'register_schedulers'\?\)", plugins.stdout, re.M)
     assert re.search(r"^ddim\s+ddpm-bench\s+\S+\s+ddpm_bench.schedulers.ddim\s+ok$", plugins.stdout, re.M)
+
+
+def test_an_unmarked_hook_is_shown_as_broken_by_the_cli(tmp_path):
+    site = tmp_path / "site"
+    install_plugin(site, "ddpm-bench-heun", "0.1.0", "heun", unique("heun"), UNMARKED)
+    plugins = processes.ddpm_bench("plugins", env={"PYTHONPATH": str(site), "PATH": ""})
+    assert plugins.returncode == 1
+    failed = rf"^heun\s+ddpm-bench-heun\s+0\.1\.0\s+FAILED: {re.escape(UNMARKED_REASON)}$"
+    assert re.search(failed, plugins.stdout, re.M), plugins.stdout
+    for builtin in ("ddpm", "ddim", "pndm", "mnist-cnn", "inception", "diffusers"):
+        assert re.search(rf"^{builtin}\s+ddpm-bench\s+.*\s(ok|unavailable: .*)$", plugins.stdout, re.M), builtin
 
 
 def test_cli_reports_a_broken_plugin_and_still_lists_the_others(tmp_path):

@@ -6,6 +6,8 @@ import pytest
 
 from ddpm_bench import create_scheduler, list_schedulers
 from ddpm_bench.errors import ConfigError
+from ddpm_bench.schedulers.ddim import DDIMScheduler
+from ddpm_bench.schedulers.specs import parse_scheduler_spec
 
 
 def test_unknown_scheduler_lists_the_names_and_the_closest():
@@ -28,7 +30,7 @@ def test_bad_step_counts(name, steps):
     "name,options,match",
     [
         ("ddim", {"etta": 1.0}, r"unknown option 'etta' \(did you mean 'eta'\?\)"),
-        ("ddpm", {"eta": 1.0}, r"DDPMScheduler: unknown option 'eta'"),
+        ("ddpm", {"eta": 1.0}, r"^ddpm: unknown option 'eta'"),
         ("ddim", {"eta": "high"}, r"option eta='high' has the wrong type; expected float"),
         ("ddpm", {"variance_type": "fixed_medium"}, r"variance_type='fixed_medium'.*one of 'fixed_small'"),
         ("pndm", {"skip_prk_steps": 1}, r"skip_prk_steps=1 has the wrong type; expected bool"),
@@ -39,6 +41,48 @@ def test_bad_step_counts(name, steps):
 def test_bad_options_name_the_option(name, options, match):
     with pytest.raises(ConfigError, match=match):
         create_scheduler(name, **options)
+
+
+SPACINGS = "'leading', 'trailing', 'linspace', 'quadratic'"
+
+
+def test_an_option_error_names_the_scheduler_as_registered_and_lists_the_allowed_values():
+    with pytest.raises(ConfigError) as error:
+        create_scheduler("ddim", timestep_spacing="karras")
+    assert str(error.value) == f"ddim: timestep_spacing='karras' is not one of {SPACINGS}"
+    with pytest.raises(ConfigError) as error:
+        parse_scheduler_spec("ddim:timestep_spacing=karras")
+    assert str(error.value) == f"ddim: timestep_spacing='karras' is not one of {SPACINGS}"
+
+
+def test_a_scheduler_built_from_its_class_is_named_by_its_class():
+    with pytest.raises(ConfigError, match=r"^DDIMScheduler: timestep_spacing='karras' is not one of 'leading'"):
+        DDIMScheduler(timestep_spacing="karras")
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"timestep_spacing": 3}, "ddim: option timestep_spacing=3 has the wrong type; expected str, one of "
+                                  f"{SPACINGS}"),
+        ({"prediction_type": None}, "ddim: option prediction_type=None has the wrong type; expected str, one of "
+                                    "'epsilon', 'sample', 'v_prediction'"),
+        ({"beta_schedule": "cosine"}, "ddim: beta_schedule='cosine' is not one of 'linear', 'scaled_linear', "
+                                      "'squaredcos_cap_v2'"),
+    ],
+)
+def test_a_wrong_value_and_a_wrong_type_are_told_apart(options, message):
+    with pytest.raises(ConfigError) as error:
+        create_scheduler("ddim", **options)
+    assert str(error.value) == message
+
+
+def test_cli_names_the_scheduler_and_the_allowed_values(tmp_path):
+    result = processes.ddpm_bench("sample", "--scheduler", "ddim:timestep_spacing=karras", "--steps", "4", "-n", "2",
+                                  "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert result.stderr == f"ddpm-bench: error: ddim: timestep_spacing='karras' is not one of {SPACINGS}\n"
+    assert not (tmp_path / "o").exists()
 
 
 def test_quadratic_spacing_refuses_repeated_timesteps():

@@ -1,15 +1,19 @@
 """Scheduler configuration: typed fields with diffusers' names, checked on construction.
 
 Each scheduler declares a frozen dataclass of its options. ``build_config`` turns keyword options into one, rejecting
-unknown names (with the closest match) and wrong types with a one-line ConfigError that names the option.
+unknown names (with the closest match), wrong types (naming the expected one) and values outside a ``Literal``'s set
+(listing the allowed ones) with a one-line ConfigError that names the option, and the scheduler as users typed it
+(its registered name) when it is created by name (``created_as``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Iterator, Literal, Optional
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.util.names import unknown_option
@@ -53,9 +57,50 @@ def option_types(config_class: type) -> dict[str, Any]:
     return typing.get_type_hints(config_class)
 
 
+_created_as: ContextVar[Optional[str]] = ContextVar("ddpm_bench_scheduler_created_as", default=None)
+
+
+@contextmanager
+def created_as(name: str) -> Iterator[None]:
+    """Within this block, option errors name the scheduler ``name`` (what users type) rather than its class: a class
+    cannot know the name it was registered under, and one class may be registered under several."""
+    token = _created_as.set(name)
+    try:
+        yield
+    finally:
+        _created_as.reset(token)
+
+
+def _choices(annotation: Any) -> Optional[tuple]:
+    """The values an option of a fixed set (a ``Literal``, possibly Optional) allows, in declaration order; None for
+    an option of any other type."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return typing.get_args(annotation)
+    if origin is typing.Union:
+        parts = [(None,) if a is type(None) else _choices(a) for a in typing.get_args(annotation)]
+        if all(part is not None for part in parts):
+            return tuple(value for part in parts for value in part)
+    return None
+
+
+def _value_error(owner: str, name: str, annotation: Any, values: list) -> ConfigError:
+    """The error for option ``name`` given as ``values[0]`` (as typed; the rest are other readings of it): "is not one
+    of" when a reading has the type of an allowed value but is none of them, else "has the wrong type"."""
+    choices = _choices(annotation)
+    if choices is not None:
+        kinds = {type(choice) for choice in choices if choice is not None}
+        value = next((v for v in values if type(v) in kinds), None)
+        if value is not None:
+            return ConfigError(f"{owner}: {name}={value!r} is not one of {', '.join(map(repr, choices))}")
+    return ConfigError(f"{owner}: option {name}={values[0]!r} has the wrong type; expected {_type_name(annotation)}")
+
+
 def _type_name(annotation: Any) -> str:
     if typing.get_origin(annotation) is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+        args = typing.get_args(annotation)
+        kinds = " or ".join(sorted({type(a).__name__ for a in args}))
+        return f"{kinds}, one of " + ", ".join(repr(a) for a in args)
     if typing.get_origin(annotation) is typing.Union:
         return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None)) + " or None"
     return getattr(annotation, "__name__", str(annotation))
@@ -81,15 +126,15 @@ def _accepts(annotation: Any, value: Any) -> bool:
 
 
 def build_config(config_class: type, options: dict[str, Any], owner: str):
-    """Check ``options`` against ``config_class`` and return the config; ConfigError names the first bad option."""
+    """Check ``options`` against ``config_class`` and return the config; ConfigError names the first bad option, and
+    ``owner`` (a class name) or, inside ``created_as``, the scheduler's registered name."""
+    owner = _created_as.get() or owner
     types = option_types(config_class)
     for name, value in options.items():
         if name not in types:
             raise ConfigError(unknown_option(owner, name, types))
         if not _accepts(types[name], value):
-            raise ConfigError(
-                f"{owner}: option {name}={value!r} has the wrong type; expected {_type_name(types[name])}"
-            )
+            raise _value_error(owner, name, types[name], [value])
         if isinstance(value, float) and value != value:
             raise ConfigError(f"{owner}: option {name} is NaN")
     coerced = {k: float(v) if types[k] is float else v for k, v in options.items()}
@@ -102,7 +147,8 @@ def parse_option_value(config_class: type, name: str, text: str, owner: str) -> 
     if name not in types:
         raise ConfigError(unknown_option(owner, name, types))
     annotation = types[name]
-    for value in literal_candidates(text):
+    candidates = literal_candidates(text)
+    for value in candidates:
         if _accepts(annotation, value):
             return float(value) if annotation is float else value
-    raise ConfigError(f"{owner}: option {name}={text!r} has the wrong type; expected {_type_name(annotation)}")
+    raise _value_error(owner, name, annotation, [text, *candidates])

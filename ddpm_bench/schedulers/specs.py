@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from ddpm_bench.errors import ConfigError
 from ddpm_bench.plugins import Registration, get_registry
-from ddpm_bench.schedulers.config import option_types, parse_option_value
+from ddpm_bench.schedulers.config import created_as, option_types, parse_option_value
 from ddpm_bench.util.names import unknown_name
 from ddpm_bench.util.options import literal
 
@@ -32,8 +32,11 @@ def scheduler_registration(name: str) -> Registration:
 
 
 def create_scheduler(name: str, **config: Any):
-    """A fresh instance of the scheduler registered as ``name``, configured with diffusers-style keyword options."""
-    return scheduler_registration(name).factory(**config)
+    """A fresh instance of the scheduler registered as ``name``, configured with diffusers-style keyword options; an
+    option error names ``name``."""
+    factory = scheduler_registration(name).factory
+    with created_as(name):
+        return factory(**config)
 
 
 def list_schedulers() -> list[SchedulerInfo]:
@@ -96,7 +99,8 @@ def build_scheduler(spec: SchedulerSpec, model_schedule: Optional[dict] = None):
     accepted = accepted_options(factory)
     config = {k: v for k, v in (model_schedule or {}).items() if accepted is None or k in accepted}
     config.update(dict(spec.options))
-    return factory(**config)
+    with created_as(spec.name):
+        return factory(**config)
 
 
 def scheduler_config_dict(scheduler) -> dict:
