@@ -25,7 +25,6 @@ from ddpm_bench.report.text import (
     SUBSET_KID,
     intervals_text,
     sample_count_text,
-    sampled_points,
 )
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import read_target_summary
@@ -95,7 +94,7 @@ def at_common_n(frame: pd.DataFrame, stored) -> tuple[pd.DataFrame, Optional[int
 
 def fewest_samples(frame: pd.DataFrame, fid_n: Optional[int]) -> int:
     """The N that the report's FIDs and intervals are over: the common N where points differ, else the points' N."""
-    counts = sampled_points(frame)[R.N].dropna() if R.N in frame else []
+    counts = R.sampled_points(frame)[R.N].dropna() if R.N in frame else []
     return fid_n if fid_n is not None else int(min(counts, default=0))
 
 
@@ -168,7 +167,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> 
         f"{first.get(R.PREPROCESSING)}.",
         "Schedulers: " + "; ".join(
             f"`{r[R.SCHEDULER]}` from plugin {r.get(R.PLUGIN)} ({r.get(R.PLUGIN_PACKAGE)} {r.get(R.PLUGIN_VERSION)})"
-            for _, r in sampled_points(frame).drop_duplicates(R.SCHEDULER).iterrows()
+            for _, r in R.sampled_points(frame).drop_duplicates(R.SCHEDULER).iterrows()
         ),
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",

@@ -8,7 +8,6 @@ from typing import Optional
 
 import pandas as pd
 
-from ddpm_bench.report.text import sampled_points
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import read_timings
 from ddpm_bench.store.records import ok_points, point_label
@@ -41,7 +40,7 @@ def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
     if fid_n is not None:
         columns = [(field, head.replace("FID", f"FID at N = {fid_n}", 1) if field.startswith(R.FID) else head, form)
                    for field, head, form in columns]
-    if R.N in shown and sampled_points(shown)[R.N].nunique() > 1:  # adaptive N: each point's own
+    if R.N in shown and R.sampled_points(shown)[R.N].nunique() > 1:  # adaptive N: each point's own
         columns.insert(3, (R.N, "N", "{:.0f}"))
     if R.ERROR in shown:
         columns.append((R.ERROR, "error", "{}"))

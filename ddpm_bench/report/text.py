@@ -88,7 +88,7 @@ def fid_text(row: pd.Series) -> str:
 def sample_count_text(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
     """N, or its range when points have different N (a target search's adaptive N), and then the N that their FIDs
     are compared at (``fid_n``)."""
-    counts = sorted({int(n) for n in sampled_points(frame)[R.N].dropna()}) if R.N in frame else []
+    counts = sorted({int(n) for n in R.sampled_points(frame)[R.N].dropna()}) if R.N in frame else []
     if len(counts) > 1:
         compared = (f"; FIDs are over each point's first {fid_n} samples, so that all carry the same finite-N bias"
                     if fid_n is not None else "")
@@ -123,8 +123,3 @@ def look_text(result: dict, matching: bool) -> str:
         return "failed"
     return f"{value:+.3f} [{result['low']:+.3f}, {result['high']:+.3f}]" if matching else \
         f"{value:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
-
-
-def sampled_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every point a scheduler was run for, finished or failed: all records but the real-data floor."""
-    return frame[frame[R.STATUS] != R.FLOOR] if R.STATUS in frame else frame

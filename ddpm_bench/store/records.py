@@ -210,6 +210,11 @@ def ok_points(frame):
     return frame[frame[STATUS] == OK].copy() if STATUS in frame else frame.iloc[0:0]
 
 
+def sampled_points(frame):
+    """Every point a scheduler was run for, finished or failed: all records of a frame but the real-data floor."""
+    return frame[frame[STATUS] != FLOOR] if STATUS in frame else frame
+
+
 class RecordStore:
     """A sweep folder's records: the points already done, the check that they belong to this sweep, and appends."""
 
