@@ -1,35 +1,45 @@
-"""The report's charts: FID and KID against time per image or against model calls, drawn for a reader.
+"""The report's charts, drawn for a reader: the Frechet distance (FID) and KID against time per image or model calls
+(``draw``), and a target search's path (``draw_search``).
 
-- One colour per scheduler in every chart (the Okabe-Ito palette, safe for colour-blind readers), and for each a
-  marker and a dash style of its own, so that lines that coincide (``ddim:eta=1`` on ``ddpm``) stay visible.
-- Plain tick labels: milliseconds per image and FID as ordinary numbers, NFE ticks at the counts the sweep used.
-- FID with its 95 % interval as a bar (bias-corrected, so a bar can sit below its point; a lower end of 0 ends at the
-  axis); KID x 10^3 on a linear axis, over all N with its interval, or for older records the subset mean with its
-  standard deviation.
-- The real-data floor as a labelled band (its 95 % interval) with a line at its estimate.
-- Step counts written beside the points in their line's colour, each placed where it overlaps no other label
-  (``place_labels``; tests/test_report_view.py checks the rendered boxes).
-- SVG, for crisp text that a browser can search.
+- Each point is drawn at the value its bar brackets: the bias-corrected estimate of the distributions' Frechet distance
+  with its 95 % interval as the bar, or, for a record without an estimate, the plug-in FID at N with no bar; bars and
+  points never disagree (chart_style.py). KID x 10^3 the same way, on a linear axis with a line at 0.
+- Every chart compares its points at one N, said in the panel's title (the caller passes the common N it compared
+  them at).
+- The distance axis holds 0, so no interval end runs off it: linear where the values span little, else linear near 0
+  and logarithmic above (chart_axes.py). Plain tick labels: milliseconds, distances and NFE as ordinary numbers.
+- One colour per scheduler name in every chart of every report (Okabe-Ito, fixed for the built-in schedulers), and for
+  each a marker and a dash style; a variant (``ddim:eta=1``) in its base's colour with its own marker and dash.
+- The real-data floor as a line at its estimate, inside a band for its interval where it has one; the legend names a
+  band only where one is drawn.
+- The answer per time budget (the points the caller marks) ringed in black, named in the legend.
+- Step counts written beside the points in their line's colour where they overlap no other label, point or the legend
+  (a label with no free place is left out; the table has it).
+- SVG, for crisp text that a browser can search; rebuilt byte-identical.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ddpm_bench.report.chart_axes import place_labels, plain_log_axis, spaced, zero_axis
+from ddpm_bench.report.chart_style import Drawn, drawn, floor_drawn, styles
 from ddpm_bench.store import records as R
+from ddpm_bench.store.records import point_label
 
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-DASHES = ["-", "--", ":", "-."]
+__all__ = ["chart", "draw", "draw_search", "search_chart", "place_labels", "plain_log_axis", "spaced", "styles"]
+
 FLOOR_COLOUR = "#999999"
 X_MARGIN = 1.35  # the x axis reaches this factor beyond the first and last point
-# where a step label may go, relative to its point (points): right, above, left, below, then further out
-OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -15), (9, 12), (9, -18), (-9, 12), (-9, -18)]
+BAR = {"linewidth": 2.4, "alpha": 0.45}
+RING = {"marker": "o", "markersize": 15, "markerfacecolor": "none", "markeredgecolor": "black",
+        "markeredgewidth": 1.4, "linestyle": "none", "zorder": 5}
+ANSWER = "the answer per time budget"
+SEARCH_ANSWER = "the search's answer per scheduler"
 
 AXES = {
     "time": (R.SECONDS_PER_IMAGE, 1000.0, "milliseconds per image (log scale)"),
@@ -37,118 +47,114 @@ AXES = {
 }
 
 
-def styles(labels) -> dict[str, dict]:
-    """Colour, marker and dash style per scheduler label, fixed by the sorted labels so every chart agrees."""
-    ordered = sorted(set(labels))
-    cycle = zip(itertools.cycle(OKABE_ITO), itertools.cycle(MARKERS), itertools.cycle(DASHES))
-    return {label: {"color": c, "marker": m, "linestyle": d} for label, (c, m, d) in zip(ordered, cycle)}
+def sample_count(points: pd.DataFrame, n: Optional[int]) -> str:
+    """``N = 256``: the N the caller compared the points at, else the points' own (a range where they differ)."""
+    if n is not None:
+        return f"N = {int(n)}"
+    counts = sorted({int(c) for c in points[R.N].dropna()}) if R.N in points else []
+    if not counts:
+        return "N unknown"
+    return f"N = {counts[0]}" if len(counts) == 1 else f"N = {counts[0]} to {counts[-1]} (not one N)"
 
 
-def _plain(value, _position=None) -> str:
-    return f"{value:g}"
+def fid_label(values: Drawn, count: str, scale: str) -> str:
+    """The distance axis's label: what the points are, whether bars are drawn, how the axis is scaled."""
+    if values.estimated:
+        what = "Frechet distance, bias-corrected estimate" + ("; bars: 95 % interval" if values.has_bars else "")
+    else:
+        what = f"FID at {count}"
+    return what + (f"\n({scale})" if scale else "")
 
 
-def plain_log_axis(axis, values, margin: float) -> None:
-    """A log axis whose ticks are ordinary numbers: 1-2-5 steps within the shown range (the data's, widened by
-    ``margin`` each way); 1-2-3-...-9 steps where that range is too narrow to hold three of those."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-    low, high = float(np.nanmin(values)) / margin, float(np.nanmax(values)) * margin
-    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = [m * 10.0**e for e in decades for m in mantissas if low <= m * 10.0**e <= high]
-        if len(ticks) >= 3:
-            break
-    axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(FuncFormatter(_plain))
-    axis.set_minor_locator(NullLocator())
+def draw(points: pd.DataFrame, floor, x_axis: str, path: Path, marked: Sequence[str] = (),
+         n: Optional[int] = None) -> Path:
+    """FID (left) and KID x 10^3 (right) against time per image (``x_axis`` "time") or NFE ("nfe"), written to
+    ``path`` (SVG). ``points``: the finished points, every value (FID, KID, estimates, intervals) at one N;
+    ``floor``: the real-data floor's row or None; ``marked``: the labels (``point_label``, "ddim:20") of the points to
+    ring as the answer per time budget; ``n``: the N the values are at (default: the points' own N)."""
+    return _write(chart(points, floor, x_axis, marked, n), path)
 
 
-def spaced(values: list[float]) -> list[float]:
-    """Ticks from ``values`` (ascending) with neighbours at least 5 % of the axis's log span apart (and at least 10 %
-    in value), so that labels such as 19 and 20, or 50 and 59 on an axis reaching 1000, do not print over each other."""
-    ratio = max(1.1, 10 ** (0.05 * np.log10(values[-1] / values[0]))) if values else 1.1
-    kept: list[float] = []
-    for value in values:
-        if not kept or value >= kept[-1] * ratio:
-            kept.append(value)
-    return kept
-
-
-def place_labels(ax, items: list[tuple[float, float, str, str]]) -> list:
-    """Write each (x, y, text, colour) beside its point at the first offset where its box overlaps no label placed
-    before it and stays inside the axes; a label with no free place is left out. Returns the text artists."""
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer()
-    frame = ax.get_window_extent(renderer)
-    placed, boxes = [], []
-    for x, y, text, colour in items:
-        for dx, dy in OFFSETS:
-            artist = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, color=colour,
-                                 ha="left" if dx >= 0 else "right", va="bottom" if dy >= 0 else "top")
-            box = artist.get_window_extent(renderer).expanded(1.05, 1.1)
-            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            if inside and not any(box.overlaps(other) for other in boxes):
-                placed.append(artist)
-                boxes.append(box)
-                break
-            artist.remove()
-    return placed
-
-
-def draw(points: pd.DataFrame, floor, x_axis: str, path: Path) -> Path:
-    """FID (left) and KID x 10^3 (right) against time per image or NFE; writes ``path`` (SVG)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
+def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), n: Optional[int] = None):
+    """``draw``'s figure, laid out and labelled, not yet written."""
     plt = _pyplot()
     column, scale, xlabel = AXES[x_axis]
-    look = styles(points[R.SCHEDULER])
-    fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.2))
-    fid_values = list(points[R.FID])
-    if floor is not None:
-        for ax, (estimate, low, high) in ((ax_fid, _floor_values(floor, R.FID, R.FID_LOW, R.FID_HIGH, 1.0)),
-                                          (ax_kid, _floor_values(floor, R.KID, R.KID_LOW, R.KID_HIGH, 1000.0))):
-            if low is not None:
-                ax.axhspan(low, high, color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
-            band = " (band: 95 % interval)" if low is not None else ""
-            ax.axhline(estimate, color=FLOOR_COLOUR, linestyle="--", linewidth=1.2,
-                       label=f"real data, N = {int(floor[R.N])}{band}")
-        fid_values.append(floor[R.FID])
-    fid_highs = list(points[R.FID_HIGH].dropna()) if R.FID_HIGH in points else []
-    positive = [v for v in fid_values + (list(points[R.FID_LOW].dropna()) if R.FID_LOW in points else []) if v > 0]
-    bottom, top = min(positive) / 1.3, max(fid_values + fid_highs) * 1.3
-    labels = []
-    for label, group in points.groupby(R.SCHEDULER):
-        group = group.sort_values(column)
-        x = group[column] * scale
-        style = look[label]
-        ax_fid.plot(x, group[R.FID], linewidth=1.6, markersize=6, label=label, **style)
-        if R.FID_LOW in group and group[R.FID_LOW].notna().any():
-            ax_fid.vlines(x, group[R.FID_LOW].clip(lower=bottom), group[R.FID_HIGH], color=style["color"],
-                          linewidth=2.4, alpha=0.45)
-        kid, kid_low, kid_high = _kid_bars(group)
-        ax_kid.plot(x, kid, linewidth=1.6, markersize=6, label=label, **style)
-        ax_kid.vlines(x, kid_low, kid_high, color=style["color"], linewidth=2.4, alpha=0.45)
-        labels += [(xi, yi, str(int(s)), style["color"]) for xi, yi, s in zip(x, group[R.FID], group[R.STEPS])]
-    ax_fid.set_yscale("log")
-    ax_fid.set_ylim(bottom, top)
-    plain_log_axis(ax_fid.yaxis, [bottom * 1.3, top / 1.3], 1.3)
-    ax_fid.set_ylabel("FID (log scale); bars: 95 % interval, bias-corrected")
-    ax_kid.set_ylabel("KID × 10³ (bars: 95 % interval, or ± std for older records)")
+    fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.4))
+    fid, labels = _panel(ax_fid, points, column, scale, R.FID, 1.0, marked)
+    kid, _ = _panel(ax_kid, points, column, scale, R.KID, 1000.0, marked)
+    fid_floor, kid_floor = floor_drawn(floor, R.FID), floor_drawn(floor, R.KID, 1000.0)
+    _floor(ax_fid, fid_floor, floor, legend=True)
+    _floor(ax_kid, kid_floor, floor, legend=False)
+    fid_scale = zero_axis(ax_fid, [*fid.value, *fid_floor.value], [*fid.high, *fid_floor.high])
+    count = sample_count(points, n)
+    ax_fid.set_ylabel(fid_label(fid, count, fid_scale))
+    ax_fid.set_title(f"Frechet distance of the backbone's features, {count} per point", fontsize=10)
+    ax_kid.set_ylabel("KID × 10³" + ("; bars: 95 % interval" if kid.has_bars else ""))
+    ax_kid.set_title(f"KID (shown, does not decide), {count} per point", fontsize=10)
     ax_kid.axhline(0, color="black", linewidth=0.6)
+    ax_kid.set_ylim(*_padded([*kid.value, *kid.low, *kid.high, *kid_floor.value, *kid_floor.high, 0.0]))
     xs = points[column] * scale
     for ax in (ax_fid, ax_kid):
         ax.set_xscale("log")
         if x_axis == "nfe":
-            ax.xaxis.set_major_locator(FixedLocator(spaced(sorted(set(points[R.NFE])))))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
-            ax.xaxis.set_minor_locator(NullLocator())
+            _count_axis(ax.xaxis, points[R.NFE])
         else:
             plain_log_axis(ax.xaxis, xs, X_MARGIN)
         ax.set_xlim(xs.min() / X_MARGIN, xs.max() * X_MARGIN)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
-    return _finish(fig, ax_fid, labels, path)
+    return _laid_out(fig, ax_fid, labels)
+
+
+def _panel(ax, points: pd.DataFrame, column: str, scale: float, metric: str, factor: float,
+           marked: Sequence[str]) -> tuple[Drawn, list]:
+    """Each scheduler's line of ``metric`` on ``ax``, with bars and the marked points ringed; returns what was drawn
+    for all points (in the frame's order) and the step labels (x, y, text, colour)."""
+    values = drawn(points, metric, factor)
+    look = styles(points[R.SCHEDULER])
+    frame = points.assign(_y=values.value, _low=values.low, _high=values.high, _x=points[column] * scale)
+    labels, rings = [], []
+    for label, group in frame.groupby(R.SCHEDULER, sort=True):
+        group = group.sort_values("_x")
+        style = look[label]
+        ax.plot(group["_x"], group["_y"], linewidth=1.6, markersize=6, label=label, **style)
+        bars = group[group["_low"].notna()]
+        ax.vlines(bars["_x"], bars["_low"], bars["_high"], color=style["color"], **BAR)
+        labels += [(x, y, str(int(s)), style["color"]) for x, y, s in zip(group["_x"], group["_y"], group[R.STEPS])]
+        rings += [(x, y) for x, y, s in zip(group["_x"], group["_y"], group[R.STEPS])
+                  if point_label(label, int(s)) in set(marked)]
+    if rings:
+        ax.plot(*zip(*rings), label=ANSWER, **RING)
+    return values, labels
+
+
+def _floor(ax, values: Drawn, floor, legend: bool) -> None:
+    """The real-data floor: a dashed line at its value, in a band for its interval where it has one."""
+    if floor is None or not len(values.value):
+        return
+    band = bool(np.isfinite(values.low[0]))
+    if band:
+        ax.axhspan(values.low[0], values.high[0], color=FLOOR_COLOUR, alpha=0.18, linewidth=0)
+    label = f"real data, N = {int(floor[R.N])}" + (" (band: 95 % interval)" if band else "") if legend else None
+    ax.axhline(values.value[0], color=FLOOR_COLOUR, linestyle="--", linewidth=1.2, label=label)
+
+
+def _padded(values) -> tuple[float, float]:
+    """A linear axis's limits around ``values`` with 8 % room each way."""
+    shown = [float(v) for v in values if np.isfinite(v)]
+    low, high = min(shown), max(shown)
+    room = 0.08 * (high - low) or 1.0
+    return low - room, high + room
+
+
+def _count_axis(axis, counts) -> None:
+    """A log axis of model calls, ticked at the counts the sweep used (thinned where they would print over each
+    other)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    axis.set_major_locator(FixedLocator(spaced(sorted(set(counts)))))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
+    axis.set_minor_locator(NullLocator())
 
 
 def _pyplot():
@@ -163,85 +169,103 @@ def _pyplot():
     return plt
 
 
-def _finish(fig, ax, labels: list, path: Path) -> Path:
-    """Legend, layout, step labels placed on ``ax`` without overlaps, and the SVG written."""
+def _laid_out(fig, ax, labels: list):
+    """``fig`` with its legend on ``ax`` (one entry per label, the answers last), laid out, and the step labels placed
+    on ``ax`` clear of each other, the points, the rings and the legend."""
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+    order = sorted(handles, key=lambda label: label in (ANSWER, SEARCH_ANSWER))
+    legend = ax.legend([handles[label] for label in order], order, fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    rings = [line.get_window_extent(renderer) for line in ax.get_lines() if line.get_markersize() == RING["markersize"]]
+    place_labels(ax, labels, avoid=[legend.get_window_extent(renderer), *rings])
+    return fig
+
+
+def _write(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    place_labels(ax, labels)
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
     return path
 
 
-def _kid_bars(group: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """KID x 10^3 and its bar's ends: over all N with its 95 % interval, or (older records) the subset mean +- std."""
-    if R.KID_LOW in group and group[R.KID_LOW].notna().any():
-        return group[R.KID] * 1000, group[R.KID_LOW] * 1000, group[R.KID_HIGH] * 1000
-    kid, std = group[R.KID] * 1000, group[R.KID_STD] * 1000
-    return kid, kid - std, kid + std
-
-
-def _floor_values(floor, metric: str, low_field: str, high_field: str,
-                  factor: float) -> tuple[float, Optional[float], Optional[float]]:
-    """The floor's estimate of ``metric`` and its interval's ends (None for older records), times ``factor``."""
-    low, high = floor.get(low_field), floor.get(high_field)
-    if low is None or low != low:
-        return floor[metric] * factor, None, None
-    return floor[metric] * factor, low * factor, high * factor
-
-
-def draw_search(points: pd.DataFrame, summary: dict, path: Path) -> Path:
-    """The target search (target.py) on the FID-versus-time plane: every point each scheduler's search judged, joined
-    by arrows in the order it judged them, labelled with their step counts; filled where the point met the target.
-    Bars: the interval each decision rested on (``--fid``); a dashed line at the target FID, or a star at the
+def draw_search(points: pd.DataFrame, summary: dict, path: Path, n: Optional[int] = None) -> Path:
+    """A target search (target.json's ``summary``) on the distance-versus-time plane, written to ``path`` (SVG): every
+    point each scheduler's search judged, at its value in ``points`` (the records with every value at one common N,
+    ``n``; not at the N of the look that decided it, which put points grown to more samples lower), joined by arrows
+    in the order the search judged them and labelled with their step counts; filled where the point met the target,
+    ringed where it is the search's answer for its scheduler. A dashed line at the target FID, or a star at the
     matched point."""
+    return _write(search_chart(points, summary, n), path)
+
+
+def search_chart(points: pd.DataFrame, summary: dict, n: Optional[int] = None):
+    """``draw_search``'s figure, laid out and labelled, not yet written."""
     plt = _pyplot()
-    results = summary["results"]
     look = styles(points[R.SCHEDULER])  # the colours of the report's other charts
-    times = {(r[R.SCHEDULER], int(r[R.STEPS])): r[R.SECONDS_PER_IMAGE] * 1000 for _, r in points.iterrows()}
-    fig, ax = plt.subplots(figsize=(9, 5.2))
-    labels, xs, ys = [], [], []
-    for result in results:
-        style = look[result["scheduler"]]
-        judged = [(times[(result["scheduler"], k["steps"])], k) for k in result["path"]
-                  if (result["scheduler"], k["steps"]) in times and k["fid"] is not None]
-        for (x0, a), (x1, b) in zip(judged, judged[1:]):
-            ax.annotate("", (x1, b["fid"]), (x0, a["fid"]), arrowprops={"arrowstyle": "->", "color": style["color"],
-                                                                         "alpha": 0.6, "shrinkA": 4, "shrinkB": 4})
-        for x, k in judged:
-            met = k["outcome"] == "met"
-            ax.plot([x], [k["fid"]], marker=style["marker"], color=style["color"], markersize=7, linestyle="none",
-                    markerfacecolor=style["color"] if met else "white")
-            if "fid" in summary["target"]:
-                ax.vlines(x, max(k["low"], 1e-3), k["high"], color=style["color"], linewidth=2.2, alpha=0.4)
-            labels.append((x, k["fid"], str(k["steps"]), style["color"]))
-            xs.append(x)
-            ys += [k["fid"]] + ([k["high"]] if "fid" in summary["target"] else [])
-        ax.plot([], [], marker=style["marker"], color=style["color"], linestyle="none", label=result["scheduler"])
+    values = drawn(points, R.FID)
+    at = {(s, int(k)): (t * 1000, y, lo, hi) for s, k, t, y, lo, hi in zip(
+        points[R.SCHEDULER], points[R.STEPS], points[R.SECONDS_PER_IMAGE], values.value, values.low, values.high)}
+    fig, ax = plt.subplots(figsize=(9, 5.4))
+    labels, shown = [], []
+    for result in summary["results"]:
+        name = result["scheduler"]
+        labels += _search_path(ax, result, at, look.get(name, {}))
+        shown += [at[(name, k["steps"])] for k in result["path"] if (name, k["steps"]) in at]
+    ax.plot([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none", label="hollow: not met")
     goal = summary["target"]
     if "fid" in goal:
         ax.axhline(goal["fid"], color="black", linestyle="--", linewidth=1, label=f"target: FID ≤ {goal['fid']:g}")
-        ys.append(goal["fid"])
+        shown.append((np.nan, goal["fid"], np.nan, np.nan))
     else:
         name, _, steps = goal["match"].rpartition(":")
-        matched = points[(points[R.SCHEDULER] == name) & (points[R.STEPS] == int(steps))]
-        if len(matched):
-            x, y = float(matched.iloc[0][R.SECONDS_PER_IMAGE]) * 1000, float(matched.iloc[0][R.FID])
-            ax.plot([x], [y], marker="*", color="black", markersize=12, linestyle="none",
+        if (name, int(steps)) in at:
+            x, y, low, high = at[(name, int(steps))]
+            ax.plot([x], [y], marker="*", color="black", markersize=13, linestyle="none", zorder=6,
                     label=f"matched: {goal['match']}")
-            xs.append(x)
-            ys.append(y)
-    ax.plot([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none", label="hollow: not met")
+            if np.isfinite(low):
+                ax.vlines(x, low, high, color="black", **BAR)
+            shown.append(at[(name, int(steps))])
+    xs = [s[0] for s in shown if np.isfinite(s[0])]
+    scale = zero_axis(ax, [s[1] for s in shown], [s[3] for s in shown])
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    positive = [y for y in ys if y > 0]
-    ax.set_ylim(min(positive) / 1.3, max(positive) * 1.3)
-    plain_log_axis(ax.yaxis, [min(positive), max(positive)], 1.3)
     plain_log_axis(ax.xaxis, xs, X_MARGIN)
     ax.set_xlim(min(xs) / X_MARGIN, max(xs) * X_MARGIN)
     ax.set_xlabel(AXES["time"][2])
-    ax.set_ylabel("FID (log scale) at the N of the look that decided")
+    ax.set_ylabel(fid_label(values, sample_count(points, n), scale))
+    ax.set_title(f"Every point at {sample_count(points, n)}, the N all points share (each look's own N: the table)",
+                 fontsize=10)
     ax.grid(True, alpha=0.3)
-    return _finish(fig, ax, labels, path)
+    return _laid_out(fig, ax, labels)
+
+
+def _search_path(ax, result: dict, at: dict, style: dict) -> list:
+    """One scheduler's search: arrows between the points in the order judged, markers (filled where met), bars, a
+    ring at its answer; returns the step labels."""
+    name = result["scheduler"]
+    judged, seen = [], set()
+    for look in result["path"]:
+        if (name, look["steps"]) in at:
+            judged.append((look["steps"], look["outcome"] == "met"))
+    for (a, _), (b, _) in zip(judged, judged[1:]):
+        (x0, y0, _, _), (x1, y1, _, _) = at[(name, a)], at[(name, b)]
+        ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": style.get("color", "grey"),
+                                                        "alpha": 0.6, "shrinkA": 4, "shrinkB": 4})
+    labels = []
+    for steps, met in reversed(judged):  # the last verdict on a point is the one that stands
+        if steps in seen:
+            continue
+        seen.add(steps)
+        x, y, low, high = at[(name, steps)]
+        colour = style.get("color", "grey")
+        ax.plot([x], [y], marker=style.get("marker", "o"), color=colour, markersize=7, linestyle="none",
+                markerfacecolor=colour if met else "white")
+        if np.isfinite(low):
+            ax.vlines(x, low, high, color=colour, **BAR)
+        labels.append((x, y, str(steps), colour))
+    if result["met"] and (name, int(result["steps"])) in at:
+        ax.plot(*at[(name, int(result["steps"]))][:2], label=SEARCH_ANSWER, **RING)
+    ax.plot([], [], marker=style.get("marker", "o"), color=style.get("color", "grey"), linestyle="none", label=name)
+    return labels
