@@ -29,7 +29,7 @@ def point(scheduler, steps, fid, low=np.nan, high=np.nan, estimate=np.nan, ms=No
 
 
 def sweep(schedulers=("ddim", "ddpm", "pndm")) -> pd.DataFrame:
-    """Points as a sweep at N = 256 gives them: plug-in FID above its bias-corrected interval, lower ends clipped at 0."""
+    """Points as a sweep at N = 256 gives them: plug-in FID above its bias-corrected interval, lower ends at 0."""
     rows = []
     for k, name in enumerate(schedulers):
         for steps, fid in ((5, 6.0 - k), (10, 3.0 - 0.2 * k), (20, 2.5 - 0.1 * k)):
@@ -212,6 +212,8 @@ def test_the_answer_per_time_budget_is_ringed_and_named_in_the_legend():
     assert ringed == sorted(zip(expected[R.SECONDS_PER_IMAGE] * 1000, expected[FID_ESTIMATE]))
     assert legend_texts(ax)[-1] == ANSWER
     assert ANSWER not in legend_texts(chart(frame, floor_row(), "time").axes[0])  # nothing marked, nothing promised
+    target_folder = chart(frame, floor_row(), "time", marked=["ddim:5"], marked_as=SEARCH_ANSWER).axes[0]
+    assert legend_texts(target_folder)[-1] == SEARCH_ANSWER
 
 
 def search_summary() -> dict:
@@ -236,10 +238,14 @@ def test_the_search_chart_draws_every_point_at_the_common_n_it_is_given_and_ring
     assert ys == sorted(round(values[key], 6) for key in [("pndm", 5), ("pndm", 10), ("ddim", 5), ("ddim", 10),
                                                             ("ddim", 20)])
     rings = [line for line in ax.get_lines() if line.get_label() == SEARCH_ANSWER]
-    assert [(line.get_xdata()[0], line.get_ydata()[0]) for line in rings] == [(100.0, values[("pndm", 10)])]
+    assert len(rings) == 1 and list(zip(rings[0].get_xdata(), rings[0].get_ydata())) == [(100.0, values[("pndm", 10)])]
     for x, low, high in bars(ax):
         assert any(np.isclose(px, x) and low <= py <= high for px, py in drawn_points(ax))
     assert legend_texts(ax).count(SEARCH_ANSWER) == 1
+    marked = search_chart(frame, search_summary(), marked=["ddim:10", "pndm:10"], n=256).axes[0]
+    rings = [line for line in marked.get_lines() if line.get_label() == SEARCH_ANSWER]
+    assert sorted(zip(rings[0].get_xdata(), rings[0].get_ydata())) == sorted([(100.0, values[("ddim", 10)]),
+                                                                              (100.0, values[("pndm", 10)])])
 
 
 def test_draw_writes_the_same_svg_twice(tmp_path):

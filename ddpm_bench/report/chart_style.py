@@ -36,8 +36,7 @@ BUILT_IN = {  # registered name -> (colour, marker, dash)
     "dpmpp-2m": (OKABE_ITO["purple"], "D", ":"),
 }
 
-FID_ESTIMATE = getattr(R, "FID_ESTIMATE", "fid_estimate")  # the store's constants, once records.py has them
-KID_ESTIMATE = getattr(R, "KID_ESTIMATE", "kid_estimate")
+FID_ESTIMATE, KID_ESTIMATE = R.FID_ESTIMATE, R.KID_ESTIMATE
 
 
 def base_name(label: str) -> str:

@@ -67,21 +67,23 @@ def fid_label(values: Drawn, count: str, scale: str) -> str:
 
 
 def draw(points: pd.DataFrame, floor, x_axis: str, path: Path, marked: Sequence[str] = (),
-         n: Optional[int] = None) -> Path:
+         n: Optional[int] = None, marked_as: str = ANSWER) -> Path:
     """FID (left) and KID x 10^3 (right) against time per image (``x_axis`` "time") or NFE ("nfe"), written to
     ``path`` (SVG). ``points``: the finished points, every value (FID, KID, estimates, intervals) at one N;
     ``floor``: the real-data floor's row or None; ``marked``: the labels (``point_label``, "ddim:20") of the points to
-    ring as the answer per time budget; ``n``: the N the values are at (default: the points' own N)."""
-    return _write(chart(points, floor, x_axis, marked, n), path)
+    ring as the answer per time budget; ``n``: the N the values are at (default: the points' own N); ``marked_as``:
+    the rings' legend entry (a target folder's: ``SEARCH_ANSWER``)."""
+    return _write(chart(points, floor, x_axis, marked, n, marked_as), path)
 
 
-def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), n: Optional[int] = None):
+def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), n: Optional[int] = None,
+          marked_as: str = ANSWER):
     """``draw``'s figure, laid out and labelled, not yet written."""
     plt = _pyplot()
     column, scale, xlabel = AXES[x_axis]
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.4))
-    fid, labels = _panel(ax_fid, points, column, scale, R.FID, 1.0, marked)
-    kid, _ = _panel(ax_kid, points, column, scale, R.KID, 1000.0, marked)
+    fid, labels = _panel(ax_fid, points, column, scale, R.FID, 1.0, marked, marked_as)
+    kid, _ = _panel(ax_kid, points, column, scale, R.KID, 1000.0, marked, marked_as)
     fid_floor, kid_floor = floor_drawn(floor, R.FID), floor_drawn(floor, R.KID, 1000.0)
     _floor(ax_fid, fid_floor, floor, legend=True)
     _floor(ax_kid, kid_floor, floor, legend=False)
@@ -107,7 +109,7 @@ def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), 
 
 
 def _panel(ax, points: pd.DataFrame, column: str, scale: float, metric: str, factor: float,
-           marked: Sequence[str]) -> tuple[Drawn, list]:
+           marked: Sequence[str], marked_as: str) -> tuple[Drawn, list]:
     """Each scheduler's line of ``metric`` on ``ax``, with bars and the marked points ringed; returns what was drawn
     for all points (in the frame's order) and the step labels (x, y, text, colour)."""
     values = drawn(points, metric, factor)
@@ -124,7 +126,7 @@ def _panel(ax, points: pd.DataFrame, column: str, scale: float, metric: str, fac
         rings += [(x, y) for x, y, s in zip(group["_x"], group["_y"], group[R.STEPS])
                   if point_label(label, int(s)) in set(marked)]
     if rings:
-        ax.plot(*zip(*rings), label=ANSWER, **RING)
+        ax.plot(*zip(*rings), label=marked_as, **RING)
     return values, labels
 
 
@@ -191,17 +193,18 @@ def _write(fig, path: Path) -> Path:
     return path
 
 
-def draw_search(points: pd.DataFrame, summary: dict, path: Path, n: Optional[int] = None) -> Path:
+def draw_search(points: pd.DataFrame, summary: dict, path: Path, marked: Sequence[str] = (),
+                n: Optional[int] = None) -> Path:
     """A target search (target.json's ``summary``) on the distance-versus-time plane, written to ``path`` (SVG): every
     point each scheduler's search judged, at its value in ``points`` (the records with every value at one common N,
     ``n``; not at the N of the look that decided it, which put points grown to more samples lower), joined by arrows
     in the order the search judged them and labelled with their step counts; filled where the point met the target,
-    ringed where it is the search's answer for its scheduler. A dashed line at the target FID, or a star at the
-    matched point."""
-    return _write(search_chart(points, summary, n), path)
+    ringed where it is the search's answer for its scheduler (``marked``: their labels, ``point_label``; default: the
+    points the summary says met the target). A dashed line at the target FID, or a star at the matched point."""
+    return _write(search_chart(points, summary, marked, n), path)
 
 
-def search_chart(points: pd.DataFrame, summary: dict, n: Optional[int] = None):
+def search_chart(points: pd.DataFrame, summary: dict, marked: Sequence[str] = (), n: Optional[int] = None):
     """``draw_search``'s figure, laid out and labelled, not yet written."""
     plt = _pyplot()
     look = styles(points[R.SCHEDULER])  # the colours of the report's other charts
@@ -214,6 +217,10 @@ def search_chart(points: pd.DataFrame, summary: dict, n: Optional[int] = None):
         name = result["scheduler"]
         labels += _search_path(ax, result, at, look.get(name, {}))
         shown += [at[(name, k["steps"])] for k in result["path"] if (name, k["steps"]) in at]
+    answers = set(marked) or {point_label(r["scheduler"], int(r["steps"])) for r in summary["results"] if r["met"]}
+    rings = [(x, y) for (name, steps), (x, y, _, _) in at.items() if point_label(name, steps) in answers]
+    if rings:
+        ax.plot(*zip(*sorted(rings)), label=SEARCH_ANSWER, **RING)
     ax.plot([], [], marker="o", color="grey", markerfacecolor="white", linestyle="none", label="hollow: not met")
     goal = summary["target"]
     if "fid" in goal:
@@ -242,8 +249,8 @@ def search_chart(points: pd.DataFrame, summary: dict, n: Optional[int] = None):
 
 
 def _search_path(ax, result: dict, at: dict, style: dict) -> list:
-    """One scheduler's search: arrows between the points in the order judged, markers (filled where met), bars, a
-    ring at its answer; returns the step labels."""
+    """One scheduler's search: arrows between the points in the order judged, markers (filled where met) and bars;
+    returns the step labels."""
     name = result["scheduler"]
     judged, seen = [], set()
     for look in result["path"]:
@@ -265,7 +272,5 @@ def _search_path(ax, result: dict, at: dict, style: dict) -> list:
         if np.isfinite(low):
             ax.vlines(x, low, high, color=colour, **BAR)
         labels.append((x, y, str(steps), colour))
-    if result["met"] and (name, int(result["steps"])) in at:
-        ax.plot(*at[(name, int(result["steps"]))][:2], label=SEARCH_ANSWER, **RING)
     ax.plot([], [], marker=style.get("marker", "o"), color=style.get("color", "grey"), linestyle="none", label=name)
     return labels
