@@ -2,9 +2,9 @@
 DDPM, DDIM and PNDM papers (and of pytorch-fid / TTUR statistics).
 
 Optional: ``pip install ddpm-bench[inception]`` (torch-fidelity, which needs torchvision). The weights file
-``weights-inception-2015-12-05-6726825d.pth`` is looked up at ``--inception-weights PATH`` (environment variable
-``DDPM_BENCH_INCEPTION_WEIGHTS``), else where torch-fidelity caches it (``$TORCH_HOME/hub/checkpoints``). Nothing is
-downloaded at run time.
+``weights-inception-2015-12-05-6726825d.pth`` is looked up at ``--backbone inception:weights=PATH``, else at
+``--inception-weights PATH`` (environment variable ``DDPM_BENCH_INCEPTION_WEIGHTS``), else where torch-fidelity caches
+it (``$TORCH_HOME/hub/checkpoints``). Nothing is downloaded at run time.
 
 torch-fidelity reads its weights with ``torch.load(weights_only=False)``, which runs any code pickled into the file. So
 the file a user names is never handed to it: its bytes are read once and vetted with ``torch.load(weights_only=True)``
@@ -59,19 +59,20 @@ def vetted_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], str]:
     return state, hashlib.sha256(data).hexdigest()
 
 
-def weights_location() -> Path:
-    """Where the Inception weights are looked for: ``--inception-weights`` / the environment, else torch's cache."""
-    explicit = os.environ.get(WEIGHTS_ENV)
+def weights_location(weights: Optional[str] = None) -> Path:
+    """Where the Inception weights are looked for: the backbone's ``weights`` option, else ``--inception-weights`` /
+    the environment, else torch's cache."""
+    explicit = weights or os.environ.get(WEIGHTS_ENV)
     return Path(explicit) if explicit else Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME
 
 
-def weights_path() -> Path:
+def weights_path(weights: Optional[str] = None) -> Path:
     """The Inception weights file to use; BenchError naming the file and where to put it when it is missing."""
-    path = weights_location()
+    path = weights_location(weights)
     if not path.is_file():
         raise BenchError(
             f"Inception weights not found at {path}; download {WEIGHTS_URL} and put it there, "
-            f"or pass --inception-weights PATH"
+            f"or pass --backbone inception:weights=PATH (or --inception-weights PATH)"
         )
     return path
 
@@ -82,7 +83,8 @@ def plugin_unavailable() -> Optional[str]:
     if importlib.util.find_spec("torch_fidelity") is None:
         return "needs torch-fidelity (pip install 'ddpm-bench[inception]')"
     path = weights_location()
-    return None if path.is_file() else f"no weights at {path} (--inception-weights PATH, or download {WEIGHTS_URL})"
+    return None if path.is_file() else (f"no weights at {path} (--backbone inception:weights=PATH, or download "
+                                         f"{WEIGHTS_URL})")
 
 
 class InceptionBackbone:
@@ -93,8 +95,10 @@ class InceptionBackbone:
         "bilinear interpolation, scaled to [-1, 1]; features: 2048-d pool3 of Inception-v3 (2015-12-05 weights)"
     )
 
-    def __init__(self):
-        path = weights_path()
+    def __init__(self, weights: Optional[str] = None):
+        """``weights``: the weights file (``--backbone inception:weights=FILE``); else found as ``weights_location``
+        says."""
+        path = weights_path(weights)
         state, sha256 = vetted_state_dict(path)  # before torch-fidelity is imported: a bad file is refused either way
         if not sha256.startswith(PUBLISHED_SHA256_PREFIX):
             print(f"ddpm-bench: warning: Inception weights {path} have SHA-256 {sha256[:16]}..., not the published "

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.metrics.backbones import stated_feature_dim
+from ddpm_bench.metrics.backbones import stated_feature_dim, warn_if_few_samples
 
 INDEX_BYTES = 36  # a Python int in a list: its 8-byte slot and the 28-byte int object
 FEATURE_BYTES = 4  # float32
@@ -53,8 +53,11 @@ def size_text(count: float) -> str:
 def check_capacity(n: int, folder: Path, *, points: int = 1, backbone: Optional[str] = None,
                    keep_features: bool = False) -> None:
     """A one-line error when N samples per point cannot be planned on this machine: the index list and one point's
-    features in memory against the memory available, and ``points`` points' kept features against the free disk."""
+    features in memory against the memory available, and ``points`` points' kept features against the free disk;
+    and a warning when N is below twice the backbone's feature dimension (``warn_if_few_samples``)."""
     dim = stated_feature_dim(backbone) if backbone is not None else None
+    if backbone is not None:
+        warn_if_few_samples(backbone, n)
     in_memory = n * INDEX_BYTES + (n * dim * FEATURE_BYTES if dim else 0)
     memory = available_memory()
     if in_memory > memory:

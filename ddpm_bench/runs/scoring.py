@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.metrics.backbones import Backbone, get_backbone
+from ddpm_bench.metrics.backbones import Backbone, feature_scores, frechet_name, get_backbone
 from ddpm_bench.metrics.manifold import NEAREST_K, RealManifold
 from ddpm_bench.metrics.near_copies import NearCopyProbe
 from ddpm_bench.metrics.reference import ReferenceStats, real_subset, resolve_reference
@@ -84,8 +84,10 @@ class Scoring:
             write_reference_stats(folder, self.reference.key, self.reference.mu, self.reference.sigma)
 
     def provenance(self) -> dict:
-        """What a record's scores were computed with: the backbone, its preprocessing and the reference."""
+        """What a record's scores were computed with: the backbone, its preprocessing, the name of its Frechet distance
+        (FID, FD_DINOv2) and the reference."""
         return {R.BACKBONE: self.settings.backbone, R.PREPROCESSING: self.backbone.preprocessing,
+                R.FRECHET_NAME: frechet_name(self.backbone),
                 R.REFERENCE: self.reference.description, R.REFERENCE_SOURCE: self.settings.reference}
 
     def scorer(self, sync: bool = True) -> Scorer:
@@ -110,7 +112,7 @@ class Scoring:
         (manifold.py): every score of a point, from its features, and what they cost."""
         started = time.perf_counter()
         point = PointFeatures(features, self.stats_reference)
-        result = {**point_intervals(point), **fd_infinity(point)}
+        result = {**point_intervals(point), **fd_infinity(point), **feature_scores(self.backbone, point)}
         if self.manifold is not None:
             result.update(self.manifold.scores(features))
         return {**result, "interval_method": INTERVAL_METHOD, "statistics_seconds": time.perf_counter() - started}
