@@ -64,10 +64,22 @@ def randn_like_batch(sample: torch.Tensor, generator: Generator) -> torch.Tensor
 
 
 class BaseScheduler:
-    """Shared state and helpers: betas, alpha_bar, the timestep grid, add_noise, x_0 prediction, clipping."""
+    """Shared state and helpers: betas, alpha_bar, the timestep grid, add_noise, x_0 prediction, clipping.
+
+    Attributes a subclass reads: ``config`` (the checked options, an instance of ``config_class``); ``betas``,
+    ``alphas`` and ``alphas_cumprod`` (beta_t, 1 - beta_t and alpha_bar_t for t = 0..T-1, float32 tensors as in
+    diffusers); ``one`` (a tensor 1.0: alpha_bar of clean data, for a last step that ends at x_0);
+    ``final_alpha_cumprod`` (alpha_bar after the last step: ``one``, or alpha_bar_0 when the config has
+    ``set_alpha_to_one=False``); ``init_noise_sigma`` (1: x_T ~ N(0, I)); ``num_inference_steps`` and ``timesteps``
+    (after ``set_timesteps``).
+    """
 
     config_class: type = SchedulerConfig
+    #: model calls per step, as diffusers means it (2 for Heun); the loop counts calls itself, this is for diffusers
     order = 1
+    #: the order of convergence to the probability-flow ODE solution that ``ddpm-bench check`` expects to measure (a
+    #: deterministic sampler's global error falls like steps^-convergence_order); stochastic samplers ignore it
+    convergence_order = 1
 
     def __init__(self, **options: Any):
         self.config = build_config(self.config_class, options, type(self).__name__)
@@ -91,6 +103,12 @@ class BaseScheduler:
     def reset(self) -> None:
         """Forget what earlier steps left behind (a multistep method's history); ``set_timesteps`` calls it. The
         built-in one-step methods keep nothing."""
+
+    def nfe(self, num_inference_steps: int) -> int:
+        """The number of model calls (function evaluations) a run of ``num_inference_steps`` steps makes: the length
+        of ``timesteps`` after ``set_timesteps``. One per step here; a sampler with more calls per step overrides it
+        (Heun, Karras et al. 2022 Alg. 1: 2n - 1), and ``ddpm-bench check`` counts the calls against it."""
+        return num_inference_steps
 
     def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
         """One model call per grid point, so NFE = num_inference_steps; resets all state."""

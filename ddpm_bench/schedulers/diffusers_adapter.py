@@ -25,6 +25,22 @@ from ddpm_bench.store.disk_cache import remembered
 from ddpm_bench.util.names import unknown_option
 
 PREFIX = "diffusers:"
+SOLVER_ORDER = "solver_order"
+# the order of convergence each deterministic method claims: DDIM and Euler first order; Heun (Karras et al. 2022 Alg.
+# 1) and KDPM2 second; LMS fourth (its step's default order=4); PNDM's pseudo linear multistep second on a grid
+# uniform in t (see schedulers/pndm.py); the multistep solvers their configured ``solver_order``
+CONVERGENCE_ORDERS = {
+    "DDIMScheduler": 1, "EulerDiscreteScheduler": 1, "HeunDiscreteScheduler": 2, "KDPM2DiscreteScheduler": 2,
+    "LMSDiscreteScheduler": 4, "PNDMScheduler": 2, "DPMSolverMultistepScheduler": SOLVER_ORDER,
+    "DPMSolverSinglestepScheduler": SOLVER_ORDER, "DEISMultistepScheduler": SOLVER_ORDER,
+    "UniPCMultistepScheduler": SOLVER_ORDER,
+}
+# adapted schedulers that ``ddpm-bench check`` fails, and why
+KNOWN_FAILURES = {
+    "DPMSolverSDEScheduler": "needs the optional dependency torchsde (pip install torchsde), which is not installed",
+    "EDMEulerScheduler": "works on EDM's own noise levels (sigma 0.002 to 80, timesteps 0.25 log sigma), not on a "
+                         "discrete alphas_cumprod schedule, so the kit's exact model cannot be posed for it",
+}
 
 
 class DiffusersScheduler:
@@ -56,6 +72,18 @@ class DiffusersScheduler:
     @property
     def init_noise_sigma(self):
         return self.inner.init_noise_sigma
+
+    @property
+    def alphas_cumprod(self):
+        """diffusers' alpha_bar_t, which the conformance kit's exact model uses (None for EDM's sigma schedule)."""
+        return getattr(self.inner, "alphas_cumprod", None)
+
+    @property
+    def convergence_order(self):
+        """The order the method claims (``CONVERGENCE_ORDERS``), which ``ddpm-bench check`` measures; None where
+        none is claimed (the stochastic samplers)."""
+        order = CONVERGENCE_ORDERS.get(type(self.inner).__name__)
+        return self.inner.config.get("solver_order", 2) if order == SOLVER_ORDER else order
 
     def set_timesteps(self, num_inference_steps: int, device: Any = None) -> None:
         T = self.inner.config.num_train_timesteps

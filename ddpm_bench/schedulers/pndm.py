@@ -45,6 +45,18 @@ class PNDMScheduler(BaseScheduler):
     """F-PNDM (Runge-Kutta warm-up, then 4th-order linear multistep) or S-PNDM/PLMS."""
 
     config_class = PNDMConfig
+    #: measured by ``ddpm-bench check``: about 2.5 over 20-250 steps, tending to 2.0 (500 -> 1000 steps). The linear
+    #: multistep formula of eq. (12) is fourth order for a grid uniform in the ODE's own variable; the grid is uniform
+    #: in t, not in sigma_bar = sqrt((1 - alpha_bar) / alpha_bar), and averaging the noise estimates with equal
+    #: weights in t where the transfer integrates in sigma_bar leaves a second-order term.
+    convergence_order = 2
+
+    def nfe(self, num_inference_steps: int) -> int:
+        """F-PNDM: 4 calls in each of the 3 Runge-Kutta steps, then one per step (n + 9); PLMS: one more call for its
+        first step's improved Euler (n + 1, or 1 for a single step)."""
+        if self.config.skip_prk_steps:
+            return num_inference_steps + 1 if num_inference_steps > 1 else 1
+        return num_inference_steps + 3 * RK_WARMUP_STEPS
 
     def reset(self) -> None:
         """Clear the Runge-Kutta accumulator and the multistep history of earlier epsilons."""

@@ -37,6 +37,12 @@ class DPMSolverConfig(SchedulerConfig):
 class DPMSolverPlusPlus2M(BaseScheduler):
     config_class = DPMSolverConfig
 
+    @property
+    def convergence_order(self) -> int:
+        """The solver's order (``solver_order``): 2M converges to the probability-flow solution like steps^-2 and the
+        first-order solver (DDIM) like steps^-1, as ``ddpm-bench check dpmpp-2m`` measures."""
+        return self.config.solver_order
+
     def __init__(self, **options: Any):
         super().__init__(**options)
         if self.config.solver_order not in (1, 2):
