@@ -16,8 +16,9 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Polygon, Rectangle
 
+from ddpm_bench.report.chart_axes import marker_boxes
 from ddpm_bench.report.chart_style import FID_ESTIMATE, KID_ESTIMATE, drawn, style_of, styles
-from ddpm_bench.report.charts import ANSWER, SEARCH_ANSWER, chart, draw, search_chart
+from ddpm_bench.report.charts import ANSWER, RING, SEARCH_ANSWER, chart, draw, search_chart
 from ddpm_bench.store import records as R
 
 
@@ -128,6 +129,14 @@ def test_the_floor_line_lies_inside_its_band():
     assert any("band" in text for text in legend_texts(ax))
 
 
+def test_a_floor_without_an_estimate_is_not_drawn_among_points_that_have_one():
+    floor = floor_row().drop([FID_ESTIMATE, KID_ESTIMATE])  # its plug-in FID (2.1) would sit above points at 0.3
+    for ax in chart(sweep(), floor, "time").axes:
+        assert not [line for line in ax.get_lines() if line.get_linestyle() == "--" and line.get_color() == "#999999"]
+        assert not [p for p in ax.patches if p.get_alpha() == pytest.approx(0.18)]
+        assert not any(text.startswith("real data") for text in legend_texts(ax))
+
+
 def test_small_n_no_intervals_no_bars_no_band_and_a_legend_that_promises_none():
     frame = sweep()
     for column in (R.FID_LOW, R.FID_HIGH, FID_ESTIMATE, R.KID_LOW, R.KID_HIGH, KID_ESTIMATE):
@@ -198,7 +207,9 @@ def test_step_labels_on_a_plateau_never_overlap_nor_leave_the_axes(axis):
         for other in boxes[i + 1:]:
             assert not box.overlaps(other), (box, other)
     legend = ax.get_legend().get_window_extent(renderer)
-    assert not any(box.overlaps(legend) for box in boxes)
+    rings = [line for line in ax.get_lines() if line.get_label() == ANSWER]
+    ringed = marker_boxes(ax, rings[0].get_xydata(), RING["markersize"] / 2)
+    assert not any(box.overlaps(other) for box in boxes for other in [legend, *ringed])  # nor the legend, nor a ring
 
 
 def test_the_answer_per_time_budget_is_ringed_and_named_in_the_legend():

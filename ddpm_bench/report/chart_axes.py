@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 # where a step label may go, relative to its point (points): right, above, left, below, then further out
-OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -15), (9, 12), (9, -18), (-9, 12), (-9, -18)]
+OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (10, 2), (10, -10), (-10, 2), (-10, -10), (0, 9), (0, -15),
+           (9, 12), (9, -18), (-9, 12), (-9, -18)]  # (the second four clear a ring around the point)
 POINT_RADIUS = 3.5  # points: the half-width of a drawn marker, kept free of labels
 LINEAR_SPAN = 10.0  # a distance axis whose top is at most this many times its low values is linear
 
@@ -84,17 +85,24 @@ def zero_axis(ax, values, ends) -> str:
     return f"linear to {threshold:g}, log above"
 
 
+def marker_boxes(ax, points, radius: float) -> list:
+    """The display boxes of markers ``radius`` points wide each way at the data ``points`` [(x, y)] of ``ax``."""
+    from matplotlib.transforms import Bbox
+
+    if not len(points):
+        return []
+    pixels = ax.figure.canvas.get_renderer().points_to_pixels(radius)
+    return [Bbox.from_extents(cx - pixels, cy - pixels, cx + pixels, cy + pixels)
+            for cx, cy in ax.transData.transform(points)]
+
+
 def place_labels(ax, items: list[tuple[float, float, str, str]], avoid=()) -> list:
     """Write each (x, y, text, colour) beside its point at the first offset where its box overlaps no label placed
     before it, no item's point and nothing in ``avoid`` (display boxes, e.g. the legend's), and stays inside the axes;
     a label with no free place is left out. Returns the text artists."""
-    from matplotlib.transforms import Bbox
-
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
-    radius = renderer.points_to_pixels(POINT_RADIUS)
-    centres = ax.transData.transform([(x, y) for x, y, _, _ in items]) if items else []
-    boxes = list(avoid) + [Bbox.from_extents(cx - radius, cy - radius, cx + radius, cy + radius) for cx, cy in centres]
+    boxes = list(avoid) + marker_boxes(ax, [(x, y) for x, y, _, _ in items], POINT_RADIUS)
     placed = []
     for x, y, text, colour in items:
         for dx, dy in OFFSETS:

@@ -111,7 +111,11 @@ def drawn(rows: pd.DataFrame, metric: str, factor: float = 1.0) -> Drawn:
                  bool(np.isfinite(estimate).any()))
 
 
-def floor_drawn(floor, metric: str, factor: float = 1.0) -> Drawn:
-    """``drawn`` for the real-data floor's record (a row, or None: nothing)."""
-    rows = pd.DataFrame([floor]) if floor is not None else pd.DataFrame({metric: []})
-    return drawn(rows, metric, factor)
+def floor_drawn(floor, metric: str, factor: float, estimated: bool) -> Drawn:
+    """``drawn`` for the real-data floor's record (a row, or None: nothing). Nothing, too, where the floor would stand
+    for another quantity than the points (``estimated``: whether theirs are estimates): a plug-in FID at N among
+    bias-corrected estimates sits above points as good as real data."""
+    values = drawn(pd.DataFrame([floor]) if floor is not None else pd.DataFrame({metric: []}), metric, factor)
+    if values.estimated != estimated:
+        return drawn(pd.DataFrame({metric: []}), metric, factor)
+    return values

@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ddpm_bench.report.chart_axes import place_labels, plain_log_axis, spaced, zero_axis
+from ddpm_bench.report.chart_axes import marker_boxes, place_labels, plain_log_axis, spaced, zero_axis
 from ddpm_bench.report.chart_style import Drawn, drawn, floor_drawn, styles
 from ddpm_bench.store import records as R
 from ddpm_bench.store.records import point_label
@@ -84,7 +84,8 @@ def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), 
     fig, (ax_fid, ax_kid) = plt.subplots(1, 2, figsize=(12.5, 5.4))
     fid, labels = _panel(ax_fid, points, column, scale, R.FID, 1.0, marked, marked_as)
     kid, _ = _panel(ax_kid, points, column, scale, R.KID, 1000.0, marked, marked_as)
-    fid_floor, kid_floor = floor_drawn(floor, R.FID), floor_drawn(floor, R.KID, 1000.0)
+    fid_floor = floor_drawn(floor, R.FID, 1.0, fid.estimated)
+    kid_floor = floor_drawn(floor, R.KID, 1000.0, kid.estimated)
     _floor(ax_fid, fid_floor, floor, legend=True)
     _floor(ax_kid, kid_floor, floor, legend=False)
     fid_scale = zero_axis(ax_fid, [*fid.value, *fid_floor.value], [*fid.high, *fid_floor.high])
@@ -131,7 +132,8 @@ def _panel(ax, points: pd.DataFrame, column: str, scale: float, metric: str, fac
 
 
 def _floor(ax, values: Drawn, floor, legend: bool) -> None:
-    """The real-data floor: a dashed line at its value, in a band for its interval where it has one."""
+    """The real-data floor (``floor_drawn``): a dashed line at its value, in a band for its interval where it has
+    one."""
     if floor is None or not len(values.value):
         return
     band = bool(np.isfinite(values.low[0]))
@@ -180,7 +182,8 @@ def _laid_out(fig, ax, labels: list):
     fig.tight_layout()
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    rings = [line.get_window_extent(renderer) for line in ax.get_lines() if line.get_markersize() == RING["markersize"]]
+    rings = [box for line in ax.get_lines() if line.get_markersize() == RING["markersize"]
+             for box in marker_boxes(ax, line.get_xydata(), RING["markersize"] / 2 + RING["markeredgewidth"])]
     place_labels(ax, labels, avoid=[legend.get_window_extent(renderer), *rings])
     return fig
 
