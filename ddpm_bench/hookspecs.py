@@ -31,7 +31,8 @@ def register_schedulers(register):
     - ``name``: what users type (``--schedulers NAME``); letters, digits, ``_ . -`` and at most one ``:`` namespace
       separator (``diffusers:EulerDiscreteScheduler``); must not be taken by another plugin;
     - ``factory``: a callable taking keyword config (diffusers' option names) and returning an object that follows
-      the scheduler protocol ``ddpm_bench.Scheduler`` (schedulers/protocol.py); a scheduler class is the usual factory;
+      the scheduler protocol ``ddpm_bench.Scheduler`` (schedulers/protocol.py; ``ddpm-bench check NAME`` checks it);
+      a scheduler class is the usual factory;
     - ``description``: one line shown by ``ddpm-bench schedulers``.
 
     A plugin whose hook raises, or that registers a malformed or taken name, is reported and none of its

@@ -164,6 +164,6 @@ def reproduces_data_moments(make: Callable[..., Any]) -> Optional[str]:
     if not z <= Z_TOLERANCE:
         return (f"expected the samples' mean and covariance within {Z_TOLERANCE:g} standard errors of the data's at "
                 f"{steps} steps (N = {MOMENT_PARTICLES}), {name} is {got:.4f} against {want:.4f} ({z:.1f} standard "
-                "errors): the samples do not follow the data distribution (look at the step's noise, its update and its "
-                "final step)")
+                "errors): the samples do not follow the data distribution (look at the step's noise, its update and "
+                "its final step)")
     return Passed(f"within {z:.1f} standard errors at {steps} steps (N = {MOMENT_PARTICLES}, largest: {name})")

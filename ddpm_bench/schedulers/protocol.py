@@ -3,6 +3,18 @@
 Any object with these members is a ``Scheduler`` (``isinstance`` checks their presence; ``ddpm-bench check NAME``
 checks their behaviour). It is diffusers-compatible: a diffusers scheduler passes as it is, and ours drop into a
 diffusers pipeline.
+
+Optional members, read where present (``BaseScheduler`` has them all; the protocol does not require them, so that
+diffusers' schedulers stay ``Scheduler``s):
+
+- ``nfe(num_inference_steps) -> int``: the model calls a run makes; ``ddpm-bench check`` counts the loop's calls
+  against it (without it, ``len(timesteps)`` is taken as declared);
+- ``convergence_order``: the order of convergence to the probability-flow ODE solution that ``ddpm-bench check``
+  expects to measure for a deterministic sampler (1 if absent);
+- ``order``: model calls per step, as diffusers means it;
+- ``alphas_cumprod``: alpha_bar_t for t = 0..T-1, which the kit's exact model uses (else made from the config's
+  beta schedule);
+- ``reset()``: clears what ``step`` keeps between calls; ``set_timesteps`` must leave no state behind either way.
 """
 
 from __future__ import annotations
