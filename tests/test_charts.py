@@ -263,3 +263,13 @@ def test_draw_writes_the_same_svg_twice(tmp_path):
     first = draw(sweep(), floor_row(), "nfe", tmp_path / "a.svg", marked=["ddim:20"], n=256).read_bytes()
     second = draw(sweep(), floor_row(), "nfe", tmp_path / "b.svg", marked=["ddim:20"], n=256).read_bytes()
     assert first == second and b"<svg" in first
+
+
+def test_each_panel_says_at_which_n_its_points_are():
+    frame = sweep()
+    frame.loc[frame[R.STEPS] == 20, R.N] = 512  # points grown to more samples, their FIDs recomputed at N = 256
+    ax_fid, ax_kid = chart(frame, None, "time", n=256).axes
+    assert "N = 256 per point" in ax_fid.get_title()
+    assert "N = 256 to 512: not one N" in ax_kid.get_title()  # KID as recorded, at each point's own N
+    assert "not one N" in chart(frame, None, "time").axes[0].get_title()  # no common N given: said so
+    assert "not one N" in search_chart(frame, search_summary()).axes[0].get_title()

@@ -4,17 +4,21 @@
 - Each point is drawn at the value its bar brackets: the bias-corrected estimate of the distributions' Frechet distance
   with its 95 % interval as the bar, or, for a record without an estimate, the plug-in FID at N with no bar; bars and
   points never disagree (chart_style.py). KID x 10^3 the same way, on a linear axis with a line at 0.
-- Every chart compares its points at one N, said in the panel's title (the caller passes the common N it compared
-  them at).
-- The distance axis holds 0, so no interval end runs off it: linear where the values span little, else linear near 0
-  and logarithmic above (chart_axes.py). Plain tick labels: milliseconds, distances and NFE as ordinary numbers.
+- Each panel says at which N its points are: the distance panel at the N the caller compared them at (``n``: the
+  common N of a folder whose points have different N), the KID panel at the records' own N; "not one N" where they
+  differ. The search chart draws every judged point at the common N, not at the N of the look that decided it.
+- The distance axis holds 0, so no interval end runs off it (a log axis has no 0, and ends clipped at 0 ran off it):
+  linear where the values span little, else linear near 0 and logarithmic above (chart_axes.py). Plain tick labels:
+  milliseconds, distances and NFE as ordinary numbers.
 - One colour per scheduler name in every chart of every report (Okabe-Ito, fixed for the built-in schedulers), and for
   each a marker and a dash style; a variant (``ddim:eta=1``) in its base's colour with its own marker and dash.
 - The real-data floor as a line at its estimate, inside a band for its interval where it has one; the legend names a
-  band only where one is drawn.
-- The answer per time budget (the points the caller marks) ringed in black, named in the legend.
-- Step counts written beside the points in their line's colour where they overlap no other label, point or the legend
-  (a label with no free place is left out; the table has it).
+  band only where one is drawn, and a floor with no estimate is left out among points that have one.
+- No bars where no point has an interval (small N), and no axis label or legend entry that promises them.
+- The answer per time budget (the points the caller marks) ringed in black, named in the legend; on the search chart,
+  each scheduler's answer.
+- Step counts written beside the points in their line's colour where they overlap no other label, point, ring or the
+  legend, inside the axes (a label with no free place is left out; the table has it).
 - SVG, for crisp text that a browser can search; rebuilt byte-identical.
 """
 
@@ -47,22 +51,26 @@ AXES = {
 }
 
 
-def sample_count(points: pd.DataFrame, n: Optional[int]) -> str:
-    """``N = 256``: the N the caller compared the points at, else the points' own (a range where they differ)."""
-    if n is not None:
-        return f"N = {int(n)}"
-    counts = sorted({int(c) for c in points[R.N].dropna()}) if R.N in points else []
+def sample_count(points: pd.DataFrame, n: Optional[int]) -> tuple[str, bool]:
+    """``N = 256``, the N the caller compared the points at, else the points' own (a range where they differ), and
+    whether it is one N."""
+    counts = [int(n)] if n is not None else sorted({int(c) for c in points[R.N].dropna()}) if R.N in points else []
     if not counts:
-        return "N unknown"
-    return f"N = {counts[0]}" if len(counts) == 1 else f"N = {counts[0]} to {counts[-1]} (not one N)"
+        return "N unknown", False
+    return (f"N = {counts[0]}", True) if len(counts) == 1 else (f"N = {counts[0]} to {counts[-1]}", False)
 
 
-def fid_label(values: Drawn, count: str, scale: str) -> str:
+def titled(what: str, count: tuple[str, bool]) -> str:
+    """A panel's title: what it shows, and at which N."""
+    return f"{what}, {count[0]} per point" if count[1] else f"{what} at {count[0]}: not one N"
+
+
+def fid_label(values: Drawn, count: tuple[str, bool], scale: str) -> str:
     """The distance axis's label: what the points are, whether bars are drawn, how the axis is scaled."""
     if values.estimated:
         what = "Frechet distance, bias-corrected estimate" + ("; bars: 95 % interval" if values.has_bars else "")
     else:
-        what = f"FID at {count}"
+        what = f"FID at {count[0]}"
     return what + (f"\n({scale})" if scale else "")
 
 
@@ -71,8 +79,9 @@ def draw(points: pd.DataFrame, floor, x_axis: str, path: Path, marked: Sequence[
     """FID (left) and KID x 10^3 (right) against time per image (``x_axis`` "time") or NFE ("nfe"), written to
     ``path`` (SVG). ``points``: the finished points, every value (FID, KID, estimates, intervals) at one N;
     ``floor``: the real-data floor's row or None; ``marked``: the labels (``point_label``, "ddim:20") of the points to
-    ring as the answer per time budget; ``n``: the N the values are at (default: the points' own N); ``marked_as``:
-    the rings' legend entry (a target folder's: ``SEARCH_ANSWER``)."""
+    ring as the answer per time budget; ``n``: the N the FID values are at (default: the points' own N; KID is
+    titled with the points' own N, ``R.N``); ``marked_as``: the rings' legend entry (a target folder's:
+    ``SEARCH_ANSWER``)."""
     return _write(chart(points, floor, x_axis, marked, n, marked_as), path)
 
 
@@ -91,9 +100,9 @@ def chart(points: pd.DataFrame, floor, x_axis: str, marked: Sequence[str] = (), 
     fid_scale = zero_axis(ax_fid, [*fid.value, *fid_floor.value], [*fid.high, *fid_floor.high])
     count = sample_count(points, n)
     ax_fid.set_ylabel(fid_label(fid, count, fid_scale))
-    ax_fid.set_title(f"Frechet distance of the backbone's features, {count} per point", fontsize=10)
+    ax_fid.set_title(titled("Frechet distance of the backbone's features", count), fontsize=10)
     ax_kid.set_ylabel("KID × 10³" + ("; bars: 95 % interval" if kid.has_bars else ""))
-    ax_kid.set_title(f"KID (shown, does not decide), {count} per point", fontsize=10)
+    ax_kid.set_title(titled("KID (shown, does not decide)", sample_count(points, None)), fontsize=10)
     ax_kid.axhline(0, color="black", linewidth=0.6)
     ax_kid.set_ylim(*_padded([*kid.value, *kid.low, *kid.high, *kid_floor.value, *kid_floor.high, 0.0]))
     xs = points[column] * scale
@@ -244,9 +253,10 @@ def search_chart(points: pd.DataFrame, summary: dict, marked: Sequence[str] = ()
     plain_log_axis(ax.xaxis, xs, X_MARGIN)
     ax.set_xlim(min(xs) / X_MARGIN, max(xs) * X_MARGIN)
     ax.set_xlabel(AXES["time"][2])
-    ax.set_ylabel(fid_label(values, sample_count(points, n), scale))
-    ax.set_title(f"Every point at {sample_count(points, n)}, the N all points share (each look's own N: the table)",
-                 fontsize=10)
+    count = sample_count(points, n)
+    ax.set_ylabel(fid_label(values, count, scale))
+    ax.set_title(f"Every point at {count[0]}, the N all points share (each look's own N: the table)" if count[1]
+                 else f"Points at {count[0]}, not one N (each look's own N: the table)", fontsize=10)
     ax.grid(True, alpha=0.3)
     return _laid_out(fig, ax, labels)
 
