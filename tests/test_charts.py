@@ -178,7 +178,11 @@ def test_a_variant_keeps_its_base_colour_with_a_marker_and_dash_of_its_own():
         plain, variant = style_of(base), style_of(f"{base}:eta=1.0")
         assert variant["color"] == plain["color"]
         assert variant["marker"] != plain["marker"] and variant["linestyle"] != plain["linestyle"]
-    assert style_of("ddim")["color"] != style_of("ddpm")["color"] != style_of("pndm")["color"]
+    built_in = {style_of(name)["color"] for name in ("ddim", "ddpm", "pndm", "dpmpp-2m")}
+    assert len(built_in) == 4
+    plugins = [f"plugin-{i}" for i in range(40)]
+    assert not built_in & {style_of(name)["color"] for name in plugins}  # a plugin never takes a built-in's colour
+    assert len({tuple(style_of(name).values()) for name in plugins}) >= 30  # colour, marker and dash spread them
 
 
 def plateau() -> pd.DataFrame:

@@ -3,8 +3,9 @@
 - Colour, marker and dash are a function of the scheduler's label alone, never of the other schedulers in the folder:
   fixed for the built-in schedulers (ddim blue, ddpm vermillion, pndm green, the dpmsolver plugin's dpmpp-2m reddish
   purple), and for any other name a stable hash of the name (``zlib.crc32``, not Python's salted ``hash``) into the
-  Okabe-Ito palette (safe for colour-blind readers; its yellow left out, too pale for a line on white). So pndm is green
-  in every report, whichever schedulers it is drawn beside.
+  rest of the Okabe-Ito palette (safe for colour-blind readers): orange, sky blue and black, its yellow left out as too
+  pale for a line on white; the marker and dash hashed too, so that two plugins of one colour still differ. So pndm is
+  green in every report, whichever schedulers it is drawn beside, and a plugin never takes a built-in's colour.
 - A variant (``ddim:eta=1.0``) keeps its base scheduler's colour with a marker and dash of its own, so that lines that
   coincide (``ddim:eta=1`` on ``ddpm``) stay visible.
 - Each point is drawn at the value its bar brackets: the bias-corrected estimate of the Frechet distance of the
@@ -26,8 +27,8 @@ from ddpm_bench.store import records as R
 
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
              "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000"}
-HASHED_COLOURS = [OKABE_ITO[name] for name in ("orange", "sky", "black", "purple", "blue", "vermillion", "green")]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "h"]  # no star: the matched point of a target search is one
+HASHED_COLOURS = [OKABE_ITO[name] for name in ("orange", "sky", "black")]  # those no built-in scheduler has
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]  # no star (a target search's matched point), no hexagon (a circle)
 DASHES = ["-", "--", ":", "-."]
 BUILT_IN = {  # registered name -> (colour, marker, dash)
     "ddim": (OKABE_ITO["blue"], "o", "-"),
@@ -65,8 +66,8 @@ def style_of(label: str) -> dict:
     else:
         key = _stable_hash(base)
         colour = HASHED_COLOURS[key % len(HASHED_COLOURS)]
-        marker = MARKERS[(key // 7) % len(MARKERS)]
-        dash = DASHES[(key // 56) % len(DASHES)]
+        marker = MARKERS[(key // len(HASHED_COLOURS)) % len(MARKERS)]
+        dash = DASHES[(key // (len(HASHED_COLOURS) * len(MARKERS))) % len(DASHES)]
     if label != base:  # a variant: its base's colour, a marker and dash of its own
         key = _stable_hash(label)
         marker, dash = _other(MARKERS, marker, key), _other(DASHES, dash, key // 8)
