@@ -66,3 +66,22 @@ def test_the_dpmsolver_plugin_uses_only_the_public_api():
     imported = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)]
     assert [node.module for node in imported if (node.module or "").startswith("ddpm_bench")] == ["ddpm_bench"]
     assert not re.search(r"(?<!self)\._(?!_)", source)  # no obj._private (self's own attributes are its business)
+
+
+def test_every_member_a_plugin_may_use_is_documented_in_the_code_and_the_guide():
+    import inspect
+
+    from ddpm_bench import BaseScheduler
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    methods = ("set_timesteps", "reset", "nfe", "previous_timestep", "alpha_bar", "predict_x0_and_eps", "clip_x0",
+               "set_grid", "check_steps", "scale_model_input", "add_noise")
+    for name in methods:
+        assert getattr(BaseScheduler, name).__doc__, name
+        assert f"`{name}(" in guide, name
+    for name in ("config", "betas", "alphas_cumprod", "one", "final_alpha_cumprod", "init_noise_sigma", "timesteps",
+                 "num_inference_steps"):
+        assert f"``{name}``" in BaseScheduler.__doc__ and f"`{name}`" in guide, name
+    source = inspect.getsource(BaseScheduler)
+    for name in ("order", "convergence_order"):
+        assert re.search(rf"#: .*\n(    #: .*\n)*    {name} = ", source) and f"`{name}`" in guide, name
