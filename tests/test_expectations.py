@@ -44,17 +44,17 @@ def test_ddim_against_ddpm_verdict_follows_the_intervals(fids, verdict):
     assert "paired 95 % interval [" in text
 
 
-def test_a_lower_fid_inside_the_interval_is_tied_not_better():
+def test_a_lower_fid_inside_the_interval_is_undecided_not_better():
     points = [point("ddim", 10, 2.0, 0.0), point("ddpm", 10, 2.4, 0.0)]
     assert "10 steps: DDIM better" in paragraph(points, "DDIM (eta = 0)", judge_with(0.3))
-    assert "10 steps: tied" in paragraph(points, "DDIM (eta = 0)", judge_with(0.5))
+    assert "10 steps: undecided" in paragraph(points, "DDIM (eta = 0)", judge_with(0.5))
 
 
 def test_schedulers_are_found_by_configuration_not_by_label():
     points = [point("my-sampler", 10, 3.0, 0.0, name="ddim"), point("ddpm:variance_type=fixed_small", 10, 4.0, 0.0),
               point("ddim:eta=0.5", 10, 1.0, 0.0, eta=0.5)]
     text = paragraph(points, "DDIM (eta = 0) better than DDPM")
-    assert "FID DDIM 3.00 vs DDPM 4.00" in text  # eta 0.5 is neither DDIM eta 0 nor eta 1
+    assert "FID DDIM 3.00 at N vs DDPM 4.00 at N" in text  # eta 0.5 is neither DDIM eta 0 nor eta 1
 
 
 def test_checks_whose_schedulers_are_missing_are_left_out():

@@ -1,12 +1,13 @@
-"""The Pareto front of a sweep and its recommendation, on hand-made points whose front is known."""
+"""The Pareto front of FID estimates (what a folder without intervals shows, making no claim), on hand-made points
+whose front is known."""
 
 
 import numpy as np
 import pandas as pd
 import processes
 
-from ddpm_bench.report.answer import recommendation
-from ddpm_bench.verdicts.rule import decided_front, equal_nfe_time_spread, pareto_front, set_aside
+from ddpm_bench.report.answer import estimates_only
+from ddpm_bench.verdicts.rule import equal_nfe_time_spread, pareto_front, set_aside
 
 
 def points(*rows):
@@ -65,16 +66,15 @@ def test_equal_nfe_spread_names_the_widest_pair():
     assert equal_nfe_time_spread(SWEEP.iloc[[0, 2, 4]]) is None
 
 
-def test_the_recommendation_gives_each_budget_range_and_says_what_was_set_aside():
-    lines = recommendation(SWEEP, pareto_front(SWEEP, 0.10), 0.10)
-    assert lines[0] == "With a budget from 14.5 ms per image up to 31.4 ms: **ddim at 5 steps** (NFE 5, FID 5.37)."
-    assert lines[3] == "With a budget from 129.4 ms per image upward: **ddpm at 50 steps** (NFE 50, FID 1.00)."
-    assert "differ in time per image by up to 20%" in lines[5] and "ddim at 50 steps 155.7 ms" in lines[5]
-    assert lines[6] == ("Set aside for that reason: eta1 at 10 steps (29.8 ms, FID 3.32) for ddim at 10 steps "
+def test_a_folder_without_intervals_lists_its_estimates_and_says_it_makes_no_claim():
+    lines = estimates_only(SWEEP, pareto_front(SWEEP, 0.10), 0.10)
+    assert lines[0].startswith("This folder has no intervals, so it makes no claim.")
+    assert lines[1].splitlines()[0] == "- 14.5 ms per image: ddim at 5 steps (NFE 5, FID 5.37)"
+    assert lines[1].splitlines()[-1] == "- 129.4 ms per image: ddpm at 50 steps (NFE 50, FID 1.00)"
+    assert "differ in time per image by up to 20%" in lines[2] and "ddim at 50 steps 155.7 ms" in lines[2]
+    assert lines[3] == ("Left out for that reason: eta1 at 10 steps (29.8 ms, FID 3.32) for ddim at 10 steps "
                         "(31.4 ms, FID 2.53).")
-    assert recommendation(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == [
-        "No point finished, so there is nothing to recommend."
-    ]
+    assert estimates_only(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == ["No point finished, so there is nothing to answer."]
 
 
 def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):
@@ -82,27 +82,3 @@ def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):
         result = processes.ddpm_bench("report", str(tmp_path), "--time-tolerance", value)
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1 and "--time-tolerance" in result.stderr
-
-
-def better_by(margin):
-    """A stand-in for the paired interval: a is decidedly better when its FID is lower by more than ``margin``."""
-    return lambda a, b: a["fid"] < b["fid"] - margin
-
-
-def test_the_decided_front_keeps_only_points_decidedly_better_than_the_faster_one_kept():
-    # every FID step along the plain front is larger than 0.5, so with that margin the front is the plain one less
-    # the timing-noise point and the one replaced within tolerance
-    assert labels(decided_front(SWEEP, better_by(0.5), 0.10)) == ["ddim-5", "ddim-10", "pndm-5", "ddpm-50"]
-    # a margin of 1: ddim-10 (2.53) is tied with the faster eta1-10 (3.32), so the fastest of the tied pair stays;
-    # pndm-5 (1.70) is decidedly better than eta1-10 and joins; ddpm-50 (1.00) is tied with pndm-5 and stays off
-    assert labels(decided_front(SWEEP, better_by(1.0), 0.10)) == ["ddim-5", "eta1-10", "pndm-5"]
-    # everything tied: the fastest point is the whole answer
-    assert labels(decided_front(SWEEP, better_by(10.0), 0.10)) == ["ddim-5"]
-    assert decided_front(SWEEP, lambda a, b: None, 0.10) is None  # no intervals: no decided front
-
-
-def test_the_decided_recommendation_says_how_its_front_was_built():
-    front = decided_front(SWEEP, better_by(1.0), 0.10)
-    lines = recommendation(SWEEP, front, 0.10, decided=True)
-    assert lines[1] == "With a budget from 29.8 ms per image up to 43.5 ms: **eta1 at 10 steps** (NFE 10, FID 3.32)."
-    assert lines[-1].startswith("Each step up this list is better than the one before it with 95 % confidence")

@@ -8,8 +8,11 @@ nothing already written is removed.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import shlex
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from ddpm_bench.cli import (
@@ -28,6 +31,8 @@ from ddpm_bench.cli import (
 )
 from ddpm_bench.cli.arguments import OneLineParser
 from ddpm_bench.errors import BenchError
+from ddpm_bench.store.folder_files import append_command
+from ddpm_bench.store.records import REPORT
 
 DESCRIPTION = """\
 Which diffusion sampler, and how many steps, give the best images for the time you can spend?
@@ -55,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WRITERS = {"sweep": "out", "target": "out", "retime": "folder", "convergence": "folder"}  # command -> its folder
+
+
+def log_command(args: argparse.Namespace, argv: list[str]) -> None:
+    """A command that wrote to a results folder, logged there (``commands.jsonl``) for the report's reproduce
+    section, which lists every command that made the folder, in order."""
+    folder = getattr(args, WRITERS.get(args.command, ""), None)
+    if folder and (Path(folder) / REPORT).exists():
+        append_command(Path(folder), shlex.join(["ddpm-bench", *argv]),
+                       datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "inception_weights", None):
@@ -62,7 +79,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         os.environ[WEIGHTS_ENV] = args.inception_weights
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        if code == 0:
+            log_command(args, sys.argv[1:] if argv is None else list(argv))
+        return code
     except BenchError as error:
         print(f"ddpm-bench: error: {error}", file=sys.stderr)
         return 2

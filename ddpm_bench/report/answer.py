@@ -1,5 +1,7 @@
-"""The answer a report opens with: the pick for the best quality, the points tied with the best, and the best
-choice for each time budget, phrased from what ``ddpm_bench.verdicts`` decided."""
+"""The answer a report opens with, phrased from the data that ``ddpm_bench.verdicts.answer_data`` returns (the same
+object ``ddpm-bench report DIR --json`` prints): per time budget, the fastest point shown as good as the best, or
+"undecided at this N"; then how it was decided, claim by claim. A folder without intervals gets its FID estimates'
+front, said to be estimates and no answer."""
 
 from __future__ import annotations
 
@@ -7,74 +9,94 @@ from typing import Optional
 
 import pandas as pd
 
-from ddpm_bench.report.text import EDGE_VERDICTS, fid_text, ms_text, point_name
+from ddpm_bench.report.text import fid_text, ms_text, point_name
 from ddpm_bench.store import records as R
-from ddpm_bench.verdicts import Pick, StoredPoint, Tie, equal_nfe_time_spread, set_aside
+from ddpm_bench.verdicts import equal_nfe_time_spread, set_aside
+
+LISTED = 4  # contenders named in an undecided budget's line; the rest are counted
 
 
-def pick(choice: Optional[Pick]) -> list[str]:
-    """The pick for the best quality (``verdicts.quality_pick``): the top of the budget list, which is the lowest FID
-    or tied with it and faster."""
+def budget_range(budget: dict) -> str:
+    start, end = budget["from_ms"], budget["up_to_ms"]
+    return f"{start:.1f} ms per image and more" if end is None else f"{start:.1f} to {end:.1f} ms per image"
+
+
+def named(labels: list[str]) -> str:
+    shown = ", ".join(labels[:LISTED])
+    return shown + (f" and {len(labels) - LISTED} more" if len(labels) > LISTED else "")
+
+
+def settle_command(n: int) -> str:
+    """The command that narrows the intervals of a sweep folder: four times the samples, about half the width."""
+    return f"`ddpm-bench sweep --config DIR/sweep.toml -n {4 * n} --out DIR`"
+
+
+def budget_line(budget: dict, metric: str, n: int, settle: Optional[str]) -> str:
+    """One budget of the answer, on one line."""
+    choice = budget["answer"]
     if choice is None:
-        return []
-    top, lowest, difference = choice.top, choice.lowest, choice.difference
-    if difference is None:
-        return [f"For the best quality: **{point_name(top)}** ({ms_text(top)} per image), which has the lowest FID "
-                f"({top[R.FID]:.3f})."]
-    return [f"For the best quality: **{point_name(top)}** ({ms_text(top)} per image). The lowest FID "
-            f"is {point_name(lowest)} ({lowest[R.FID]:.3f}), but the difference to it, "
-            f"{difference.difference:+.3f} (paired 95 % interval [{difference.low:+.3f}, {difference.high:+.3f}]), "
-            "is not told apart from 0 at this N; each faster choice in the budget list below is decidedly worse."]
+        text = (f"- {budget_range(budget)}: **undecided at N = {n}**: no point is shown as good as all of "
+                f"{named(budget['contenders'])}")
+        return text + (f"; {settle} settles more." if settle else ".")
+    return (f"- {budget_range(budget)}: **{choice['point']}** ({choice['ms_per_image']:.1f} ms per image, NFE "
+            f"{choice['nfe']}; {metric} {choice['value']:.2f}, 95 % interval [{choice['low']:.2f}, "
+            f"{choice['high']:.2f}])")
 
 
-def ties(best: StoredPoint, lowest_fid: float, tied: list[Tie], seconds: dict[str, float]) -> list[str]:
-    """The best-FID point and the points its paired interval cannot tell from it (``verdicts.best_and_ties``), each
-    with its time per image (``seconds``, by label)."""
-    lowest = f"**{best.label}** has the lowest FID ({lowest_fid:.3f})"
-    if not tied:
-        return [f"{lowest} and every other point is worse with 95 % confidence (paired interval of the FID difference "
-                "above 0)."]
-    listed = "; ".join(f"{t.point.label} ({seconds[t.point.label] * 1000:.1f} ms, FID difference "
-                       f"{t.difference.difference:+.3f}, 95 % interval [{t.difference.low:+.3f}, "
-                       f"{t.difference.high:+.3f}]{', at the edge' if t.difference.at_edge() else ''})" for t in tied)
-    edge = f" {EDGE_VERDICTS}" if any(t.difference.at_edge() for t in tied) else ""
-    return [f"{lowest}, but at this N it is tied (the paired 95 % interval of the FID difference includes 0) with: "
-            f"{listed}.{edge}"]
+def answer_lines(data: dict, metric: str, settle: Optional[str]) -> list[str]:
+    """The first screen: what was asked, then one line per budget (``settle``: the command that narrows an undecided
+    budget's intervals, None where the report cannot name one)."""
+    margin = data["margin"]
+    head = (f"The fastest point shown as good as the best within each time budget, at N = {data['n']} ({metric} of "
+            f"the samplers' distributions; as good as: at most {margin['value']:.2f} worse, {margin['basis']}; each "
+            "line is a 95 % claim):")
+    return [head + "\n\n" + "\n".join(budget_line(b, metric, data["n"], settle) for b in data["budgets"])]
 
 
-def recommendation(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float,
-                   decided: bool = False) -> list[str]:
-    """One sentence per budget range of ``front``, then how the front was built: from decided differences
-    (``decided``, see ``decided_front``) or, for a sweep without stored features, from FID estimates with timing
-    tolerance (what it set aside, and why)."""
+def decided_lines(data: dict, metric: str) -> list[str]:
+    """How each budget's answer was decided: its claims against the contenders, with their intervals."""
+    rows = [f"| budget | answer | against | {metric}(answer) − {metric}(contender), 95 % interval | verdict |",
+            "|---|---|---|---|---|"]
+    for budget in data["budgets"]:
+        choice = budget["answer"]
+        if choice is None:
+            rows.append(f"| {budget_range(budget)} | undecided | {named(budget['contenders'])} | | |")
+            continue
+        for claim in budget["claims"] or [None]:
+            against = "" if claim is None else claim["against"]
+            interval = "" if claim is None else \
+                f"{claim['difference']:+.2f} [{claim['low']:+.2f}, {claim['high']:+.2f}]"
+            rows.append(f"| {budget_range(budget)} | {choice['point']} | {against or '(no contender)'} | {interval} | "
+                        f"{'' if claim is None else claim['verdict']} |")
+    return [
+        "How the answer was decided. Within each budget the contenders are the points not shown worse than the one of "
+        f"lowest estimate (the interval of their difference to it is not above 0). A point answers the budget when "
+        f"it is shown as good as every contender: the upper end of each paired 95 % interval of the difference at "
+        f"most the margin {data['margin']['value']:.2f}. Such a claim holds only if each of its parts does, so it "
+        "errs at most 5 % of the time however many contenders there are (an intersection-union test). Each line of "
+        "the answer is such a claim on its own; over several lines, the chance that some line is wrong is larger. "
+        "Among the points that answer a budget the fastest is named; times within "
+        f"{data['time_tolerance']:.0%} of each other count as equal. \"Undecided\" means this N cannot tell: more "
+        "samples narrow the intervals.",
+        "\n".join(rows)]
+
+
+def estimates_only(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[str]:
+    """For a folder without intervals: the front of the FID estimates, said to be estimates and no answer."""
     if front.empty:
-        return ["No point finished, so there is nothing to recommend."]
-    lines = []
-    for i, (_, row) in enumerate(front.iterrows()):
-        upper = f" up to {ms_text(front.iloc[i + 1])}" if i + 1 < len(front) else " upward"
-        budget = f"from {ms_text(row)} per image{upper}"
-        lines.append(f"With a budget {budget}: **{point_name(row)}** (NFE {int(row[R.NFE])}, {fid_text(row)}).")
-    if decided:
-        lines.append("Each step up this list is better than the one before it with 95 % confidence (the paired "
-                     "interval of their FID difference excludes 0). A slower point that is tied with a faster one is "
-                     f"left off: it buys no quality this sweep can detect. Times within {time_tolerance:.0%} of each "
-                     "other count as equal.")
-        return lines
-    best = front.iloc[-1]
-    lines.append(f"The best quality measured is {point_name(best)} (FID {best[R.FID]:.2f}); every point off this "
-                 f"front is matched or beaten on FID by another that takes at most {time_tolerance:.0%} more time per "
-                 "image. This sweep kept no features, so these are FID estimates without intervals.")
+        return ["No point finished, so there is nothing to answer."]
+    lines = ["This folder has no intervals, so it makes no claim. The FID estimates alone (each point matched or "
+             f"beaten on FID by another that takes at most {time_tolerance:.0%} more time per image is left out):"]
+    lines.append("\n".join(f"- {ms_text(row)} per image: {point_name(row)} (NFE {int(row[R.NFE])}, {fid_text(row)})"
+                           for _, row in front.iterrows()))
     spread = equal_nfe_time_spread(points)
     if spread is not None:
         ratio, slow, fast = spread
-        lines.append(f"Timing noise: points with equal NFE differ in time per image by up to {ratio - 1:.0%} in this "
-                     f"sweep ({point_name(slow)} {ms_text(slow)}, {point_name(fast)} {ms_text(fast)}); where the UNet "
-                     "dominates, such differences are mostly measurement noise. The front counts times within "
-                     f"{time_tolerance:.0%} of each other as equal.")
+        lines.append(f"Timing noise: points with equal NFE differ in time per image by up to {ratio - 1:.0%} here "
+                     f"({point_name(slow)} {ms_text(slow)}, {point_name(fast)} {ms_text(fast)}).")
     removed = set_aside(points, front, time_tolerance)
     if removed:
-        lines.append("Set aside for that reason: " + "; ".join(
+        lines.append("Left out for that reason: " + "; ".join(
             f"{point_name(row)} ({ms_text(row)}, FID {row[R.FID]:.2f}) for {point_name(rival)} ({ms_text(rival)}, "
-            f"FID {rival[R.FID]:.2f})"
-            for row, rival in removed) + ".")
+            f"FID {rival[R.FID]:.2f})" for row, rival in removed) + ".")
     return lines

@@ -1,22 +1,27 @@
-"""The comparison report of a results folder, for a reader: the answer first (the tie-aware pick and the best choice
-for each time budget, with intervals), then the charts, the table, how to read it, the paired comparisons, what the
-papers lead one to expect, the sample grids, and provenance. Written as ``report.md`` and a self-contained
-``report.html``; ``ddpm-bench report DIR`` rebuilds both from the folder's files alone (records, stored features,
-the reference statistics it keeps, and what other commands left there).
+"""The comparison report of a results folder, for a reader: the answer first (per time budget, the fastest point
+shown as good as the best, or a target search's answer), then the charts, the results, how to read them, how the
+answer was decided, the paired comparisons, what the papers lead one to expect, the sample grids, the rest of each
+record, provenance and how to reproduce the folder. Written as ``report.md`` and a self-contained ``report.html``;
+``ddpm-bench report DIR`` rebuilds both from the folder's files alone (records, stored features, the reference
+statistics it keeps, and what other commands left there), and ``--json`` prints the answer as data.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 
-from ddpm_bench.report.answer import pick, recommendation, ties
+from ddpm_bench.report.answer import answer_lines, decided_lines, estimates_only, settle_command
 from ddpm_bench.report.charts import draw
 from ddpm_bench.report.html import to_html
-from ddpm_bench.report.sections import comparison_lines, convergence_section, decisions_section, target_section
-from ddpm_bench.report.tables import grid_selection, subset_kids, table, with_side_by_side_times
+from ddpm_bench.report.reproduce import reproduce_section
+from ddpm_bench.report.sections import comparison_lines, convergence_section, decisions_section
+from ddpm_bench.report.tables import details_table, grid_selection, subset_kids, table, with_side_by_side_times
+from ddpm_bench.report.target import target_answer_lines, target_data, target_section
 from ddpm_bench.report.text import (
     BELOW_THE_FLOOR,
     COLUMNS,
@@ -25,17 +30,20 @@ from ddpm_bench.report.text import (
     SUBSET_KID,
     intervals_text,
     sample_count_text,
+    small_n_warning,
 )
 from ddpm_bench.store import records as R
-from ddpm_bench.store.folder_files import read_target_summary
-from ddpm_bench.store.records import REPORT, load_frame, ok_points, point_label
+from ddpm_bench.store.folder_files import read_target_summary, read_timings
+from ddpm_bench.store.records import ANSWER, REPORT, load_frame, ok_points, point_label
 from ddpm_bench.verdicts import (
     TIME_TOLERANCE,
+    Margin,
     StoredPoints,
-    best_and_ties,
-    budget_front,
+    answer,
+    answer_data,
     expectations,
-    quality_pick,
+    pareto_front,
+    reference_point,
     stored_points,
 )
 
@@ -68,17 +76,12 @@ def floor_sentence(floor, frame: pd.DataFrame) -> str:
     return text
 
 
-def times_of(points: pd.DataFrame) -> dict[str, float]:
-    """Each point's seconds per image as this report shows them, by the label ``compare`` gives it."""
-    return {point_label(r[R.SCHEDULER], int(r[R.STEPS])): r[R.SECONDS_PER_IMAGE] for _, r in points.iterrows()}
-
-
-def at_common_n(frame: pd.DataFrame, stored) -> tuple[pd.DataFrame, Optional[int]]:
-    """Where points have different N, each finished point's FID and interval over the first samples that every
-    point has (``StoredPoints.common_n``), and that N: FID is biased upward by about a constant over N (Chong &
-    Forsyth 2020), so FIDs at N = 256 and 512 side by side would rank points by their N. Unchanged (and None) when
-    every point has the same N, or some finished point kept no features."""
-    if stored is None or stored.common_n is None:
+def with_estimates(frame: pd.DataFrame, stored: Optional[StoredPoints]) -> tuple[pd.DataFrame, Optional[int]]:
+    """Each finished point's FID at N, the estimate of its Frechet distance and the interval that brackets it, as
+    points are compared (``StoredPoints.fid_scores``: over the first samples that every point has, where points have
+    different N, so that FIDs at N = 256 and 512 side by side do not rank points by their N; Chong & Forsyth 2020),
+    and that common N (None where every point has the same N). Unchanged without stored features."""
+    if stored is None:
         return frame, None
     labels = [point_label(s, int(k)) if status == R.OK else None
               for s, k, status in zip(frame[R.SCHEDULER], frame[R.STEPS].fillna(0), frame[R.STATUS])]
@@ -103,76 +106,162 @@ def feature_dimension(stored: Optional[StoredPoints]) -> Optional[int]:
     return None if stored is None else len(stored.reference.mu)
 
 
-def paired_sections(stored: Optional[StoredPoints], seconds: dict[str, float],
-                    kept_features: bool) -> tuple[list[str], list[str]]:
-    """The report's paired comparisons, and the points tied with the best (``seconds``: each point's time per image
-    as the report shows it, by label; ``kept_features``: whether any point kept its features, to say why there are
-    no intervals where there are none)."""
-    if stored is None:
-        return ([NO_REFERENCE if kept_features else NO_FEATURES], [])
-    best, tied = best_and_ties(stored)
-    return comparison_lines(stored), ties(best, stored.fid_scores(best)[R.FID], tied, seconds)
+def has_estimates(points: pd.DataFrame) -> bool:
+    return len(points) > 0 and R.FID_ESTIMATE in points and bool(points[R.FID_ESTIMATE].notna().all())
 
 
-def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE) -> Path:
+def machines(points: pd.DataFrame, summary: Optional[dict], retimed: Optional[dict]) -> list[str]:
+    """The machines the shown times were measured on, in words (one for side-by-side timings)."""
+    if summary and summary.get("timings") or retimed:
+        return [(retimed or {}).get("device") or "the machine of the side-by-side timing"]
+    return sorted({str(d) for d in points[R.DEVICE].dropna()}) if R.DEVICE in points else []
+
+
+@dataclass
+class Findings:
+    """What a report says, computed once: the points at a common N with their estimates, the answer as data (the
+    object ``ddpm-bench report --json`` prints), and what the sections need beside it."""
+
+    folder: Path
+    frame: pd.DataFrame
+    points: pd.DataFrame
+    stored: Optional[StoredPoints]
+    summary: Optional[dict]
+    fid_n: Optional[int]
+    time_sentence: str
+    data: dict
+
+
+def findings(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, margin: Optional[float] = None) -> Findings:
+    """Everything the report decides, from the folder's files alone."""
     folder = Path(folder)
     summary = read_target_summary(folder)
     recorded, time_sentence = with_side_by_side_times(load_frame(folder), folder, summary)
     stored = stored_points(folder)
-    frame, fid_n = at_common_n(recorded, stored)
+    frame, fid_n = with_estimates(recorded, stored)
     points = ok_points(frame)
-    floor = floor_row(frame)
-    judge = stored.fid_difference if stored is not None else None
-    front, decided = budget_front(points, judge, time_tolerance)
-    kept_features = R.FEATURES in points and bool(points[R.FEATURES].map(lambda f: isinstance(f, str)).any())
-    comparisons, tie_lines = paired_sections(stored, times_of(points), kept_features)
     first = frame.iloc[0]
-    setting = (f"{sample_count_text(frame, fid_n)}, seed {first.get(R.SEED)}, scored with the "
+    data = {"folder": str(folder), "metric": "FID", "backbone": first.get(R.BACKBONE),
+            "reference": first.get(R.REFERENCE), "seed": none_if_nan(first.get(R.SEED)),
+            "machines": machines(points, summary, read_timings(folder)),
+            "n": fewest_samples(frame, fid_n), "feature_dimension": feature_dimension(stored)}
+    if summary:
+        data.update(kind="target", **target_data(summary))
+    elif stored is not None and has_estimates(points):
+        lowest = reference_point(points)
+        chosen = Margin.of(margin, point_label(lowest[R.SCHEDULER], int(lowest[R.STEPS])), lowest[R.FID_ESTIMATE])
+        judge = stored.fid_difference
+        data.update(kind="sweep", **answer_data(answer(points, judge, chosen, data["n"], time_tolerance)))
+    else:
+        data.update(kind="sweep", pick=None, budgets=None)
+    return Findings(folder, frame, points, stored, summary, fid_n, time_sentence, data)
+
+
+def answer_json(data: dict) -> str:
+    """The answer as JSON text; numpy's numbers (from the records' frame) as plain ones."""
+    return json.dumps(data, indent=1, default=lambda value: value.item()) + "\n"
+
+
+def none_if_nan(value):
+    return None if value is None or value != value else (int(value) if isinstance(value, float) else value)
+
+
+def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, margin: Optional[float] = None) -> Path:
+    found = findings(folder, time_tolerance, margin)
+    folder, frame, points, stored, summary = found.folder, found.frame, found.points, found.stored, found.summary
+    floor = floor_row(frame)
+    first = frame.iloc[0]
+    setting = (f"{sample_count_text(frame, found.fid_n)}, seed {first.get(R.SEED)}, scored with the "
                f"`{first.get(R.BACKBONE)}` feature network against {first.get(R.REFERENCE)}")
-    sections = ["# ddpm-bench sweep report", f"Model `{first.get(R.MODEL)}`; {setting}.",
-                *target_section(folder, summary, ok_points(recorded)), "## The answer",
-                *pick(quality_pick(points, front, judge)), *tie_lines,
-                *recommendation(points, front, time_tolerance, decided)]
+    kept_features = R.FEATURES in points and bool(points[R.FEATURES].map(lambda f: isinstance(f, str)).any())
+    marked = answered_points(found.data)
+    sections = ["# ddpm-bench report", f"Model `{first.get(R.MODEL)}`; {setting}.", "## The answer",
+                *opening(found, time_tolerance),
+                small_n_warning(found.data["n"], found.data["feature_dimension"])]
     if len(points):
         sections.append("## Charts")
         for axis, caption in (("time", "FID and KID against time per image"),
                               ("nfe", "FID and KID against model calls per image")):
-            chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg")
+            chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg", marked=marked)
             sections.append(f"![{caption}; labels: steps; {setting}]({chart.name})")
         sections.append(floor_sentence(floor, frame))
     sections += [
         "## Results",
-        table(frame, fid_n),
+        table(frame, found.fid_n),
         "## How to read these numbers",
-        intervals_text(fewest_samples(frame, fid_n), feature_dimension(stored)), COLUMNS,
+        intervals_text(found.data["n"], found.data["feature_dimension"]), COLUMNS,
         SUBSET_KID if subset_kids(frame) else "", BELOW_THE_FLOOR,
-        time_sentence,
+        found.time_sentence,
+        *decided_sections(found),
+        *target_section(folder, summary, points, marked),
         "## Paired comparisons",
         *decisions_section(folder),
-        *comparisons,
+        *comparison_section(stored, kept_features, found.data),
         *convergence_section(folder),
         "## What the papers lead one to expect, and whether this sweep shows it",
-        *(expectations(points, judge) or ["(this sweep holds none of the schedulers that the papers' claims compare)"]),
+        *(expectations(points, stored.fid_difference if stored is not None else None)
+          or ["(this folder holds none of the schedulers that the papers' claims compare)"]),
         "## Samples",
         "The first samples of each point; sample i of every point started from the same noise.",
     ]
-    for label, grids in grid_selection(frame):
+    for label, grids in grid_selection(frame, marked):
         sections.append("\n".join(f"![{label} at {steps} steps]({path})" for steps, path in grids))
+    sections += ["## More about each point", details_table(frame),
+                 *provenance(found, setting), *reproduce_section(folder)]
+    markdown = "\n\n".join(str(s) for s in sections if s) + "\n"  # a section with nothing to say is left out
+    (folder / REPORT).write_text(markdown)
+    (folder / ANSWER).write_text(answer_json(found.data))
+    (folder / REPORT).with_suffix(".html").write_text(to_html(markdown, folder))
+    return folder / REPORT
+
+
+def answered_points(data: dict) -> list[str]:
+    """The labels of the points the answer names (per budget, or a target search's per scheduler)."""
+    if data["kind"] == "target":
+        return [r["point"] for r in data["results"] if r["met"]]
+    return [b["answer"]["point"] for b in data.get("budgets") or [] if b["answer"] is not None]
+
+
+def opening(found: Findings, time_tolerance: float) -> list[str]:
+    """The answer's first lines: a target search's, the per-budget answer, or the estimates of a folder without
+    intervals."""
+    data = found.data
+    if data["kind"] == "target":
+        return target_answer_lines(data)
+    if data.get("budgets"):
+        settle = settle_command(data["n"]) if (found.folder / "sweep.toml").exists() else None
+        return answer_lines(data, data["metric"], settle)
+    front = pareto_front(found.points, time_tolerance)
+    reason = [NO_REFERENCE if R.FEATURES in found.points else NO_FEATURES] if found.stored is None else []
+    return [*reason, *estimates_only(found.points, front, time_tolerance)]
+
+
+def decided_sections(found: Findings) -> list[str]:
+    if found.data["kind"] != "sweep" or not found.data.get("budgets"):
+        return []
+    return ["## How the answer was decided", *decided_lines(found.data, found.data["metric"])]
+
+
+def comparison_section(stored: Optional[StoredPoints], kept_features: bool, data: dict) -> list[str]:
+    if stored is None:
+        return [NO_REFERENCE if kept_features else NO_FEATURES]
+    margin = data["margin"]["value"] if data.get("margin") else 0.0
+    return comparison_lines(stored, margin)
+
+
+def provenance(found: Findings, setting: str) -> list[str]:
+    frame = found.frame
+    first = frame.iloc[0]
     versions = first.get(R.VERSIONS) if isinstance(first.get(R.VERSIONS), dict) else {}
-    sections += [
+    return [
         "## Provenance",
         f"Model `{first.get(R.MODEL)}`, weights sha256 `{str(first.get(R.MODEL_SHA256))[:16]}`; {setting}; batch size "
-        f"{first.get(R.BATCH_SIZE)}, precision {first.get(R.PRECISION)}, device "
-        f"{points.iloc[0][R.DEVICE] if len(points) else '?'}. Images meet the feature network as follows: "
-        f"{first.get(R.PREPROCESSING)}.",
+        f"{first.get(R.BATCH_SIZE)}, precision {first.get(R.PRECISION)}. Times measured on: "
+        f"{'; '.join(found.data['machines']) or 'not recorded'}, torch {versions.get('torch', '?')}. Images meet "
+        f"the feature network as follows: {first.get(R.PREPROCESSING)}.",
         "Schedulers: " + "; ".join(
             f"`{r[R.SCHEDULER]}` from plugin {r.get(R.PLUGIN)} ({r.get(R.PLUGIN_PACKAGE)} {r.get(R.PLUGIN_VERSION)})"
             for _, r in R.sampled_points(frame).drop_duplicates(R.SCHEDULER).iterrows()
         ),
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-        "Reproduce: `ddpm-bench sweep --config sweep.toml --out DIR` (the config beside this report).",
     ]
-    markdown = "\n\n".join(str(s) for s in sections if s) + "\n"  # a section with nothing to say is left out
-    (folder / REPORT).write_text(markdown)
-    (folder / REPORT).with_suffix(".html").write_text(to_html(markdown, folder))
-    return folder / REPORT

@@ -12,54 +12,70 @@ from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import read_timings
 from ddpm_bench.store.records import ok_points, point_label
 
-# columns the table adds to the records (no record fields)
-FID_INTERVAL = "fid_interval"  # "[low, high]" of FID's 95 % interval
-KID_MILLI = "kid_milli"        # KID x 10^3
-KID_INTERVAL = "kid_interval"  # "[low, high]" of KID's 95 % interval, x 10^3
+# columns the tables add to the records (no record fields)
+FID_SHOWN = "fid_shown"  # the estimate with the 95 % interval that brackets it: "0.49 [0.00, 1.46]"
+KID_SHOWN = "kid_shown"  # KID x 10^3 the same way (the interval alone where the record has no estimate)
 
-TABLE = [
-    (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.NFE, "model calls (NFE)", "{:.0f}"),
-    (R.MS_PER_IMAGE, "ms / image", "{:.1f}"), (R.FID, "FID", "{:.3f}"), (FID_INTERVAL, "FID (95 % CI)", "{}"),
-    (R.FD_INFINITY, "FD∞", "{:.3f}"), (KID_MILLI, "KID × 10³", "{:.2f}"),
-    (KID_INTERVAL, "KID × 10³ (95 % CI)", "{}"), (R.PRDC_PRECISION, "precision", "{:.2f}"),
-    (R.PRDC_RECALL, "recall", "{:.2f}"), (R.PRDC_DENSITY, "density", "{:.2f}"),
-    (R.PRDC_COVERAGE, "coverage", "{:.2f}"), (R.NEAR_COPY_RATE, "near copies", "{:.1%}"),
-    (R.STATUS, "status", "{}"),
+MAIN = [
+    (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.NFE, "NFE", "{:.0f}"),
+    (R.MS_PER_IMAGE, "ms / image", "{:.1f}"), (FID_SHOWN, "FID, bias-corrected [95 % interval]", "{}"),
+    (R.FID, "FID at N", "{:.2f}"), (KID_SHOWN, "KID × 10³ [95 % interval]", "{}"),
+]
+DETAILS = [
+    (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.FD_INFINITY, "FD∞", "{:.2f}"),
+    (R.PRDC_PRECISION, "precision", "{:.2f}"), (R.PRDC_RECALL, "recall", "{:.2f}"),
+    (R.PRDC_DENSITY, "density", "{:.2f}"), (R.PRDC_COVERAGE, "coverage", "{:.2f}"),
+    (R.NEAR_COPY_RATE, "near copies", "{:.1%}"), (R.STATUS, "status", "{}"),
 ]
 
 
-def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
-    """The results as a markdown table with a reader's headers and numbers rounded for reading; ``fid_n``: the N
-    that the FID columns hold, where points have different N (``at_common_n``)."""
-    shown = frame.assign(**{
-        FID_INTERVAL: _intervals(frame, R.FID_LOW, R.FID_HIGH, 1.0, "{:.2f}"),
-        KID_MILLI: frame[R.KID] * 1000,
-        KID_INTERVAL: _intervals(frame, R.KID_LOW, R.KID_HIGH, 1000.0, "{:.2f}"),
-    })
-    columns = [(field, head, form) for field, head, form in TABLE if field in shown]
-    if fid_n is not None:
-        columns = [(field, head.replace("FID", f"FID at N = {fid_n}", 1) if field.startswith(R.FID) else head, form)
-                   for field, head, form in columns]
-    if R.N in shown and R.sampled_points(shown)[R.N].nunique() > 1:  # adaptive N: each point's own
-        columns.insert(3, (R.N, "N", "{:.0f}"))
-    if R.ERROR in shown:
-        columns.append((R.ERROR, "error", "{}"))
+def shown(value: float, low: float, high: float, factor: float = 1.0) -> str:
+    """``0.49 [0.00, 1.46]``: an estimate beside the interval that brackets it; the interval alone for a value that
+    is not its estimate (NaN); empty without an interval."""
+    if low is None or low != low:
+        return ""
+    interval = f"[{low * factor:.2f}, {high * factor:.2f}]"
+    return interval if value is None or value != value else f"{value * factor:.2f} {interval}"
 
+
+def column(frame: pd.DataFrame, field: str) -> list:
+    return list(frame[field]) if field in frame else [None] * len(frame)
+
+
+def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
+    """The main results table (at most eight columns): cost, the FID estimate with its interval, FID at N as papers
+    give it, and KID; ``fid_n``: the N that the FID columns hold, where points have different N (``with_estimates``)."""
+    shown_frame = frame.assign(**{
+        FID_SHOWN: [shown(v, a, b) for v, a, b in zip(column(frame, R.FID_ESTIMATE), column(frame, R.FID_LOW),
+                                                      column(frame, R.FID_HIGH))],
+        KID_SHOWN: [shown(v, a, b, 1000.0) for v, a, b in zip(column(frame, R.KID_ESTIMATE), column(frame, R.KID_LOW),
+                                                               column(frame, R.KID_HIGH))],
+    })
+    columns = [(field, head, form) for field, head, form in MAIN if field in shown_frame]
+    if fid_n is not None:
+        columns = [(f, head.replace("FID at N", f"FID at N = {fid_n}"), form) for f, head, form in columns]
+    if R.N in shown_frame and R.sampled_points(shown_frame)[R.N].nunique() > 1:  # adaptive N: each point's own
+        columns.insert(3, (R.N, "N", "{:.0f}"))
+    return markdown_table(shown_frame, columns)
+
+
+def details_table(frame: pd.DataFrame) -> str:
+    """The rest of each record: FD∞, precision/recall/density/coverage, near copies, status and any error."""
+    columns = [(field, head, form) for field, head, form in DETAILS if field in frame]
+    if R.ERROR in frame:
+        columns.append((R.ERROR, "error", "{}"))
+    return markdown_table(frame, columns)
+
+
+def markdown_table(frame: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:
     def cell(value, form):
         if value is None or (isinstance(value, float) and value != value):
             return ""
         return form.format(value) if isinstance(value, (int, float)) else str(value)
 
     rows = ["| " + " | ".join(head for _, head, _ in columns) + " |", "|" + "---|" * len(columns)]
-    rows += ["| " + " | ".join(cell(row.get(f), form) for f, _, form in columns) + " |" for _, row in shown.iterrows()]
+    rows += ["| " + " | ".join(cell(row.get(f), form) for f, _, form in columns) + " |" for _, row in frame.iterrows()]
     return "\n".join(rows)
-
-
-def _intervals(frame: pd.DataFrame, low: str, high: str, factor: float, form: str) -> list[str]:
-    if low not in frame:
-        return [""] * len(frame)
-    return [f"[{form.format(a * factor)}, {form.format(b * factor)}]" if a == a else ""
-            for a, b in zip(frame[low], frame[high])]
 
 
 def subset_kids(frame: pd.DataFrame) -> bool:
@@ -67,13 +83,16 @@ def subset_kids(frame: pd.DataFrame) -> bool:
     return R.KID_STD in frame and bool(frame[R.KID_STD].notna().any())
 
 
-def grid_selection(frame: pd.DataFrame, per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
-    """For each scheduler, the grids at its smallest, a middle and its largest step count."""
+def grid_selection(frame: pd.DataFrame, marked: list[str] = (),
+                   per_scheduler: int = 3) -> list[tuple[str, list[tuple[int, str]]]]:
+    """For each scheduler, the grids at its smallest, a middle and its largest step count, and at every point the
+    answer names (``marked``, by label)."""
     chosen = []
     for label, group in ok_points(frame).groupby(R.SCHEDULER):
-        group = group.sort_values(R.STEPS)
-        picks = sorted({0, len(group) // 2, len(group) - 1})[:per_scheduler]
-        chosen.append((label, [(int(group.iloc[i][R.STEPS]), group.iloc[i][R.GRID]) for i in picks]))
+        group = group.sort_values(R.STEPS).reset_index(drop=True)
+        picks = set(sorted({0, len(group) // 2, len(group) - 1})[:per_scheduler])
+        picks |= {i for i, steps in enumerate(group[R.STEPS]) if point_label(label, int(steps)) in marked}
+        chosen.append((label, [(int(group.iloc[i][R.STEPS]), group.iloc[i][R.GRID]) for i in sorted(picks)]))
     return chosen
 
 

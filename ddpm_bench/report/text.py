@@ -8,16 +8,20 @@ from typing import Optional
 import pandas as pd
 
 from ddpm_bench.store import records as R
-from ddpm_bench.verdicts import REFINE, REPLICATES, Difference, chosen_at_edge, ended_out_of_reach
+from ddpm_bench.verdicts import REFINE, REPLICATES, Difference, chosen_at_edge, ended_out_of_reach, verdict
 
 INTERVALS = (
-    f"Intervals: 95 %, from the basic bootstrap over sample indices with the reference fixed ({REPLICATES} replicates, "
-    f"{REFINE * REPLICATES:,} for a comparison whose interval ends within Monte Carlo error of 0; "
-    "ddpm_bench/stats/). Resampling repeats samples, which raises FID; the basic interval subtracts that rise, so "
-    "it brackets the FID of the sampler's distribution rather than the N-sample value, and may lie below the "
-    "table's FID. A lower end below 0 is shown as 0."
+    "What the intervals estimate: the FID of the sampler's distribution, without the upward bias of a finite N (the "
+    "Frechet distance between the sampler's and the reference's feature distributions). The value printed beside "
+    "each interval is the same method's estimate of that quantity, so it always lies inside its interval; \"FID at "
+    "N\" is the plain N-sample value that papers report, for comparison with them, and lies above it. Intervals: "
+    f"95 %, from the basic bootstrap over sample indices with the reference fixed ({REPLICATES} replicates, "
+    f"{REFINE * REPLICATES:,} for a comparison whose interval ends within Monte Carlo error of its bound; "
+    "ddpm_bench/stats/): resampling repeats samples, which raises FID, and the basic interval subtracts that rise "
+    "once more, which removes the bias of finite N to first order. A value or end below 0 is shown as 0."
 )
 SMALL_N = 4  # N below this many times the feature dimension: the bootstrap's intervals are conservative
+TOO_FEW = 2  # N below this many times the feature dimension: the report warns
 
 
 def intervals_text(n: int, dimension: Optional[int]) -> str:
@@ -26,7 +30,17 @@ def intervals_text(n: int, dimension: Optional[int]) -> str:
     if dimension is None or not 0 < n < SMALL_N * dimension:
         return INTERVALS
     return (f"{INTERVALS} With N = {n} samples, fewer than {SMALL_N} times the feature dimension D = {dimension}, the "
-            "intervals are conservative, so \"tied\" is called more often than a larger N would.")
+            "intervals are conservative, so \"undecided\" is answered more often than a larger N would.")
+
+
+def small_n_warning(n: int, dimension: Optional[int]) -> str:
+    """A warning where N is below ``TOO_FEW`` times the feature dimension D: the covariance behind FID is poorly
+    determined there, and the calibration of the intervals was not checked (tests/test_stats.py calibrates N >= 2 D)."""
+    if dimension is None or not 0 < n < TOO_FEW * dimension:
+        return ""
+    return (f"**Warning: N = {n} is below twice the feature dimension D = {dimension}.** The feature covariance is "
+            "poorly determined with so few samples; the intervals are not calibrated here, and the answer may not "
+            f"hold. Use N of at least {TOO_FEW * dimension}.")
 
 
 NO_FEATURES = ("No point of this sweep kept its features (recorded by an older ddpm-bench, or with --no-features), so "
@@ -53,14 +67,16 @@ BELOW_THE_FLOOR = (
     "estimates fall below 0. Judge such points by their intervals and the paired comparisons, not by their order."
 )
 
-EDGE_VERDICTS = ("A verdict marked at the edge has 0 within the bootstrap's Monte Carlo error of an end of its "
-                 f"interval even drawn again from {REFINE} times the replicates: another bootstrap seed could call it "
-                 "otherwise, so read it as close to tied.")
+EDGE_VERDICTS = ("A verdict marked at the edge has its bound (0, or the margin) within the bootstrap's Monte Carlo "
+                 f"error of an end of its interval even drawn again from {REFINE} times the replicates: another "
+                 "bootstrap seed could call it otherwise, so read it as undecided.")
 
 
-def verdict_text(difference: Difference) -> str:
-    """The verdict, flagged when 0 is within the bootstrap's Monte Carlo error of an end (``EDGE_VERDICTS``)."""
-    return flagged(difference.verdict, difference.at_edge())
+def verdict_text(difference: Difference, margin: float = 0.0) -> str:
+    """The rule's verdict on a - b with ``margin`` (``verdicts.verdict``), flagged when 0 or the margin is within the
+    bootstrap's Monte Carlo error of an end (``EDGE_VERDICTS``)."""
+    edge = difference.at_edge() or (margin > 0 and difference.at_edge(margin))
+    return flagged(verdict(difference.low, difference.high, margin), edge)
 
 
 def flagged(verdict: str, edge: bool) -> str:
@@ -118,8 +134,9 @@ def missed_text(result: dict) -> str:
 
 
 def look_text(result: dict, matching: bool) -> str:
-    value = result["difference"] if matching else result["fid"]
-    if value is None:
+    """A look's interval, which is what its verdict read (the value at N that target.json keeps beside it is not its
+    estimate, so it is not printed)."""
+    if result["low"] is None:
         return "failed"
-    return f"{value:+.3f} [{result['low']:+.3f}, {result['high']:+.3f}]" if matching else \
-        f"{value:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
+    return f"[{result['low']:+.2f}, {result['high']:+.2f}]" if matching else \
+        f"[{result['low']:.2f}, {result['high']:.2f}]"

@@ -42,7 +42,7 @@ from ddpm_bench.stats import CONFIDENCE, Difference
 from ddpm_bench.store import records as R
 from ddpm_bench.store.folder_files import write_convergence
 from ddpm_bench.util.options import parse_point
-from ddpm_bench.verdicts.comparisons import StoredPoint, load_points, pairs_to_compare
+from ddpm_bench.verdicts.comparisons import StoredPoint, default_pairs, load_points
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,7 @@ def run_convergence(folder: str | Path, solution: str = DEFAULTS["convergence_so
     size = min(len(d) for d in distances.values())
     results = [point_distance(p, distances[p.label][:size], scale) for p in paired]
     comparisons = [paired_difference(distances[a.label][:size], distances[b.label][:size], (a.label, b.label))
-                   for a, b in pairs_to_compare(paired, lambda p: (p.record[R.SCHEDULER], p.record[R.STEPS]))]
+                   for a, b in default_pairs(paired)]
     summary = {"solution": solution, "n": size, "seed": reference.record.get(R.SEED),
                "backbone": reference.record.get(R.BACKBONE), "scale": scale, "solution_folder": solution_folder.name,
                "points": [r.to_dict() for r in results], "comparisons": [d.to_dict() for d in comparisons]}

@@ -1,15 +1,16 @@
 """``sweep --decide``: after the sweep at its N, more samples only where a comparison is still undecided.
 
-The comparisons are the report's default pairs: every two schedulers at the same step count, and each scheduler's
-consecutive step counts. Each is judged by its paired FID difference at growing N (``adaptive.py``: N, 2N, ... up to
-``max_n``, each look at 1 - 0.05/K confidence); both points of a pair still tied get the next N's samples (indices
-N..2N-1 only, ``growing_points.py``), a pair decided at an earlier look is left alone. The verdicts, with the N and the
-confidence they were reached at, go to ``decisions.json`` beside the records; the report quotes them.
+The comparisons are the report's default pairs: every two schedulers at the same step count and at the nearest cost
+(NFE), and each scheduler's consecutive step counts. Each is judged by its paired FID difference at growing N
+(``adaptive.py``: N, 2N, ... up to ``max_n``, each look at 1 - 0.05/K confidence); both points of a pair still tied get
+the next N's samples (indices N..2N-1 only, ``growing_points.py``), a pair decided at an earlier look is left alone. The
+verdicts, with the N and the confidence they were reached at, go to ``decisions.json`` beside the records; the report
+quotes them.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from ddpm_bench.runs.growing_points import GrowingPoints
 from ddpm_bench.schedulers.specs import SchedulerSpec
@@ -21,9 +22,12 @@ from ddpm_bench.verdicts.comparisons import pairs_to_compare
 Point = tuple[SchedulerSpec, int]
 
 
-def planned_pairs(specs: list[SchedulerSpec], steps: list[int]) -> list[tuple[Point, Point]]:
-    """The report's default comparisons (``verdicts.comparisons.pairs_to_compare``) among the sweep's planned points."""
-    return pairs_to_compare([(spec, s) for s in sorted(steps) for spec in specs], lambda p: (p[0].label, p[1]))
+def planned_pairs(specs: list[SchedulerSpec], steps: list[int],
+                  nfe: Callable[[str, int], Optional[int]]) -> list[tuple[Point, Point]]:
+    """The report's default comparisons (``verdicts.comparisons.pairs_to_compare``) among the sweep's planned points;
+    ``nfe(label, steps)``: a point's model calls as recorded (None where it has no record)."""
+    return pairs_to_compare([(spec, s) for s in sorted(steps) for spec in specs],
+                            lambda p: (p[0].label, p[1], nfe(p[0].label, p[1])))
 
 
 def decide_pairs(book: GrowingPoints, pairs: list[tuple[Point, Point]], start: int, most: int,

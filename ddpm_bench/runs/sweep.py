@@ -113,7 +113,10 @@ def decide_undecided(config: SweepConfig, specs: list[SchedulerSpec], store: R.R
                      progress: Optional[bool], log) -> None:
     """``--decide``: the points of comparisons still tied at N get more samples, up to ``max_n`` (decide.py)."""
     book = GrowingPoints(open_bench, store, out, config, log, progress)
-    decisions = decide_pairs(book, planned_pairs(specs, config.steps), config.n, config.max_n, log)
+    recorded = {(r[R.SCHEDULER], int(r[R.STEPS])): r.get(R.NFE) for r in R.current_records(store.load())
+                if r.get(R.STATUS) == R.OK}
+    pairs = planned_pairs(specs, config.steps, lambda label, steps: recorded.get((label, steps)))
+    decisions = decide_pairs(book, pairs, config.n, config.max_n, log)
     tied = sum(d["verdict"] == "tied" for d in decisions)
     log(f"decided {len(decisions) - tied} of {len(decisions)} comparisons ({tied} tied at N = {config.max_n}) -> "
         f"{write_decisions(out, decisions)}")

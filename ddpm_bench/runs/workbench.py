@@ -33,7 +33,7 @@ from ddpm_bench.settings import RunSettings
 from ddpm_bench.store import records as R
 from ddpm_bench.util import distributed
 from ddpm_bench.util.progress import RunProgress, mode_for
-from ddpm_bench.util.provenance import device_description, library_versions
+from ddpm_bench.util.provenance import device_description, library_versions, run_id
 
 
 def prepare_output(out: str | Path) -> Path:
@@ -125,7 +125,8 @@ class Workbench:
         facts = {
             R.MODEL: s.model, R.MODEL_SHA256: self.model.weights_sha256, "model_weights": str(self.model.weights_file),
             R.SEED: s.seed, R.BATCH_SIZE: s.batch_size, R.PRECISION: s.precision, "channels_last": s.channels_last,
-            "compile": s.compile, R.DEVICE: device_description(self.device), R.VERSIONS: library_versions(),
+            "compile": s.compile, R.DEVICE: device_description(self.device), R.RUN: run_id(),
+            R.VERSIONS: library_versions(),
             "world_size": distributed.world_size(), R.SAMPLE_SHAPE: list(self.model.sample_shape),
         }
         return {**facts, **(self.scoring.provenance() if self.scoring is not None else {})}

@@ -1,10 +1,11 @@
-"""The readers and writers of every file a results folder holds beside ``records.jsonl`` (records.py): a target
-search's answer, ``sweep --decide``'s verdicts, the convergence summary, the side-by-side timings, and the reference
-statistics its points were scored against. A reader returns None when the file is absent or cannot be read (a folder
-that never ran that command, or a file damaged since): the report goes on without that section.
+"""The readers and writers of every file a results folder holds beside ``records.jsonl`` (records.py): the log of the
+commands that wrote to it, a target search's answer, ``sweep --decide``'s verdicts, the convergence summary, the
+side-by-side timings, and the reference statistics its points were scored against. A reader returns None when the file
+is absent or cannot be read (a folder that never ran that command, or a file damaged since): the report goes on without
+that section.
 
-The reference statistics make a folder self-contained: its report judges points against the mean and covariance
-saved here, so it rebuilds on a clean clone without the statistics cache or the feature network.
+The reference statistics make a folder self-contained: its report judges points against the mean and covariance saved
+here, so it rebuilds on a clean clone without the statistics cache or the feature network.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from ddpm_bench.errors import BenchError
-from ddpm_bench.store.records import CONVERGENCE, DECISIONS, REFERENCE_STATS, TARGET, TIMINGS
+from ddpm_bench.store.records import COMMANDS, CONVERGENCE, DECISIONS, REFERENCE_STATS, TARGET, TIMINGS
 from ddpm_bench.util.atomic import atomic_file, write_text
 
 
@@ -29,6 +30,30 @@ def _read_json(folder: Path, name: str):
 
 def _write_json(folder: Path, name: str, content) -> Path:
     return write_text(Path(folder) / name, json.dumps(content, indent=1) + "\n")
+
+
+def append_command(folder: Path, command: str, at: str) -> None:
+    """Log a command that wrote to the folder (``commands.jsonl``, one JSON object per line), for the report's
+    reproduce section."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with open(Path(folder) / COMMANDS, "a") as log:
+        log.write(json.dumps({"command": command, "at": at}) + "\n")
+
+
+def read_commands(folder: Path) -> list[dict]:
+    """The commands that wrote to the folder, oldest first (empty for a folder older than the log); a damaged line
+    is skipped."""
+    try:
+        lines = (Path(folder) / COMMANDS).read_text().splitlines()
+    except OSError:
+        return []
+    commands = []
+    for line in lines:
+        try:
+            commands.append(json.loads(line))
+        except ValueError:
+            continue
+    return commands
 
 
 def read_target_summary(folder: Path) -> Optional[dict]:

@@ -28,7 +28,9 @@ DECISIONS = "decisions.json"   # sweep --decide's verdicts (decide.py)
 TARGET = "target.json"         # a target search's answer (target.py)
 CONVERGENCE = "convergence.json"  # each point's distance to a many-step solution (convergence.py)
 TIMINGS = "timings.json"       # every finished point timed again side by side (retime.py)
+COMMANDS = "commands.jsonl"     # every ddpm-bench command that wrote to the folder, in order
 REFERENCE_STATS = "reference.npz"  # the mean and covariance of the reference the points were scored against
+ANSWER = "answer.json"         # the report's answer as data, what ``report --json`` prints (report/)
 REPORT = "report.md"           # and report.html beside it (report/)
 
 # -- field names ---------------------------------------------------------------------------------------------------
@@ -56,6 +58,10 @@ GRID = "grid"
 FEATURES = "features"                # the point's per-sample features, relative to the sweep folder (.npy, float32)
 FID_LOW, FID_HIGH = "fid_low", "fid_high"        # 95 % interval (ddpm_bench.stats: basic bootstrap over sample indices)
 KID_LOW, KID_HIGH = "kid_low", "kid_high"        # and KID's
+# what those intervals estimate, estimated by the same method: the Frechet distance (and KID) of the sampler's
+# distribution, always within its interval; FID above stays the plug-in value at N, as papers give it
+FID_ESTIMATE, KID_ESTIMATE = "fid_estimate", "kid_estimate"
+INTERVAL_METHOD = "interval_method"  # the method behind the intervals (ddpm_bench.stats)
 KID_STD = "kid_std"                  # older records only: the spread of torchmetrics' KID over subsets (upgraded)
 KID_ALL = "kid_all"                  # older records only: the KID over all N, which upgraded() moves to KID
 FD_INFINITY = "fd_infinity"          # FID extrapolated to infinitely many samples (Chong & Forsyth 2020)
@@ -69,9 +75,8 @@ VERSIONS = "versions"                # library name -> version
 PREPROCESSING = "preprocessing"      # how images meet the feature network, in words
 FRECHET_NAME = "frechet_name"        # what FID is called under the backbone: "FID", "FD_DINOv2", "FD_CLIP"
 CMMD, CMMD_LOW, CMMD_HIGH = "cmmd", "cmmd_low", "cmmd_high"  # the clip backbone's CMMD, 95 % interval (metrics/cmmd.py)
-FRECHET_NAME = "frechet_name"        # what FID is called under the backbone: "FID", "FD_DINOv2", "FD_CLIP"
-CMMD, CMMD_LOW, CMMD_HIGH = "cmmd", "cmmd_low", "cmmd_high"  # the clip backbone's CMMD, 95 % interval (metrics/cmmd.py)
 DEVICE = "device"                    # the device sampled on, in words: "cpu: MODEL (AMX-BF16), 2 threads"
+RUN = "run"                          # the command run that sampled and timed the point (util.provenance.run_id)
 BATCH_SIZE = "batch_size"
 PRECISION = "precision"              # the UNet's: "fp32", "bf16" or "fp16"
 SAMPLE_SHAPE = "sample_shape"        # [channels, height, width]
@@ -127,20 +132,27 @@ def load_features(folder: Path, record: dict) -> np.ndarray:
         raise BenchError(f"cannot read the features of {record.get(POINT, path.stem)} ({path}): {error}") from error
 
 
-# what a one-line summary's FID interval is (ddpm_bench.stats' basic bootstrap), said once beside such lines
-INTERVAL_NOTE = ("FID and KID with 95 % intervals (basic bootstrap): an FID interval brackets the sampler's FID "
-                 "without the bias of finite N, so it can lie below the N-sample FID.")
+# what a one-line summary's FID and KID are (ddpm_bench.stats), said once beside such lines
+INTERVAL_NOTE = ("FID and KID: the estimate for the sampler's distribution with its 95 % interval (basic bootstrap or "
+                 "grouped jackknife), then the value at N, which keeps the bias of finite N and is what papers report.")
 
 
 def scores_text(record: dict) -> str:
-    """A record's FID and KID on one line, each with its 95 % interval where the record has one."""
+    """A record's FID and KID on one line: each metric's estimate with its 95 % interval and, labelled, its value at
+    N; a record of an earlier version, without estimates, its value at N with the interval."""
     parts = []
-    metrics = (("FID", FID, FID_LOW, FID_HIGH, "{:.3f}"), ("KID", KID, KID_LOW, KID_HIGH, "{:.4f}"))
-    for name, field, low, high, form in metrics:
+    metrics = (("FID", FID, FID_ESTIMATE, FID_LOW, FID_HIGH, "{:.3f}"),
+               ("KID", KID, KID_ESTIMATE, KID_LOW, KID_HIGH, "{:.4f}"))
+    for name, field, estimate, low, high, form in metrics:
         if record.get(field) is None:
             continue
+        interval = record.get(low) is not None and record.get(high) is not None
+        if interval and record.get(estimate) is not None:
+            parts.append(f"{name} {form.format(record[estimate])} [{form.format(record[low])}, "
+                         f"{form.format(record[high])}] (at N {form.format(record[field])})")
+            continue
         text = f"{name} {form.format(record[field])}"
-        if record.get(low) is not None and record.get(high) is not None:
+        if interval:
             text += f" [{form.format(record[low])}, {form.format(record[high])}]"
         parts.append(text)
     return ", ".join(parts)

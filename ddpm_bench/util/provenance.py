@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import platform
+import uuid
 from importlib import metadata
 from pathlib import Path
 
@@ -35,6 +37,13 @@ def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {cpu_model()}, {torch.get_num_threads()} threads"
+
+
+@functools.lru_cache(maxsize=1)
+def run_id() -> str:
+    """This process's run: its start time (UTC) and a random suffix, the same for every point it records, so that a
+    report can tell points timed in one run from points timed in separate runs, whose times compare poorly."""
+    return f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 @functools.lru_cache(maxsize=1)

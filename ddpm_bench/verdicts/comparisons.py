@@ -57,20 +57,32 @@ def load_points(folders: Sequence[Path]) -> list[StoredPoint]:
 
 
 def default_pairs(points: list[StoredPoint]) -> list[tuple[StoredPoint, StoredPoint]]:
-    """Every two schedulers at the same step count, and each scheduler's consecutive step counts."""
-    return pairs_to_compare(points, lambda p: (p.record[R.SCHEDULER], p.record[R.STEPS]))
+    """Every two schedulers at the same step count and at the nearest cost, and each scheduler's consecutive step
+    counts."""
+    return pairs_to_compare(points, lambda p: (p.record[R.SCHEDULER], p.record[R.STEPS], p.record.get(R.NFE)))
 
 
 def pairs_to_compare(items: list, key) -> list[tuple]:
-    """The comparisons a report makes by default, for anything ``key`` maps to (scheduler label, steps): every two
-    schedulers at the same step count, then each scheduler's consecutive step counts. ``sweep --decide`` plans
-    its looks with the same rule (decide.py), so that it decides the comparisons the report shows."""
+    """The comparisons a report makes by default, for anything ``key`` maps to (scheduler label, steps, NFE): every
+    two schedulers at the same step count; every two schedulers at equal cost, each point with the other scheduler's
+    point of the nearest NFE (a 2nd-order sampler at 5 steps, 9 model calls, with DDIM at 10, not only at 5); then
+    each scheduler's consecutive step counts. ``sweep --decide`` plans its looks with the same rule (decide.py), so
+    that it decides the comparisons the report shows."""
     pairs = [(a, b) for a, b in combinations(items, 2) if key(a)[1] == key(b)[1]]
     by_scheduler: dict[str, list] = {}
     for item in items:
         by_scheduler.setdefault(key(item)[0], []).append(item)
     for group in by_scheduler.values():
         group.sort(key=lambda item: key(item)[1])
+    for item in items:
+        for name, group in by_scheduler.items():
+            costed = [other for other in group if key(other)[2] is not None]
+            if name == key(item)[0] or key(item)[2] is None or not costed:
+                continue
+            nearest = min(costed, key=lambda other: (abs(key(other)[2] - key(item)[2]), key(other)[2]))
+            if not any({id(item), id(nearest)} == {id(a), id(b)} for a, b in pairs):
+                pairs.append((item, nearest))
+    for group in by_scheduler.values():
         pairs += list(zip(group, group[1:]))
     return pairs
 
@@ -111,7 +123,7 @@ class StoredPoints:
         self.reference = reference
         self.with_kid = with_kid
         self._features: dict[tuple[str, int], PointFeatures] = {}
-        self._differences: dict[tuple[str, str], Difference] = {}
+        self._differences: dict[tuple[str, str, float], Difference] = {}
         self._scores: dict[str, dict] = {}
         counts = {int(p.record[R.N]) for p in self.points}
         # FID's finite-N bias grows as N shrinks (Chong & Forsyth 2020): points grown to different N (a target
@@ -127,15 +139,17 @@ class StoredPoints:
         return self._features[(point.label, n)]
 
     def fid_scores(self, point: StoredPoint) -> dict:
-        """The point's FID with its 95 % interval (``fid``, ``fid_low``, ``fid_high``) as points are compared: over
-        its first ``common_n`` samples where points have different N, else (and for a point of that N) as recorded,
-        which is what stats.point_intervals gives for them."""
-        keys = (R.FID, R.FID_LOW, R.FID_HIGH)
-        if self.common_n is None or int(point.record[R.N]) == self.common_n:
-            return {key: point.record[key] for key in keys}
+        """The point's FID at N, and the estimate of its Frechet distance with the 95 % interval that brackets it
+        (``fid``, ``fid_estimate``, ``fid_low``, ``fid_high``), as points are compared: over its first ``common_n``
+        samples where points have different N, else (and for a point of that N) as recorded, which is what
+        stats.point_intervals gives for them; computed from the features for a record that predates the estimate."""
+        keys = (R.FID, R.FID_ESTIMATE, R.FID_LOW, R.FID_HIGH, R.INTERVAL_METHOD)
+        recorded = R.FID_ESTIMATE in point.record and point.record[R.FID_ESTIMATE] == point.record[R.FID_ESTIMATE]
+        if recorded and (self.common_n is None or int(point.record[R.N]) == self.common_n):
+            return {key: point.record.get(key) for key in keys}
         if point.label not in self._scores:
-            scores = point_intervals(self.features(point, self.common_n))
-            self._scores[point.label] = {key: scores[key] for key in keys}
+            scores = point_intervals(self.features(point, self.common_n or int(point.record[R.N])))
+            self._scores[point.label] = {key: scores.get(key) for key in keys}
         return self._scores[point.label]
 
     def compare(self, a: StoredPoint, b: StoredPoint, *, paired: Optional[bool] = None, replicates: int = REPLICATES,
@@ -147,16 +161,18 @@ class StoredPoints:
         return compare(self.features(a, n), self.features(b, n), (a.label, b.label), paired=paired,
                        replicates=replicates, bound=bound)
 
-    def fid_difference(self, a: dict, b: dict) -> Optional[Difference]:
+    def fid_difference(self, a: dict, b: dict, bound: float = 0.0) -> Optional[Difference]:
         """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept
-        no features. Cached: the report's front, recommendation and expectations ask for the same pairs."""
+        no features; ``bound``: the value its verdict reads it against (0, or a margin), where an interval at its edge
+        is drawn again. Cached: the answer, the comparisons and the expectations ask for the same pairs."""
         labels = (R.point_label(a[R.SCHEDULER], int(a[R.STEPS])), R.point_label(b[R.SCHEDULER], int(b[R.STEPS])))
-        if labels not in self._differences:
+        if (*labels, bound) not in self._differences:
             if labels[0] not in self.by_label or labels[1] not in self.by_label:
                 return None
             first, second = self.by_label[labels[0]], self.by_label[labels[1]]
-            self._differences[labels] = next(d for d in self.compare(first, second) if d.metric == "fid")
-        return self._differences[labels]
+            self._differences[(*labels, bound)] = next(d for d in self.compare(first, second, bound=bound)
+                                                       if d.metric == "fid")
+        return self._differences[(*labels, bound)]
 
 
 def width_ratio(differences: list[Difference], unpaired: list[Difference]) -> Optional[float]:

@@ -83,10 +83,17 @@ class Evidence:
                 f"{kid_noise(a, b):.4f}")
 
     def versus(self, steps: int, name_a: str, a, name_b: str, b) -> str:
-        """``steps`` steps: which is better, or tied, with the evidence."""
-        outcome = {"a better": f"{name_a} better", "b better": f"{name_b} better", "tied": "tied"}[self.order(a, b)]
-        return (f"{steps} steps: {outcome} (FID {name_a} {a[R.FID]:.2f} vs {name_b} {b[R.FID]:.2f}; "
+        """``steps`` steps: which is better, or undecided, with the evidence."""
+        outcome = {"a better": f"{name_a} better", "b better": f"{name_b} better",
+                   "tied": "undecided"}[self.order(a, b)]
+        return (f"{steps} steps: {outcome} (FID {name_a} {shown_value(a)} vs {name_b} {shown_value(b)}; "
                 f"{self.evidence(a, b)})")
+
+
+def shown_value(row) -> str:
+    """A point's FID as the comparison judges it: the estimate its interval brackets, else (no intervals) at N."""
+    value = row.get(R.FID_ESTIMATE)
+    return f"{row[R.FID]:.2f} at N" if value is None or value != value else f"{value:.2f}"
 
 
 def _verdict(holds: bool, undecided: bool = False) -> str:
@@ -125,7 +132,7 @@ def _eta_one_is_ddpm(ev: "Evidence", ddim_eta_one, ddpm) -> str:
     return ("DDIM with eta = 1 is DDPM's sampler with the smaller variance, beta tilde (DDIM paper, eq. 16 and "
             "Section 4.1), so on the same noise the two give the same samples up to round-off. Largest FID difference "
             f"{differences[worst]:.3f} (at {worst} steps: {ev.evidence(ddim_eta_one.loc[worst], ddpm.loc[worst])}); "
-            f"tied at {tied} of {len(steps)} step counts. {_verdict(tied == len(steps))}")
+            f"no difference shown at {tied} of {len(steps)} step counts. {_verdict(tied == len(steps))}")
 
 
 def _large_variance_fails_at_few_steps(ev: "Evidence", ddpm_large, ddpm) -> str:
@@ -146,7 +153,7 @@ def _large_variance_fails_at_few_steps(ev: "Evidence", ddpm_large, ddpm) -> str:
     return f"{text}. {_verdict(holds, undecided=first_order == 'tied')}"
 
 
-OUTCOMES = {"a better": "PNDM better", "b better": "DDIM better", "tied": "tied"}  # PNDM as a, DDIM as b
+OUTCOMES = {"a better": "PNDM better", "b better": "DDIM better", "tied": "undecided"}  # PNDM as a, DDIM as b
 
 
 def _pndm_beats_ddim_at_equal_calls(ev: "Evidence", pndm, ddim) -> str:

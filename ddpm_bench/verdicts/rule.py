@@ -1,16 +1,24 @@
-"""The one place that turns intervals into answers: which points are tied with the best, the pick for the best
-quality, the best choice for each time budget, which of two points is better, and how a target search's answer stands.
-The report and the CLI print what these functions return; neither decides.
+"""The one place that turns intervals into answers. The report, ``compare``, ``target``, ``sweep --decide`` and the
+expectations print what these functions return; none of them decides.
 
-The rule: a point is better than another only when the 95 % interval of their FID difference excludes 0 (the paired
-interval of ``ddpm_bench.stats`` where the points pair); otherwise they are tied. A sweep that kept no features has no
-such intervals: there the budget list is built from FID estimates with a timing tolerance, and two points are told
-apart by KID beyond its noise over subsets, unpaired and cruder.
+The rule (``verdict``): a claim about two points A and B reads the 95 % interval [low, high] of the difference A - B
+of their Frechet distances (the paired interval of ``ddpm_bench.stats`` where the points pair; both ends estimate the
+Frechet distance of the samplers' distributions, not the N-sample FID) against 0 and a margin m >= 0:
+
+- ``better``: high < 0;
+- ``as good as``: high <= m (non-inferiority: A is at most m worse, as ``target --match`` tests);
+- ``worse, within the margin``: 0 < low and high <= m (worse, but still as good as within m);
+- ``worse``: low > 0 and high > m; ``worse by more than the margin``: low > m;
+- ``undecided``: everything else (the interval holds 0 and reaches past m). Never "equal": an interval that holds 0
+  says only that this N cannot tell.
+
+The margin is fixed before any verdict is read (``Margin``): given in metric units (``--margin``), or by default 10 %
+of the estimate of the reference point (the lowest estimate of a sweep; a target search's own margin, fixed by the
+search before its first look, for a target folder). It is stated with every answer.
 
 Timings on a shared machine are noisy: points that make the same number of model calls, nearly all of their time
-spent in the same UNet, differ by several percent from one point to the next. A budget list that trusted every
-millisecond would recommend a worse sampler for a budget range that is only noise wide, so times within
-``TIME_TOLERANCE`` of each other count as equal.
+spent in the same UNet, differ by several percent from one point to the next, so times within ``TIME_TOLERANCE`` of
+each other count as equal.
 """
 
 from __future__ import annotations
@@ -23,11 +31,48 @@ import pandas as pd
 from ddpm_bench.stats import Difference
 from ddpm_bench.stats.adaptive import OUT_OF_REACH
 from ddpm_bench.store import records as R
-from ddpm_bench.verdicts.comparisons import StoredPoint, StoredPoints, default_pairs, width_ratio
+from ddpm_bench.verdicts.comparisons import StoredPoints, default_pairs, width_ratio
 
 Judge = Callable[[pd.Series, pd.Series], Optional[Difference]]  # two points -> their FID difference, or None
 
 TIME_TOLERANCE = 0.10
+RELATIVE_MARGIN = 0.10  # the default margin: this fraction of the reference point's estimate
+
+BETTER, AS_GOOD, WORSE_WITHIN = "better", "as good as", "worse, within the margin"
+WORSE, WORSE_BEYOND, UNDECIDED = "worse", "worse by more than the margin", "undecided"
+AS_GOOD_VERDICTS = (BETTER, AS_GOOD, WORSE_WITHIN)  # the verdicts under which A is shown as good as B
+
+
+def verdict(low: float, high: float, margin: float) -> str:
+    """What the interval [low, high] of A - B (lower is better) says of A against B with margin ``margin``."""
+    if high < 0:
+        return BETTER
+    if low > margin:
+        return WORSE_BEYOND
+    if high <= margin:
+        return WORSE_WITHIN if low > 0 else AS_GOOD
+    return WORSE if low > 0 else UNDECIDED
+
+
+def shown_worse(difference: Difference) -> bool:
+    """Whether A is shown worse than B (the interval of A - B above 0), whatever the margin."""
+    return difference.low > 0
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The margin of "as good as" in the metric's units, and where it came from, in words."""
+
+    value: float
+    basis: str
+
+    @classmethod
+    def of(cls, given: Optional[float], reference_label: str, reference_estimate: float) -> "Margin":
+        """``given`` (``--margin``) when set, else ``RELATIVE_MARGIN`` of the reference point's estimate."""
+        if given is not None:
+            return cls(float(given), "set with --margin")
+        value = RELATIVE_MARGIN * max(0.0, float(reference_estimate))
+        return cls(value, f"{RELATIVE_MARGIN:.0%} of the lowest estimate, {reference_label}'s {reference_estimate:.2f}")
 
 
 def dominates(rival: pd.Series, point: pd.Series, time_tolerance: float) -> bool:
@@ -48,28 +93,6 @@ def pareto_front(points: pd.DataFrame, time_tolerance: float = TIME_TOLERANCE) -
     kept = [row for row in rows if not any(dominates(rival, row, time_tolerance) for rival in rows if rival is not row)]
     columns = points.columns
     return pd.DataFrame(kept, columns=columns).sort_values(R.SECONDS_PER_IMAGE) if kept else points.iloc[0:0]
-
-
-def decided_front(points: pd.DataFrame, better: Callable[[pd.Series, pd.Series], Optional[bool]],
-                  time_tolerance: float = TIME_TOLERANCE) -> Optional[pd.DataFrame]:
-    """The front that only decided differences build: from the fastest point up, a slower point joins when it is
-    ``better`` than the last one kept (the 95 % interval of their FID difference excludes 0); one within
-    ``time_tolerance`` of the last one's time replaces it. A slower point tied with a faster one stays off: at this N
-    the sweep cannot say it buys anything. None when ``better`` cannot judge some pair (no stored features)."""
-    front: list[pd.Series] = []
-    for _, row in points.sort_values(R.SECONDS_PER_IMAGE).iterrows():
-        if not front:
-            front.append(row)
-            continue
-        verdict = better(row, front[-1])
-        if verdict is None:
-            return None
-        if verdict:
-            if row[R.SECONDS_PER_IMAGE] <= front[-1][R.SECONDS_PER_IMAGE] * (1 + time_tolerance):
-                front[-1] = row
-            else:
-                front.append(row)
-    return pd.DataFrame(front, columns=points.columns) if front else points.iloc[0:0]
 
 
 def set_aside(points: pd.DataFrame, front: pd.DataFrame, time_tolerance: float) -> list[tuple[pd.Series, pd.Series]]:
@@ -100,58 +123,6 @@ def equal_nfe_time_spread(points: pd.DataFrame) -> tuple[float, pd.Series, pd.Se
         if widest is None or ratio > widest[0]:
             widest = (ratio, slow, fast)
     return widest
-
-
-@dataclass(frozen=True)
-class Tie:
-    """A point that the paired interval cannot tell from the best one."""
-
-    point: StoredPoint
-    difference: Difference  # FID(point) - FID(best)
-
-
-def best_and_ties(stored: StoredPoints) -> tuple[StoredPoint, list[Tie]]:
-    """The lowest-FID point (FIDs at the common N where points have different N) and the points tied with it."""
-    best = min(stored.points, key=lambda p: stored.fid_scores(p)[R.FID])
-    ties = [Tie(other, fid) for other in stored.points if other is not best
-            for fid in stored.compare(other, best) if fid.verdict == "tied"]
-    return best, ties
-
-
-@dataclass(frozen=True)
-class Pick:
-    """The pick for the best quality: the top of the budget list, and the lowest-FID point with the difference to
-    it where the two differ (None when the top is the lowest-FID point)."""
-
-    top: pd.Series
-    lowest: pd.Series
-    difference: Optional[Difference]
-
-
-def quality_pick(points: pd.DataFrame, front: pd.DataFrame, judge: Optional[Judge]) -> Optional[Pick]:
-    """The top of the decided budget list when it is the lowest FID or tied with it; None without intervals, or when
-    the top is decidedly worse than the lowest FID."""
-    if front.empty or judge is None:
-        return None
-    top, lowest = front.iloc[-1], points.loc[points[R.FID].idxmin()]
-    if top[R.SCHEDULER] == lowest[R.SCHEDULER] and top[R.STEPS] == lowest[R.STEPS]:
-        return Pick(top, lowest, None)
-    difference = judge(top, lowest)
-    if difference is None or difference.verdict != "tied":
-        return None
-    return Pick(top, lowest, difference)
-
-
-def budget_front(points: pd.DataFrame, judge: Optional[Judge],
-                 time_tolerance: float = TIME_TOLERANCE) -> tuple[pd.DataFrame, bool]:
-    """The budget list (fastest first) and whether it was built from decided differences: ``decided_front`` where
-    every pair can be judged, else ``pareto_front`` from FID estimates."""
-    if judge is not None:
-        front = decided_front(points, lambda a, b: None if (d := judge(a, b)) is None else d.verdict == "a better",
-                              time_tolerance)
-        if front is not None:
-            return front, True
-    return pareto_front(points, time_tolerance), False
 
 
 def default_comparisons(stored: StoredPoints) -> tuple[list[Difference], Optional[float]]:
