@@ -62,3 +62,51 @@ def test_inception_scores_grey_images_end_to_end(random_inception_weights):
     result = score_images(backbone, stats_from_features("real", "k", features.double().numpy()), [fake[:8], fake[8:]])
     assert result["fid"] > 0 and result["kid"] is not None and result["n"] == 20
     assert result["inception_score"] >= 1.0
+
+
+def test_the_weights_option_names_the_file_and_the_old_flag_still_works(tmp_path, capsys, isolated_cache):
+    from ddpm_bench.cli import main
+    from ddpm_bench.metrics.backbones import get_backbone
+
+    missing = tmp_path / "elsewhere.pth"
+    with pytest.raises(BenchError, match=f"not found at {missing}.*--backbone inception:weights=PATH"):
+        get_backbone(f"inception:weights={missing}")
+    for argv in (["--backbone", f"inception:weights={missing}"], ["--backbone", "inception", "--inception-weights",
+                                                                    str(missing)]):
+        assert main(["stats", *argv]) == 2
+        assert f"Inception weights not found at {missing}" in capsys.readouterr().err
+
+
+class WritesAFile:
+    """A pickle that, when loaded, would create a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_a_pickle_named_by_the_option_is_refused_with_nothing_run(tmp_path):
+    import pickle
+
+    from ddpm_bench.metrics.backbones import get_backbone
+
+    weights = tmp_path / "weights.pth"
+    weights.write_bytes(pickle.dumps(WritesAFile(tmp_path / "pwned"), protocol=2))
+    with pytest.raises(BenchError, match="refusing Inception weights"):
+        get_backbone(f"inception:weights={weights}")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_backbone_options_are_checked_by_name():
+    from ddpm_bench.errors import ConfigError
+    from ddpm_bench.metrics.backbones import get_backbone, stated_feature_dim
+
+    with pytest.raises(ConfigError, match="backbone inception: unknown option 'weight'; it takes weights"):
+        get_backbone("inception:weight=x.pth")
+    with pytest.raises(ConfigError, match="backbone mnist-cnn: unknown option 'size'; it takes folder"):
+        get_backbone("mnist-cnn:size=base")
+    with pytest.raises(ConfigError, match="expected option=value after the name, got 'x'"):
+        get_backbone("inception:x")
+    assert stated_feature_dim("inception:weights=anything.pth") == 2048 and stated_feature_dim("nope") is None

@@ -63,7 +63,8 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_inception_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--inception-weights", help="the Inception weights file for --backbone inception")
+    parser.add_argument("--inception-weights",
+                        help="the Inception weights file for --backbone inception (as inception:weights=FILE)")
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:

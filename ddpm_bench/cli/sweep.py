@@ -31,7 +31,8 @@ def add_parser(subparsers) -> None:
     sweep.add_argument("-n", "--num-samples", type=int, dest="n", help=f"samples per point (default: {DEFAULTS['n']})")
     sweep.add_argument("--seed", type=int, help=f"sample i depends only on (seed, i) (default: {DEFAULTS['seed']})")
     sweep.add_argument("--model", help=f"diffusers folder, hub id, or embedded:mnist (default: {DEFAULTS['model']})")
-    sweep.add_argument("--backbone", help=f"feature network for FID/KID (default: {DEFAULTS['backbone']})")
+    sweep.add_argument("--backbone", help="feature network for FID/KID, NAME[:option=value...] (dinov2:size=base) "
+                                          f"(default: {DEFAULTS['backbone']})")
     sweep.add_argument("--reference",
                        help=f"reference data set or imported statistics (default: {DEFAULTS['reference']})")
     sweep.add_argument("--floor-data", help="real images the model never saw, for the real-data floor (e.g. "

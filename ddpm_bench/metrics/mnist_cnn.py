@@ -136,6 +136,7 @@ class MnistCnnBackbone:
     )
 
     def __init__(self, folder: Path = ASSET):
+        folder = Path(folder)  # as --backbone mnist-cnn:folder=DIR gives it: text
         self.model = load_classifier(folder)
         self.feature_rms = json.loads((folder / "training.json").read_text())["feature_rms"]
         self._identity = f"mnist-cnn:{file_sha256(folder / 'model.safetensors')[:16]}:rms={self.feature_rms}"

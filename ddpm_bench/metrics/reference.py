@@ -149,7 +149,9 @@ def import_published_stats(file: str | Path, name: str, backbone_name: str) -> P
 
 
 def imported_path(name: str, backbone_name: str) -> Path:
-    return cache_dir() / f"imported-{slug(name)}-{backbone_name}.npz"
+    """Where statistics imported for a backbone are kept: under its registered name, its options (``weights=FILE``)
+    aside, since they name where weights lie rather than another network."""
+    return cache_dir() / f"imported-{slug(name)}-{backbone_name.split(':')[0]}.npz"
 
 
 def real_subset(source: str, n: int, seed: int, size: int, channels: int) -> torch.Tensor:
