@@ -1,4 +1,4 @@
-"""The conformance kit: what the sampler and the sweep rely on, checked on any scheduler.
+"""The conformance kit: what the sampler and the sweep rely on, and the mathematics, checked on any scheduler.
 
 Use it in a plugin's own tests::
 
@@ -7,7 +7,10 @@ Use it in a plugin's own tests::
     def test_conforms():
         check_scheduler("my-sampler")        # or a factory: check_scheduler(MySampler, some_option=1)
 
-or from the shell: ``ddpm-bench check my-sampler``. Each failed check says what was expected and what came back.
+or from the shell: ``ddpm-bench check my-sampler``. The first four checks run the sampler on a data set whose exact
+denoiser is known (conformance_solver.py: convergence order to the probability-flow ODE, data moments, model calls
+against the declared NFE, state left by an interrupted run); the others run it on a dummy model. Each failed check
+says what was expected and what came back; a passed one may say what it measured.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from ddpm_bench.schedulers import conformance_solver as solver
+from ddpm_bench.schedulers.conformance_math import run_sampler
 from ddpm_bench.schedulers.conformance_solver import Passed, train_steps
 from ddpm_bench.schedulers.specs import accepted_options, build_scheduler, parse_scheduler_spec
 
@@ -45,22 +49,12 @@ def dummy_model(sample: torch.Tensor, t) -> torch.Tensor:
     return sample * t / (t + 1)
 
 
-def _sample_loop(scheduler, sample: torch.Tensor, generator) -> torch.Tensor:
-    for t in scheduler.timesteps:
-        model_input = scheduler.scale_model_input(sample, t)
-        output = scheduler.step(dummy_model(model_input, t), t, sample, generator=generator)
-        sample = output.prev_sample
-    return sample
-
-
 def _run(make: Callable[[], Any], seeds: list[int], steps: int = STEPS,
          dtype=torch.float32) -> torch.Tensor:
     """A full loop on a batch whose row i has its own generator seeded ``seeds[i]``, from per-row initial noise."""
-    scheduler = make()
-    scheduler.set_timesteps(steps)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     noise = torch.cat([torch.randn((1, *SHAPE[1:]), generator=g) for g in generators]).to(dtype)
-    return _sample_loop(scheduler, noise * scheduler.init_noise_sigma, generators)
+    return run_sampler(make(), dummy_model, noise, steps, generators)
 
 
 def _resolve(target: Union[str, Callable[..., Any]], config: dict) -> Callable[..., Any]:

@@ -39,7 +39,8 @@ CONVERGENCE_ORDERS = {
 KNOWN_FAILURES = {
     "DPMSolverSDEScheduler": "needs the optional dependency torchsde (pip install torchsde), which is not installed",
     "EDMEulerScheduler": "works on EDM's own noise levels (sigma 0.002 to 80, timesteps 0.25 log sigma), not on a "
-                         "discrete alphas_cumprod schedule, so the kit's exact model cannot be posed for it",
+                         "discrete alphas_cumprod schedule: the kit's exact model cannot be posed for it, and its "
+                         "add_noise finds no DDPM timestep among its own (IndexError)",
 }
 
 
