@@ -80,6 +80,30 @@ def test_identity_names_the_network_weights_and_preprocessing_mode(dinov2_folder
     assert (dinov2.frechet_name, clip.frechet_name) == ("FD_DINOv2", "FD_CLIP")
 
 
+def test_a_full_clip_model_folder_gives_its_normalised_image_features(tmp_path):
+    """openai/clip-vit-large-patch14-336 is a full CLIPModel: the vision tower and its projection are read from it
+    (with the model's projection_dim), the text tower left aside."""
+    tiny = {key: value for key, value in TINY.items() if key != "patch_size"}
+    config = transformers.CLIPConfig(text_config={**tiny, "vocab_size": 99, "max_position_embeddings": 16},
+                                     vision_config={**TINY, "image_size": 84}, projection_dim=24)
+    torch.manual_seed(0)
+    model = transformers.CLIPModel(config).eval()
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    images = digits(4)
+    with torch.no_grad():
+        expected = model.get_image_features(pixel_values=clip_pixels(images, 84))
+    expected = expected if torch.is_tensor(expected) else expected.pooler_output
+    features = get_backbone(f"clip:weights={tmp_path}").features(images)
+    torch.testing.assert_close(features, expected / expected.norm(dim=1, keepdim=True), rtol=1e-5, atol=1e-6)
+
+
+def test_weights_of_another_network_are_refused_not_filled_at_random(dinov2_folder, clip_folder):
+    with pytest.raises(BenchError, match="lack .* of CLIPVisionModelWithProjection's tensors"):
+        get_backbone(f"clip:weights={dinov2_folder}")
+    with pytest.raises(BenchError, match="lack .* of Dinov2Model's tensors"):
+        get_backbone(f"dinov2:weights={clip_folder}")
+
+
 def test_options_are_checked_by_name(dinov2_folder):
     with pytest.raises(ConfigError, match="size='huge' is not one of base, large"):
         get_backbone("dinov2:size=huge")

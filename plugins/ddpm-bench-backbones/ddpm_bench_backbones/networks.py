@@ -15,6 +15,7 @@ Both run on the GPU when there is one (the identity says which), in float32, 32 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -35,20 +36,47 @@ def transformers_missing() -> Optional[str]:
 
 
 def load_network(model_class: str, folder: Path, spec: str) -> torch.nn.Module:
-    """``transformers.<model_class>`` from a vetted safetensors folder, in eval mode; one line when it does not fit."""
+    """``transformers.<model_class>`` from a vetted safetensors folder, in eval mode; one line when it does not fit.
+
+    Every weight the network has must be in the folder: transformers would initialise a missing one at random with a
+    warning, and the features would be noise. Weights the network lacks (a full CLIP model's text tower) are left
+    unread. transformers' loading bar and key report are kept off the terminal."""
     missing = transformers_missing()
     if missing:
         raise BenchError(f"backbone {spec} {missing}")
     import transformers
 
+    logging = transformers.utils.logging
+    logging.disable_progress_bar()
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
     try:
-        network = getattr(transformers, model_class).from_pretrained(folder, use_safetensors=True,
-                                                                     local_files_only=True)
+        network, info = getattr(transformers, model_class).from_pretrained(
+            folder, config=network_config(transformers, model_class, folder), use_safetensors=True,
+            local_files_only=True, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as error:
         reason = " ".join(str(error).split())[:200]
         raise BenchError(f"backbone {spec}: weights in {folder} do not load as {model_class}: {reason}") from error
+    finally:
+        logging.set_verbosity(verbosity)
+    absent = sorted(info.get("missing_keys") or []) + sorted(info.get("mismatched_keys") or [])
+    if absent:
+        raise BenchError(f"backbone {spec}: weights in {folder} lack {len(absent)} of {model_class}'s tensors "
+                         f"(first: {absent[0]}); they are not this network's")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return network.to(device).eval().requires_grad_(False)
+
+
+def network_config(transformers, model_class: str, folder: Path):
+    """The vision tower's configuration where ``folder`` holds a full CLIP model (openai/clip-vit-large-patch14-336
+    does), with the model's ``projection_dim``, which transformers would otherwise leave at its default of 512; None
+    (the folder's own configuration) otherwise."""
+    config = json.loads((folder / "config.json").read_text())
+    if model_class != "CLIPVisionModelWithProjection" or config.get("model_type") != "clip":
+        return None
+    vision = {**config.get("vision_config", {}), "projection_dim": config.get("projection_dim", 512)}
+    vision.pop("model_type", None)
+    return transformers.CLIPVisionConfig(**vision)
 
 
 class TransformersBackbone:
