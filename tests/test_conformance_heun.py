@@ -110,10 +110,11 @@ def test_the_guide_shows_the_example_file_as_it_is():
 def test_the_guides_first_plugin_conforms_and_imports_only_the_public_api():
     guide = (ROOT / "docs" / "plugins.md").read_text()
     (source,) = [block for block in re.findall(r"```python\n(.*?)```", guide, re.S) if "class HalfDDIM" in block]
-    assert re.findall(r"^from (\S+)", source, re.M) == ["ddpm_bench"]
-    namespace = {}
+    assert [name for name in re.findall(r"^from (\S+)", source, re.M) if name.startswith("ddpm")] == ["ddpm_bench"]
+    namespace = {"__name__": "ddpm_bench_halfddim"}
     exec(source, namespace)
     assert failures(run_checks(namespace["HalfDDIM"])) == {}
+    assert failures(run_checks(namespace["HalfDDIM"], eta=1.0)) == {}
 
 
 def test_the_example_imports_only_the_public_api():
