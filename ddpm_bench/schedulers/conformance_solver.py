@@ -12,7 +12,7 @@
   samples (``Z_TOLERANCE`` standard errors, estimated from the samples' own fourth moments).
 - The model calls the loop makes, counted by the model itself, equal the NFE the scheduler declares (``nfe(n)``,
   else ``len(timesteps)``).
-- A run stopped in the middle of a step, then ``set_timesteps`` and a full run, equals a fresh instance's run.
+- A run stopped in the middle of a step, then (``reset()`` and) a full run, equals a fresh instance's run.
 
 Clipping and thresholding of x_0 are switched off for these checks (where the scheduler has them, and unless the
 user's own options set them): they change the ODE the sampler solves.
@@ -88,20 +88,27 @@ def calls_match_declared_nfe(make: Callable[..., Any]) -> Optional[str]:
 
 
 def resets_all_state(make: Callable[..., Any]) -> Optional[str]:
-    """A run stopped after an odd number of calls (mid-step for a two-call sampler), then a full run, against a fresh
-    instance's full run with the same generator."""
+    """A run stopped after an odd number of calls (mid-step for a two-call sampler), then ``reset()`` where the
+    scheduler has one, then a full run (which calls ``set_timesteps``), against a fresh instance's full run with the
+    same generator; and the same without the explicit ``reset()``."""
     x_T, steps = noise(8, 0), 10
-    scheduler = make(EXACT)
-    scheduler.set_timesteps(steps)
-    stop = len(scheduler.timesteps) // 2 | 1
-    exact_run(scheduler, steps, x_T, seed=4, stop_after=stop)
-    again = exact_run(scheduler, steps, x_T, seed=5)[0]
     fresh = exact_run(make(EXACT), steps, x_T, seed=5)[0]
-    if not torch.equal(again, fresh):
-        return (f"expected identical results to a fresh instance's after a run stopped at model call {stop} of "
-                f"{len(scheduler.timesteps)}, max difference {(again - fresh).abs().max().item():.3g}: set_timesteps "
-                "must call reset(), and reset() must clear everything step() keeps (a multistep history, a "
-                "predictor's pending half-step)")
+    for explicit_reset in (False, True):
+        scheduler = make(EXACT)
+        if explicit_reset and not callable(getattr(scheduler, "reset", None)):
+            continue
+        scheduler.set_timesteps(steps)
+        stop = len(scheduler.timesteps) // 2 | 1
+        exact_run(scheduler, steps, x_T, seed=4, stop_after=stop)
+        if explicit_reset:
+            scheduler.reset()
+        again = exact_run(scheduler, steps, x_T, seed=5)[0]
+        if not torch.equal(again, fresh):
+            return (f"expected identical results to a fresh instance's after a run stopped at model call {stop} of "
+                    f"{len(scheduler.timesteps)}{', then reset(),' if explicit_reset else ''} and a full run, max "
+                    f"difference {(again - fresh).abs().max().item():.3g}: set_timesteps must call reset(), and "
+                    "reset() must clear everything step() keeps (a multistep history, a predictor's pending "
+                    "half-step)")
     return None
 
 
