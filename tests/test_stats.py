@@ -249,3 +249,45 @@ def test_redrawing_at_the_edge_settles_verdicts_another_bootstrap_seed_would_fli
     bound = exact + 1.5 * fid(0, bound=None).high_noise
     assert sum(fid(seed, bound=None).high > bound for seed in range(40)) >= 1
     assert all(fid(seed, bound=bound).high <= bound for seed in range(40))
+
+
+# -- one estimand: each interval's estimate lies inside it, beside the value at N ----------------------------------
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "jackknife"])
+def test_every_estimate_lies_inside_its_interval_and_the_value_at_n_is_kept_beside_it(method):
+    rng = np.random.default_rng(7)
+    population = rng.normal(size=(400, D))
+    reference = Reference(np.zeros(D), np.eye(D), population)
+    for trial in range(5):
+        a = gaussian(rng)
+        A, B = PointFeatures(a, reference, method=method), PointFeatures(correlated_twin(rng, a), reference,
+                                                                          method=method)
+        point = point_intervals(A, replicates=100, seed=trial)
+        assert point["interval_method"] == method
+        for metric in ("fid", "kid"):
+            assert point[f"{metric}_low"] <= point[f"{metric}_estimate"] <= point[f"{metric}_high"], point
+        assert point["fid"] == A.estimates()["fid"]
+        for difference in compare(A, B, ("a", "b"), paired=True, replicates=100, seed=trial):
+            assert difference.low <= difference.difference <= difference.high and difference.method == method
+            assert difference.at_n == pytest.approx(A.estimates()[difference.metric] - B.estimates()[difference.metric])
+            assert {"at_n", "method"} <= difference.to_dict().keys()
+
+
+def test_the_method_follows_the_stated_rule():
+    """regime.py: the bootstrap where its replicates are affordable (the default sweep, results/n1000: unchanged), the
+    jackknife at Inception's D = 2,048 whatever the N, and at D = 128 beyond N = 10,000."""
+    assert stats.method_for(256, 128) == stats.method_for(1000, 128) == stats.method_for(10_000, 128) == "bootstrap"
+    assert stats.method_for(10_001, 128) == stats.method_for(2_000, 2048) == stats.method_for(50_000, 2048) == (
+        "jackknife")
+
+
+def test_jackknife_ends_are_exact_so_never_at_the_edge():
+    """Two labels of one sampler: every pseudo-value of the paired difference is 0, the interval [0, 0]; and a
+    jackknife interval has no Monte Carlo error, so no bound is ever at its edge and nothing is redrawn."""
+    a = gaussian(np.random.default_rng(7), n=2_000)
+    A, B = PointFeatures(a, POPULATION, method="jackknife"), PointFeatures(a.copy(), POPULATION, method="jackknife")
+    (same,) = compare(A, B, ("a", "b"), paired=True, metrics=("fid",))
+    assert (same.low, same.high, same.difference) == (0, 0, 0) and same.verdict == "tied" and not same.at_edge()
+    interval = stats.fid_interval(A, bound=0.36)
+    assert interval.low_noise == interval.high_noise == 0 and not interval.at_edge(interval.high)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from ddpm_bench.metrics.reference import ReferenceStats, real_subset, resolve_re
 from ddpm_bench.metrics.scoring import Scorer, score_images
 from ddpm_bench.model.data import load_dataset
 from ddpm_bench.settings import RunSettings
-from ddpm_bench.stats import REPLICATES, PointFeatures, Reference, fd_infinity, point_intervals
+from ddpm_bench.stats import PointFeatures, Reference, fd_infinity, point_intervals
 from ddpm_bench.store import records as R
 from ddpm_bench.store.disk_cache import remembered
 from ddpm_bench.store.folder_files import write_reference_stats
@@ -42,7 +43,16 @@ from ddpm_bench.util.batching import FEATURE_BATCH, chunks
 # what a point's scores hold (feature_statistics); a change recomputes the floor's scores cached under an older one
 SCORES_VERSION = 2
 
-INTERVAL_METHOD = f"basic bootstrap over sample indices, {REPLICATES} replicates, reference fixed"
+# a point's record when its statistics did not fit: what did not, and how to compute them later
+STATISTICS_ERROR = "statistics_error"
+
+
+def statistics_error(features: np.ndarray, error: Exception) -> str:
+    """What did not fit when a point's statistics were computed, and how to compute them later."""
+    what = str(error) or "out of memory"
+    return (f"the statistics of {len(features):,} samples of {features.shape[1]:,} features did not fit ({what}); "
+            "the samples and the record are kept, and with keep_features so are the features, from which "
+            "'ddpm-bench compare' and 'ddpm-bench report' compute the intervals on a machine where they fit")
 
 
 def reference_images(source: str, size: int, channels: int) -> Optional[torch.Tensor]:
@@ -108,14 +118,20 @@ class Scoring:
             remembered, f"knn-radii-k{NEAREST_K}", self.reference.key))
 
     def feature_statistics(self, features: np.ndarray) -> dict:
-        """FID and KID with their 95 % intervals (ddpm_bench.stats), FD-infinity, precision/recall/density/coverage
-        (manifold.py): every score of a point, from its features, and what they cost."""
+        """FID and KID with their 95 % intervals and the method behind them (ddpm_bench.stats), FD-infinity,
+        precision/recall/density/coverage (manifold.py): every score of a point, from its features, and what they
+        cost. Statistics that do not fit in memory leave the point's record without them and say so
+        (``statistics_error``, and a warning): the sweep goes on, and keeps the samples and the record."""
         started = time.perf_counter()
-        point = PointFeatures(features, self.stats_reference)
-        result = {**point_intervals(point), **fd_infinity(point), **feature_scores(self.backbone, point)}
+        try:
+            point = PointFeatures(features, self.stats_reference)
+            result = {**point_intervals(point), **fd_infinity(point), **feature_scores(self.backbone, point)}
+        except (BenchError, MemoryError) as error:
+            result = {STATISTICS_ERROR: statistics_error(features, error)}
+            print(f"ddpm-bench: warning: {result[STATISTICS_ERROR]}", file=sys.stderr)
         if self.manifold is not None:
             result.update(self.manifold.scores(features))
-        return {**result, "interval_method": INTERVAL_METHOD, "statistics_seconds": time.perf_counter() - started}
+        return {**result, "statistics_seconds": time.perf_counter() - started}
 
     def real_images(self, n: int) -> torch.Tensor:
         """``n`` real images drawn (seeded) from the floor's data set (``--floor-data``, else the reference)."""

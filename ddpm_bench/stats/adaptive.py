@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
-from ddpm_bench.stats.bootstrap import CONFIDENCE, REFINE, REPLICATES, Difference, PointFeatures, Reference, compare
+from ddpm_bench.stats.bootstrap import CONFIDENCE, REFINE, PointFeatures, Reference
+from ddpm_bench.stats.intervals import Difference, compare
+from ddpm_bench.stats.regime import REPLICATES
 
 ALPHA = 1 - CONFIDENCE
 MET, NOT_MET, UNDECIDED, FAILED = "met", "not met", "undecided", "failed"

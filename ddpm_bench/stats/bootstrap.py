@@ -1,7 +1,6 @@
-"""Uncertainty for FID and KID from a point's stored per-sample features: 95 % intervals per point, and paired
-comparisons between points whose sample i started from the same initial noise x_T.
-
-Method: the basic (pivotal) bootstrap over sample indices, the reference statistics held fixed.
+"""Uncertainty for FID and KID from a point's stored per-sample features where N x D is small (regime.py says where):
+the basic (pivotal) bootstrap over sample indices, the reference statistics held fixed; and the features themselves
+(``PointFeatures``), with the reference they are scored against (``Reference``), whatever the method.
 
 - A replicate draws N sample indices with replacement, as multiplicities ``w`` (``w_i`` copies of sample i), and
   recomputes the metric from the weighted features. Duplicated samples make a replicate less diverse than real
@@ -9,7 +8,8 @@ Method: the basic (pivotal) bootstrap over sample indices, the reference statist
   basic interval reflects the replicates about the estimate, ``[2 T - q_97.5, 2 T - q_2.5]``: the shift that
   resampling adds is subtracted once more, which removes the duplication bias to first order and targets the metric
   of the samplers' distributions rather than its finite-N expectation (calibrated on Gaussians of known Frechet
-  distance in tests/test_stats.py).
+  distance in tests/test_stats.py). The estimate of that same quantity is ``2 T - median(replicates)``, which the
+  basic interval always brackets (``Interval.estimate``).
 - Paired: one set of indices serves both points of a replicate, so sample i of A is always weighed with sample i of
   B. What both points share (the same x_T leads both samplers to nearly the same digit) cancels in the difference,
   and the interval narrows. Unpaired: each point draws its own indices (points of different seeds, N or models).
@@ -28,28 +28,30 @@ rather than torchmetrics' random subsets, as the unbiased MMD^2 with the cubic k
 under weights the off-diagonal sum is w^T K w - sum_i w_i K_ii.
 """
 
+
 from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ddpm_bench.errors import BenchError
+from ddpm_bench.stats import jackknife
+from ddpm_bench.stats.compute import TILE, WORKERS, blas_threads, ensure_fits
+from ddpm_bench.stats.kernels import Polynomial, kernel_mean
+from ddpm_bench.stats.regime import BOOTSTRAP, JACKKNIFE, METHODS, method_for
 
 CONFIDENCE = 0.95
-REPLICATES = 300
 EDGE_SDS = 2.0  # a bound this many Monte Carlo standard deviations from an interval's end: the verdict is at the edge
 REFINE = 10  # an interval at the edge is drawn again with this many times the replicates
 CHUNK = 25  # replicates per batched matrix product (memory: CHUNK x N x D floats)
-# chunks of replicates in parallel, one BLAS thread each: the cores this process may use (all of them where the
-# platform cannot say, as macOS and Windows cannot)
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# KID's cross term and the reference's kernel mean use at most this many reference features (an evenly strided, fixed
+# subset of a larger reference): the cross term costs N times this many kernel values
+KID_REFERENCE = 10_000
 
 
 @dataclass(frozen=True)
@@ -68,45 +70,73 @@ class Reference:
         object.__setattr__(self, "sigma_sqrt", (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T)
 
     @functools.cached_property
+    def kid_features(self) -> Optional[np.ndarray]:
+        """The reference features KID compares with: all of them up to ``KID_REFERENCE``, else every k-th."""
+        if self.features is None:
+            return None
+        return self.features[:: -(-len(self.features) // KID_REFERENCE)]
+
+    @functools.cached_property
     def kyy(self) -> float:
-        """The reference's own kernel mean (off the diagonal), built when KID first needs it: a 5,000 x 5,000 kernel
-        that FID-only uses (the report's comparisons, the target search) never pay for, and that a sweep
-        computes once per reference (``remember``)."""
-        def compute() -> np.ndarray:
-            k = kernel(self.features, self.features, self.features.shape[1])
-            n = len(k)
-            return np.array((k.sum() - np.trace(k)) / (n * (n - 1)))
-
-        return float(self.remember("kid-reference-kernel-mean", compute))
-
-
-def kernel(x: np.ndarray, y: np.ndarray, d: int) -> np.ndarray:
-    """KID's cubic polynomial kernel, as torchmetrics and the KID paper use it."""
-    return (x @ y.T / d + 1.0) ** 3
-
-
-@functools.cache
-def blas_threads() -> ThreadpoolController:
-    """The thread pools of the BLAS and OpenMP libraries loaded by the first FID computed (numpy's, torch's), found
-    once: ``threadpool_limits`` would look them up again on every call."""
-    return ThreadpoolController()
+        """The reference's own kernel mean (off the diagonal) over ``kid_features``, in float32 tiles, built when KID
+        first needs it: FID-only uses (the report's comparisons, the target search) never pay for it, and a sweep
+        computes it once per reference (``remember``)."""
+        features = self.kid_features
+        name = "kid-reference-kernel-mean" + ("" if len(features) == len(self.features) else f"-of-{len(features)}")
+        kernel = Polynomial.for_kid(features.shape[1])
+        return float(self.remember(name, lambda: np.array(kernel_mean(features, kernel))))
 
 
 class PointFeatures:
-    """One point's features (N x D, sample-index order) against a reference, ready for weighted recomputation."""
+    """One point's features (N x D, sample-index order; an array or a memory map, kept as given, never copied whole
+    to float64 but by the bootstrap) against a reference, and the method of its intervals: regime.py's rule for its
+    N and D unless ``method`` names one (``bootstrap`` or ``jackknife``)."""
 
-    def __init__(self, features: np.ndarray, reference: Reference, with_kid: bool = True):
-        self.x = np.asarray(features, dtype=np.float64)
+    def __init__(self, features: np.ndarray, reference: Reference, with_kid: bool = True,
+                 method: Optional[str] = None):
+        floating = getattr(features, "dtype", None) in (np.float32, np.float64)
+        self.features = features if floating else np.asarray(features, dtype=np.float32)
         self.reference = reference
-        self.n, self.d = self.x.shape
+        self.n, self.d = self.features.shape
         if self.n < 2:
             raise BenchError(f"FID needs at least 2 generated images, got {self.n}")
+        self.method = method or method_for(self.n, self.d)
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
         self.with_kid = with_kid and reference.features is not None
         self._fid_replicates: dict[str, np.ndarray] = {}
-        if self.with_kid:
-            self.kxx = kernel(self.x, self.x, self.d)
-            self.kxx_diagonal = np.diag(self.kxx).copy()
-            self.kxy_mean = kernel(self.x, reference.features, self.d).mean(axis=1)
+
+    @functools.cached_property
+    def x(self) -> np.ndarray:
+        """The features in float64, for the bootstrap's weighted products (a small N x D: regime.py)."""
+        ensure_fits(self.n * self.d * 8 * (CHUNK * WORKERS + 3), "the bootstrap's float64 copies of the features")
+        return np.asarray(self.features, dtype=np.float64)
+
+    @functools.cached_property
+    def kernels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bootstrap's KID: the N x N kernel matrix, its diagonal, and each sample's mean kernel value with the
+        reference's KID features."""
+        ensure_fits(2 * self.n ** 2 * 8, f"the bootstrap's {self.n} x {self.n} kernel matrix")
+        kernel, reference = Polynomial.for_kid(self.d), np.asarray(self.reference.kid_features, dtype=np.float64)
+        kxx = kernel(self.x, self.x)
+        kxy_mean = np.concatenate([kernel(self.x[start:start + TILE], reference).mean(axis=1)
+                                   for start in range(0, self.n, TILE)])
+        return kxx, np.diag(kxx).copy(), kxy_mean
+
+    @functools.cached_property
+    def fid_jackknife(self) -> jackknife.Jackknifed:
+        """FID on all N samples and with each of the jackknife's blocks left out (jackknife.py)."""
+        ref = self.reference
+        return jackknife.fid_jackknife(self.features, ref.mu, ref.sigma, ref.sigma_sqrt)
+
+    @functools.cached_property
+    def kid_jackknife(self) -> Optional[jackknife.Jackknifed]:
+        """KID likewise; None without reference features."""
+        if not self.with_kid:
+            return None
+        ref = self.reference
+        return jackknife.kid_jackknife(self.features, ref.kid_features, ref.kyy, Polynomial.for_kid(self.d),
+                                       within_only=self.n > jackknife.ALL_PAIRS_MOST_N)
 
     def fid(self, weights: np.ndarray) -> np.ndarray:
         """FID for each row of ``weights``: R x N multiplicities, each row summing to the size of the sample it stands
@@ -120,7 +150,6 @@ class PointFeatures:
             with blas_threads().limit(limits=1):
                 self._fid_replicates[key] = self._fid(weights)
         return self._fid_replicates[key]
-
     def _fid(self, weights: np.ndarray) -> np.ndarray:
         """With Y = X S_r^1/2 computed once, S_r^1/2 S S_r^1/2 is the weighted covariance of Y, and Tr(S) the
         weighted mean squared distance to the mean: per replicate one N x D x D product and one eigendecomposition,
@@ -150,21 +179,35 @@ class PointFeatures:
         """The unbiased MMD^2 over all N samples, for each row of ``weights`` (None without reference features)."""
         if not self.with_kid:
             return None
-        off_diagonal = ((weights @ self.kxx) * weights).sum(axis=1) - weights @ self.kxx_diagonal
-        return off_diagonal / (self.n * (self.n - 1)) + self.reference.kyy - 2 * weights @ self.kxy_mean / self.n
+        kxx, kxx_diagonal, kxy_mean = self.kernels
+        off_diagonal = ((weights @ kxx) * weights).sum(axis=1) - weights @ kxx_diagonal
+        return off_diagonal / (self.n * (self.n - 1)) + self.reference.kyy - 2 * weights @ kxy_mean / self.n
 
     def estimates(self) -> dict:
-        """FID and KID of the samples themselves (every weight 1)."""
+        """FID and KID of the samples themselves (plug-in, at N): every weight 1, or the jackknife's full sample."""
+        if self.method == JACKKNIFE:
+            kid = self.kid_jackknife
+            return {"fid": self.fid_jackknife.full, "kid": None if kid is None else kid.full}
         ones = np.ones((1, self.n))
         kid = self.kid(ones)
         return {"fid": float(self.fid(ones)[0]), "kid": None if kid is None else float(kid[0])}
+
+
 
 
 def fd_infinity(point: PointFeatures, *, sizes: int = 8, repeats: int = 4, seed: int = 0) -> dict:
     """FD-infinity (Chong & Forsyth 2020, "Effectively Unbiased FID and Inception Score and where to find them",
     section 3): FID is, to first order, linear in 1/N, so FID is computed on random subsets (drawn without
     replacement) at ``sizes`` sizes from N/2 to N, ``repeats`` times each, a line is fitted to FID against 1/N,
-    and its value at 1/N = 0 estimates the FID of infinitely many samples: the bias of finite N removed."""
+    and its value at 1/N = 0 estimates the FID of infinitely many samples: the bias of finite N removed. Where the
+    point's intervals come from the jackknife (regime.py), no subsets are drawn: the jackknife's estimate is that
+    extrapolation from FID at N, at N - N/G and at N/2 (jackknife.py), and the slope is that of the line through the
+    first two."""
+    if point.method == JACKKNIFE:
+        values = point.fid_jackknife
+        kept = point.n - point.n / len(values.leave_out)
+        slope = (values.leave_out.mean() - values.full) / (1 / kept - 1 / point.n)
+        return {"fd_infinity": values.estimate, "fd_infinity_slope": float(slope)}
     rng = np.random.default_rng(seed)
     counts = np.unique(np.linspace(max(2, point.n // 2), point.n, sizes).astype(int))
     subsets = []
@@ -216,13 +259,16 @@ def at_edge(low: float, high: float, bound: float, low_noise: float, high_noise:
 
 @dataclass(frozen=True)
 class Interval:
-    """A basic bootstrap interval, the Monte Carlo standard deviation of each end, and the replicates drawn."""
+    """An interval, the Monte Carlo standard deviation of each end, the replicates drawn (the jackknife: its blocks,
+    its ends exact), the estimate it brackets (the bootstrap: 2 T - median of the replicates), and the method."""
 
     low: float
     high: float
     low_noise: float
     high_noise: float
     replicates: int
+    estimate: float
+    method: str = BOOTSTRAP
 
     def at_edge(self, bound: float) -> bool:
         return at_edge(self.low, self.high, bound, self.low_noise, self.high_noise)
@@ -230,116 +276,15 @@ class Interval:
 
 def decisive_interval(estimate: float, replicates_of: Callable[[int], np.ndarray], replicates: int,
                       confidence: float, bound: Optional[float]) -> Interval:
-    """The basic interval of ``estimate`` from ``replicates_of(replicates)``; drawn again from
+    """The basic interval of ``estimate`` from ``replicates_of(replicates)``, with 2 ``estimate`` - their median as the
+    estimate it brackets; drawn again from
     ``replicates_of(REFINE * replicates)`` when ``bound`` (what the interval's verdict compares it with; None: no
     verdict) is at its edge. ``replicates_of(count)`` draws from the same seed whatever the count, so a point's
     interval does not depend on anything but its samples, the seed, and whether it was at the edge."""
     for count in (replicates, REFINE * replicates):
         values = replicates_of(count)
-        interval = Interval(*basic_interval(estimate, values, confidence), *end_noise(values, confidence), count)
+        interval = Interval(*basic_interval(estimate, values, confidence), *end_noise(values, confidence), count,
+                            float(2 * estimate - np.median(values)))
         if bound is None or not interval.at_edge(bound):
             break
     return interval
-
-
-def fid_interval(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
-                 confidence: float = CONFIDENCE, bound: Optional[float] = None) -> Interval:
-    """The basic bootstrap interval of the point's FID, not clipped; ``bound``: the FID it will be read against (a
-    target), where it is drawn again with more replicates when at its edge (``decisive_interval``)."""
-    def replicates_of(count: int) -> np.ndarray:
-        return point.fid(bootstrap_weights(point.n, count, np.random.default_rng(seed)))
-
-    return decisive_interval(point.estimates()["fid"], replicates_of, replicates, confidence, bound)
-
-
-def point_intervals(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
-                    confidence: float = CONFIDENCE) -> dict:
-    """FID and KID of one point with their 95 % intervals. Both metrics estimate a squared distance, which is never
-    negative, so an end below 0 is raised to 0 (coverage is kept): the unbiased KID of real data is as often below 0
-    as above, and its interval is then [0, 0] or [0, high] rather than an upper end below the lower. ``confidence``
-    above 95 % serves adaptive N (adaptive.py), which splits its error rate over several looks. Calibration
-    (tests/test_stats.py): at the stated rate when N is large against the feature dimension D; conservative (wider
-    than needed, covering more often than 95 %) when N is near 2 D, as in the default sweep (N = 256, D = 128)."""
-    estimate = point.estimates()
-    fid = fid_interval(point, replicates=replicates, seed=seed, confidence=confidence)
-    result = {"fid": estimate["fid"], "fid_low": max(0.0, fid.low), "fid_high": max(0.0, fid.high),
-              "fid_low_noise": fid.low_noise, "fid_high_noise": fid.high_noise,
-              "kid": estimate["kid"], "kid_low": None, "kid_high": None}
-    if estimate["kid"] is not None:
-        weights = bootstrap_weights(point.n, replicates, np.random.default_rng(seed))
-        low, high = basic_interval(estimate["kid"], point.kid(weights), confidence)
-        result["kid_low"], result["kid_high"] = max(0.0, low), max(0.0, high)
-    return result
-
-
-@dataclass(frozen=True)
-class Difference:
-    """metric(a) - metric(b), its interval, and what it says."""
-
-    a: str
-    b: str
-    metric: str
-    difference: float
-    low: float
-    high: float
-    paired: bool
-    n: int
-    low_noise: float = 0.0  # the Monte Carlo standard deviation of each end (end_noise)
-    high_noise: float = 0.0
-    replicates: int = REPLICATES
-
-    @property
-    def verdict(self) -> str:
-        if self.high < 0:
-            return "a better"
-        if self.low > 0:
-            return "b better"
-        return "tied"
-
-    def at_edge(self, bound: float = 0.0) -> bool:
-        """Whether ``bound`` (0: the verdict's) lies within Monte Carlo error of an end even after the interval was
-        drawn again: a verdict against it could go either way with another bootstrap seed."""
-        return at_edge(self.low, self.high, bound, self.low_noise, self.high_noise)
-
-    @property
-    def width(self) -> float:
-        return self.high - self.low
-
-    def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "metric": self.metric, "difference": self.difference, "low": self.low,
-                "high": self.high, "paired": self.paired, "n": self.n, "verdict": self.verdict,
-                "low_noise": self.low_noise, "high_noise": self.high_noise, "replicates": self.replicates,
-                "edge": self.at_edge()}
-
-
-def compare(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
-            replicates: int = REPLICATES, seed: int = 0, confidence: float = CONFIDENCE,
-            metrics: tuple[str, ...] = ("fid", "kid"), bound: Optional[float] = 0.0) -> list[Difference]:
-    """FID(a) - FID(b) and KID(a) - KID(b) with intervals at ``confidence`` (95 %); paired resampling needs equal N
-    (sample i of a matched with sample i of b). ``bound``: what the verdict compares the interval with (0; a target
-    search's margin), where an interval at its edge is drawn again with more replicates (``decisive_interval``);
-    None for an interval no verdict is read from."""
-    if paired and a.n != b.n:
-        raise ValueError(f"paired comparison needs equal N, got {a.n} and {b.n}")
-
-    @functools.lru_cache(maxsize=None)
-    def weights(count: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        wa = bootstrap_weights(a.n, count, rng)
-        return wa, wa if paired else bootstrap_weights(b.n, count, rng)
-
-    ea, eb = a.estimates(), b.estimates()
-    out = []
-    for metric, compute in (("fid", lambda p, w: p.fid(w)), ("kid", lambda p, w: p.kid(w))):
-        if metric not in metrics or ea[metric] is None or eb[metric] is None:
-            continue
-
-        def differences(count: int, compute=compute) -> np.ndarray:
-            wa, wb = weights(count)
-            return compute(a, wa) - compute(b, wb)
-
-        estimate = ea[metric] - eb[metric]
-        interval = decisive_interval(estimate, differences, replicates, confidence, bound)
-        out.append(Difference(*labels, metric, estimate, interval.low, interval.high, paired, min(a.n, b.n),
-                              interval.low_noise, interval.high_noise, interval.replicates))
-    return out
