@@ -32,7 +32,7 @@ from ddpm_bench.cli import (
 from ddpm_bench.cli.arguments import OneLineParser
 from ddpm_bench.errors import BenchError
 from ddpm_bench.store.folder_files import append_command
-from ddpm_bench.store.records import REPORT
+from ddpm_bench.store.records import COMMANDS, RECORDS
 
 DESCRIPTION = """\
 Which diffusion sampler, and how many steps, give the best images for the time you can spend?
@@ -63,12 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
 WRITERS = {"sweep": "out", "target": "out", "retime": "folder", "convergence": "folder"}  # command -> its folder
 
 
-def log_command(args: argparse.Namespace, argv: list[str]) -> None:
-    """A command that wrote to a results folder, logged there (``commands.jsonl``) for the report's reproduce
-    section, which lists every command that made the folder, in order."""
+def logged_folder(args: argparse.Namespace) -> Optional[Path]:
+    """The results folder a command writes to, when its log is complete: a new folder, or one that keeps a log
+    (``commands.jsonl``). A folder that predates the log gets none, so that a log never lists part of what made it."""
     folder = getattr(args, WRITERS.get(args.command, ""), None)
-    if folder and (Path(folder) / REPORT).exists():
-        append_command(Path(folder), shlex.join(["ddpm-bench", *argv]),
+    if folder is None:
+        return None
+    folder = Path(folder)
+    return folder if (folder / COMMANDS).exists() or not (folder / RECORDS).exists() else None
+
+
+def log_command(folder: Optional[Path], argv: list[str]) -> None:
+    """A command that wrote to a results folder, logged there for the report's reproduce section, which lists every
+    command that made the folder, in order."""
+    if folder is not None and (folder / RECORDS).exists():
+        append_command(folder, shlex.join(["ddpm-bench", *argv]),
                        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -78,10 +87,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from ddpm_bench.metrics.inception import WEIGHTS_ENV  # imported only when given: the metrics import torch
 
         os.environ[WEIGHTS_ENV] = args.inception_weights
+    folder = logged_folder(args)
     try:
         code = args.handler(args)
         if code == 0:
-            log_command(args, sys.argv[1:] if argv is None else list(argv))
+            log_command(folder, sys.argv[1:] if argv is None else list(argv))
         return code
     except BenchError as error:
         print(f"ddpm-bench: error: {error}", file=sys.stderr)

@@ -16,7 +16,8 @@ from typing import Optional
 import pandas as pd
 
 from ddpm_bench.report.answer import answer_lines, decided_lines, estimates_only, settle_command
-from ddpm_bench.report.charts import draw
+from ddpm_bench.report.charts import ANSWER as ANSWER_MARK
+from ddpm_bench.report.charts import SEARCH_ANSWER, draw
 from ddpm_bench.report.html import to_html
 from ddpm_bench.report.reproduce import reproduce_section
 from ddpm_bench.report.sections import comparison_lines, convergence_section, decisions_section
@@ -62,11 +63,19 @@ def floor_sentence(floor, frame: pd.DataFrame) -> str:
         return ("No real-data floor was measured: a target search measures none (a sweep at one N does, e.g. "
                 "`ddpm-bench sweep -n 512`).")
     source = floor.get(R.FLOOR_DATA) if isinstance(floor.get(R.FLOOR_DATA), str) else floor.get(R.REFERENCE_SOURCE)
-    interval = ""
-    if R.FID_LOW in floor and floor[R.FID_LOW] == floor[R.FID_LOW]:
-        interval = f" (95 % interval [{floor[R.FID_LOW]:.2f}, {floor[R.FID_HIGH]:.2f}], the grey band)"
-    text = (f"The grey line is the real-data floor: {int(floor[R.N])} real images from {source} score FID "
-            f"{floor[R.FID]:.2f}{interval}. A perfect sampler would score about this at N = {int(floor[R.N])}.")
+    n = int(floor[R.N])
+    has_interval = R.FID_LOW in floor and floor[R.FID_LOW] == floor[R.FID_LOW]
+    estimate = floor.get(R.FID_ESTIMATE)
+    if has_interval and estimate is not None and estimate == estimate:
+        score = (f"FID {estimate:.2f} (95 % interval [{floor[R.FID_LOW]:.2f}, {floor[R.FID_HIGH]:.2f}], the grey "
+                 f"band; {floor[R.FID]:.2f} at N)")
+    elif has_interval:  # a floor recorded before its estimate was: the interval, and the value at N labelled
+        score = (f"an FID whose 95 % interval is [{floor[R.FID_LOW]:.2f}, {floor[R.FID_HIGH]:.2f}] (the grey band; "
+                 f"{floor[R.FID]:.2f} at N)")
+    else:
+        score = f"FID {floor[R.FID]:.2f} at N"
+    text = (f"The grey line is the real-data floor: {n} real images from {source} score {score}. A perfect sampler "
+            f"would score about this at N = {n}.")
     if source == floor.get(R.REFERENCE_SOURCE):
         text += (" These images come from the reference set itself (and, for the embedded model, from its training "
                  "data), so the floor is optimistic; `--floor-data` names held-out real images instead.")
@@ -182,7 +191,8 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, mar
         sections.append("## Charts")
         for axis, caption in (("time", "FID and KID against time per image"),
                               ("nfe", "FID and KID against model calls per image")):
-            chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg", marked=marked)
+            chart = draw(points, floor, axis, folder / f"fid_vs_{axis}.svg", marked=marked, n=found.fid_n,
+                         marked_as=SEARCH_ANSWER if summary else ANSWER_MARK)
             sections.append(f"![{caption}; labels: steps; {setting}]({chart.name})")
         sections.append(floor_sentence(floor, frame))
     sections += [
@@ -193,7 +203,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, mar
         SUBSET_KID if subset_kids(frame) else "", BELOW_THE_FLOOR,
         found.time_sentence,
         *decided_sections(found),
-        *target_section(folder, summary, points, marked),
+        *target_section(folder, summary, points, marked, found.fid_n),
         "## Paired comparisons",
         *decisions_section(folder),
         *comparison_section(stored, kept_features, found.data),

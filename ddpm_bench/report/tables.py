@@ -109,8 +109,7 @@ def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple
             sampled + " Here each point the search judged was measured again side by side at the end of the search "
             "(above)" + (f"; {', '.join(untimed)} keep the times of their own sampling." if untimed else "."))
     retimed = read_timings(folder)
-    unmeasured = sampled + (" Each point was timed while it was sampled: points sampled in separate runs, or beside "
-                            "other work, compare poorly; `ddpm-bench retime DIR` times them all again side by side.")
+    unmeasured = sampled + " " + timing_origin(ok_points(frame))
     if not retimed:
         return frame, unmeasured
     missing = untimed_points(frame, retimed["timings"])
@@ -121,6 +120,24 @@ def with_side_by_side_times(frame: pd.DataFrame, folder: Path, summary) -> tuple
         sampled + f" Here every point was timed again side by side by `ddpm-bench retime`: {retimed['rounds']} rounds, "
         f"each one batch of {retimed['batch_size']} images of every point in turn, the median of each point's "
         f"rounds ({retimed['device']}); the times taken while sampling are in records.jsonl.")
+
+
+def timing_origin(points: pd.DataFrame) -> str:
+    """Where the points' own times come from: how many machines and runs (records name both), and that times from
+    several compare poorly."""
+    devices = sorted({str(d) for d in points[R.DEVICE].dropna()}) if R.DEVICE in points else []
+    runs = {str(r) for r in points[R.RUN].dropna()} if R.RUN in points else set()
+    retime = "`ddpm-bench retime DIR` times them all again side by side, on one machine."
+    if len(devices) > 1:
+        return (f"**These points were timed on {len(devices)} different machines** ({'; '.join(devices)}): their "
+                f"times do not compare. {retime}")
+    if len(runs) > 1:
+        return (f"These points were timed in {len(runs)} separate runs, on {devices[0] if devices else 'one machine'}: "
+                f"times from separate runs, beside whatever else the machine did, compare poorly. {retime}")
+    if runs:
+        return f"Every point was timed in one run, on {devices[0] if devices else 'one machine'}."
+    return ("Each point was timed while it was sampled (these records do not say in which run): points sampled in "
+            f"separate runs, or beside other work, compare poorly. {retime}")
 
 
 def untimed_points(frame: pd.DataFrame, timings: list[dict]) -> list[str]:

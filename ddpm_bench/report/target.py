@@ -51,7 +51,7 @@ def target_answer_lines(data: dict) -> list[str]:
     return [head + "\n\n" + "\n".join(lines)]
 
 
-def target_section(folder: Path, summary, points: pd.DataFrame, marked: list[str]) -> list[str]:
+def target_section(folder: Path, summary, points: pd.DataFrame, marked: list[str], n) -> list[str]:
     """The answer of a target search: its table, how it was decided, and its search path on the FID-versus-time
     plane. Empty for a sweep folder."""
     if not summary:
@@ -102,9 +102,11 @@ def target_section(folder: Path, summary, points: pd.DataFrame, marked: list[str
                     f"{r['n']} | {met} | {path} |")
     lines.append("\n".join(rows))
     if len(points):
-        chart = draw_search(points, summary, folder / "target_search.svg", marked=marked)
+        chart = draw_search(points, summary, folder / "target_search.svg", marked=marked, n=n)
         lines.append("![The search path of each scheduler on the FID-versus-time plane; arrows in the order the "
-                     f"points were judged, filled markers met the target, labels: steps]({chart.name})")
+                     "points were judged, filled markers met the target (as the search decided it: on the paired "
+                     "difference to the matched point, for a match; the bars are each point's own interval), labels: "
+                     f"steps]({chart.name})")
     return lines
 
 

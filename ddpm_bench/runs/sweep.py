@@ -151,6 +151,8 @@ def open_store(config: SweepConfig, specs: list[SchedulerSpec], out, force: bool
     floor = next((r for r in records if r[R.POINT] == R.FLOOR_POINT), None)
     if floor is not None and floor.get(R.FLOOR_DATA, floor.get(R.REFERENCE_SOURCE)) != config.floor_source:
         done.discard(R.FLOOR_POINT)  # the floor is drawn again from the floor data now named
+    if floor is not None and floor.get(R.FID_LOW) is not None and floor.get(R.FID_ESTIMATE) is None:
+        done.discard(R.FLOOR_POINT)  # scored before intervals came with their estimate: the chart could not draw it
     write_text(folder / R.CONFIG, config.to_toml())
     return store, done, outdated
 

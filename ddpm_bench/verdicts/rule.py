@@ -13,8 +13,11 @@ Frechet distance of the samplers' distributions, not the N-sample FID) against 0
   says only that this N cannot tell.
 
 The margin is fixed before any verdict is read (``Margin``): given in metric units (``--margin``), or by default 10 %
-of the estimate of the reference point (the lowest estimate of a sweep; a target search's own margin, fixed by the
-search before its first look, for a target folder). It is stated with every answer.
+of the estimate of the reference point, the lowest estimate of a sweep. It is stated with every answer. A target
+folder is answered with its search's own margin (target.json), fixed by the search before its first look: by default
+10 % of the matched point's FID at N, which keeps the finite-N bias, so it is larger (more lenient) than 10 % of the
+bias-corrected estimate would be; ``target --margin`` and ``report --margin`` take the same value in FID units where
+both should read alike.
 
 Timings on a shared machine are noisy: points that make the same number of model calls, nearly all of their time
 spent in the same UNet, differ by several percent from one point to the next, so times within ``TIME_TOLERANCE`` of
