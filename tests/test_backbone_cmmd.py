@@ -15,8 +15,8 @@ import pytest
 if not os.environ.get("DDPM_BENCH_REQUIRE_BACKBONES"):
     pytest.importorskip("ddpm_bench_backbones")
 
-from ddpm_bench.metrics.cmmd import SCALE, CmmdPoint, cmmd_difference, cmmd_scores, rbf_kernel
-from ddpm_bench.stats import PointFeatures, Reference
+from ddpm_bench.metrics.cmmd import KERNEL, SCALE, CmmdPoint, cmmd_difference, cmmd_scores
+from ddpm_bench.stats import BOOTSTRAP, JACKKNIFE, PointFeatures, Reference, mmd
 
 D, N, TRIALS, REPLICATES = 8, 200, 200, 200
 SHIFT = np.r_[1.5, np.zeros(D - 1)]  # moves the embeddings' directions: a CMMD of about 1.9 against the reference
@@ -50,10 +50,10 @@ def true_cmmd(shift) -> float:
     """1,000 MMD^2 of the distribution against the fixed reference set, its expectations over 10,000 draws."""
     rng = np.random.default_rng(99)
     blocks = [embeddings(rng, 2500, shift) for _ in range(4)]
-    pairs = [rbf_kernel(a, b) for i, a in enumerate(blocks) for b in blocks[i + 1 :]]
+    pairs = [KERNEL(a, b) for i, a in enumerate(blocks) for b in blocks[i + 1 :]]
     kxx = np.mean([k.mean() for k in pairs])  # pairs of distinct draws only
-    kxy = np.mean([rbf_kernel(block, REFERENCE_FEATURES).mean() for block in blocks])
-    k = rbf_kernel(REFERENCE_FEATURES, REFERENCE_FEATURES)
+    kxy = np.mean([KERNEL(block, REFERENCE_FEATURES).mean() for block in blocks])
+    k = KERNEL(REFERENCE_FEATURES, REFERENCE_FEATURES)
     kyy = (k.sum() - np.trace(k)) / (len(k) * (len(k) - 1))
     return SCALE * (kxx + kyy - 2 * kxy)
 
@@ -67,37 +67,47 @@ def test_the_estimator_is_unbiased_where_the_authors_biased_one_is_not(truths):
     """The authors' code averages k over every pair, k(x, x) = 1 included: above the truth by about
     1,000 (1 - E k(x, x')) (1/N + 1/M) for N samples against M reference embeddings."""
     unbiased, biased = [], []
-    kyy = rbf_kernel(REFERENCE_FEATURES, REFERENCE_FEATURES).mean()
+    kyy = KERNEL(REFERENCE_FEATURES, REFERENCE_FEATURES).mean()
     for trial in range(TRIALS):
         x = embeddings(np.random.default_rng(50_000 + trial))
-        unbiased.append(CmmdPoint(PointFeatures(x, REFERENCE)).estimate())
-        biased.append(SCALE * (rbf_kernel(x, x).mean() + kyy - 2 * rbf_kernel(x, REFERENCE_FEATURES).mean()))
+        unbiased.append(CmmdPoint(PointFeatures(x, REFERENCE)).at_n)
+        biased.append(SCALE * (KERNEL(x, x).mean() + kyy - 2 * KERNEL(x, REFERENCE_FEATURES).mean()))
     spread = np.std(unbiased) / np.sqrt(TRIALS)
     # the truth's own Monte Carlo error is about twice ``spread`` (pairs among 10,000 draws against 200 x 200)
     assert abs(np.mean(unbiased) - truths["null"]) < 3 * np.sqrt(1 + 2 ** 2) * spread, (np.mean(unbiased), spread)
     assert np.mean(biased) - truths["null"] > 20 * spread
 
 
-def test_a_point_interval_covers_the_true_cmmd_at_the_stated_rate_and_a_shift_excludes_zero(truths):
+def test_the_value_at_n_is_the_statistics_packages_mmd_with_the_gaussian_kernel_by_either_method():
+    x = embeddings(np.random.default_rng(1))
+    expected = SCALE * mmd(x, REFERENCE_FEATURES, KERNEL)
+    for method in (BOOTSTRAP, JACKKNIFE):
+        assert CmmdPoint(PointFeatures(x, REFERENCE, method=method)).at_n == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("method", [BOOTSTRAP, JACKKNIFE])
+def test_a_point_interval_covers_the_true_cmmd_at_the_stated_rate_and_a_shift_excludes_zero(truths, method):
     hits, excluded = [], []
     for trial in range(TRIALS):
         x = embeddings(np.random.default_rng(60_000 + trial), shift=SHIFT)
-        point = cmmd_scores(PointFeatures(x, REFERENCE), replicates=REPLICATES, seed=trial)
+        point = cmmd_scores(PointFeatures(x, REFERENCE, method=method), replicates=REPLICATES, seed=trial)
         hits.append(point["cmmd_low"] <= truths["shifted"] <= point["cmmd_high"])
         excluded.append(point["cmmd_low"] > 0)
+        assert point["cmmd_low"] <= point["cmmd_estimate"] <= point["cmmd_high"]
     assert 0.90 <= rate(hits) <= 0.99, rate(hits)
     assert rate(excluded) == 1.0
 
 
-def test_null_differences_cover_zero_at_the_stated_rate_paired_and_unpaired():
+@pytest.mark.parametrize("method", [BOOTSTRAP, JACKKNIFE])
+def test_null_differences_cover_zero_at_the_stated_rate_paired_and_unpaired(method):
     paired_hits, unpaired_hits, widths = [], [], []
     for trial in range(TRIALS):
         rng = np.random.default_rng(70_000 + trial)
         raw = rng.normal(size=(N, D))
         twin = 0.9 * raw + np.sqrt(1 - 0.9 ** 2) * rng.normal(size=(N, D))  # sample i close to a_i (one x_T)
-        a = PointFeatures(raw / np.linalg.norm(raw, axis=1, keepdims=True), REFERENCE)
-        b = PointFeatures(twin / np.linalg.norm(twin, axis=1, keepdims=True), REFERENCE)
-        c = PointFeatures(embeddings(rng), REFERENCE)
+        a = PointFeatures(raw / np.linalg.norm(raw, axis=1, keepdims=True), REFERENCE, method=method)
+        b = PointFeatures(twin / np.linalg.norm(twin, axis=1, keepdims=True), REFERENCE, method=method)
+        c = PointFeatures(embeddings(rng), REFERENCE, method=method)
         paired = cmmd_difference(a, b, ("a", "b"), paired=True, replicates=REPLICATES, seed=trial)
         unpaired = cmmd_difference(a, c, ("a", "c"), paired=False, replicates=REPLICATES, seed=trial)
         twin_unpaired = cmmd_difference(a, b, ("a", "b"), paired=False, replicates=REPLICATES, seed=trial)
@@ -105,20 +115,23 @@ def test_null_differences_cover_zero_at_the_stated_rate_paired_and_unpaired():
         paired_hits.append(paired.low <= 0 <= paired.high)
         unpaired_hits.append(unpaired.low <= 0 <= unpaired.high)
         widths.append(paired.width / twin_unpaired.width)
-    # conservative (0.995 paired, 0.99 unpaired): between two samples of one distribution the difference of their
-    # MMDs is nearly a degenerate U-statistic, whose spread the bootstrap overstates; never below the stated rate
+    # conservative (bootstrap 0.995 paired, 0.99 unpaired): between two samples of one distribution the difference of
+    # their MMDs is nearly a degenerate U-statistic, whose spread resampling overstates; never below the stated rate
     assert 0.90 <= rate(paired_hits), rate(paired_hits)
     assert 0.90 <= rate(unpaired_hits), rate(unpaired_hits)
     assert np.median(widths) < 0.6, np.median(widths)  # what the shared x_T buys
 
 
-def test_a_known_shift_between_points_is_covered_and_found(truths):
+@pytest.mark.parametrize("method", [BOOTSTRAP, JACKKNIFE])
+def test_a_known_shift_between_points_is_covered_and_found(truths, method):
     truth = truths["null"] - truths["shifted"]
     hits, found = [], []
     for trial in range(TRIALS):
         rng = np.random.default_rng(80_000 + trial)
-        a, s = PointFeatures(embeddings(rng), REFERENCE), PointFeatures(embeddings(rng, shift=SHIFT), REFERENCE)
+        a = PointFeatures(embeddings(rng), REFERENCE, method=method)
+        s = PointFeatures(embeddings(rng, shift=SHIFT), REFERENCE, method=method)
         difference = cmmd_difference(a, s, ("a", "s"), paired=False, replicates=REPLICATES, seed=trial)
+        assert difference.method == method
         hits.append(difference.low <= truth <= difference.high)
         found.append(difference.verdict == "a better")
     assert 0.90 <= rate(hits) <= 0.99, rate(hits)

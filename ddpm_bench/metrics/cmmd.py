@@ -3,94 +3,141 @@ squared maximum mean discrepancy between generated and reference images' CLIP em
 image embeddings, as the ``clip`` backbone gives them) under the Gaussian RBF kernel
 k(x, y) = exp(-||x - y||^2 / (2 sigma^2)) with bandwidth sigma = 10, scaled by 1,000.
 
-The estimator is the unbiased MMD^2 (Gretton et al. 2012, eq. 3): the means of k(x_i, x_j) and k(y_i, y_j) over
-i != j. The authors' code (google-research/cmmd, ``distance.mmd``) takes those means over every pair, the diagonal
-k(x, x) = 1 included: a biased estimator, above the unbiased one by about 1,000 (1 - mean k(x, x')) / N + the same for
-the reference, which does not vanish for two samples of one distribution and grows as N shrinks. So CMMDs here read
-lower than the authors' at small N, and the same at large N.
+The estimator is the unbiased MMD^2 (Gretton et al. 2012, eq. 3), ``ddpm_bench.stats``' KID with the kernel swapped
+for ``Gaussian(10)``: the means of k(x_i, x_j) and k(y_i, y_j) over i != j. The authors' code (google-research/cmmd,
+``distance.mmd``) takes those means over every pair, the diagonal k(x, x) = 1 included: a biased estimator, above the
+unbiased one by about 1,000 (1 - mean k(x, x')) (1/N + 1/M) for N samples against M reference images, which does not
+vanish for two samples of one distribution and grows as N shrinks. So CMMDs here read lower than the authors' at
+small N, and the same at large N.
 
-Intervals are KID's (ddpm_bench.stats): the basic bootstrap over sample indices with the reference fixed, the unbiased
-off-diagonal sum under multiplicities w being w^T K w - sum_i w_i K_ii; per point (ends below 0 raised to 0, as for
-KID: MMD^2 is never negative) and paired between points that share their initial noise (``cmmd_difference``).
-Calibrated in tests/test_backbone_cmmd.py on Gaussian features of known shift.
+Intervals are KID's, by the method ``ddpm_bench.stats`` picks for the point's N and D: the basic bootstrap over sample
+indices with the reference fixed (the off-diagonal sum under multiplicities w being w^T K w - sum_i w_i K_ii), or the
+grouped jackknife from block-pair kernel sums where N x N kernels would not fit; per point (``cmmd``: the value at N;
+``cmmd_estimate``: the estimate the interval brackets; ends and estimate below 0 raised to 0, as MMD^2 is never
+negative) and between points, paired where they share their initial noise (``cmmd_difference``). Calibrated in
+tests/test_backbone_cmmd.py on normalised Gaussian embeddings of known CMMD.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ddpm_bench.stats import CONFIDENCE, REPLICATES, Difference, PointFeatures, decisive_interval
-from ddpm_bench.stats.bootstrap import basic_interval, bootstrap_weights
+from ddpm_bench.stats import (
+    CONFIDENCE,
+    JACKKNIFE,
+    REPLICATES,
+    Difference,
+    Gaussian,
+    Interval,
+    PointFeatures,
+    Reference,
+    decisive_interval,
+    jackknife,
+)
+from ddpm_bench.stats.bootstrap import basic_interval, bootstrap_weights, end_noise
+from ddpm_bench.stats.compute import TILE
+from ddpm_bench.stats.kernels import kernel_mean
 
 SIGMA = 10.0  # the kernel bandwidth of the authors' code (_SIGMA)
 SCALE = 1000.0  # the authors' scale (_SCALE): CMMD values of order 0.1 to 10
+KERNEL = Gaussian(SIGMA)
 
 
-def rbf_kernel(x: np.ndarray, y: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
-    """exp(-||x - y||^2 / (2 sigma^2)) for every row pair of x and y."""
-    squared = (x ** 2).sum(axis=1)[:, None] + (y ** 2).sum(axis=1)[None, :] - 2 * x @ y.T
-    return np.exp(-np.clip(squared, 0, None) / (2 * sigma ** 2))
+def reference_kernel_mean(reference: Reference) -> float:
+    """The reference's own kernel mean over i != j (over KID's subset of a large reference), computed once per
+    reference (``remember``: a sweep's disk cache)."""
+    features = reference.kid_features
+    name = f"cmmd-reference-kernel-mean-sigma{SIGMA:g}" + (
+        "" if len(features) == len(reference.features) else f"-of-{len(features)}")
+    return float(reference.remember(name, lambda: np.array(kernel_mean(features, KERNEL))))
 
 
 class CmmdPoint:
-    """One point's CLIP embeddings against the reference's, ready for weighted recomputation (bootstrap replicates)."""
+    """One point's CLIP embeddings against the reference's, ready for its interval by the point's method."""
 
     def __init__(self, point: PointFeatures):
-        reference = point.reference
-        if reference.features is None:
+        if point.reference.features is None:
             raise ValueError("CMMD needs the reference's features; imported mu/sigma statistics have none")
-        self.n = point.n
-        self.kxx = rbf_kernel(point.x, point.x)
-        self.kxx_diagonal = np.diag(self.kxx).copy()
-        self.kxy_mean = rbf_kernel(point.x, reference.features).mean(axis=1)
+        self.point = point
+        self.kyy = reference_kernel_mean(point.reference)
 
-        def reference_mean() -> np.ndarray:
-            k = rbf_kernel(reference.features, reference.features)
-            m = len(k)
-            return np.array((k.sum() - np.trace(k)) / (m * (m - 1)))
-
-        self.kyy = float(reference.remember(f"cmmd-reference-kernel-mean-sigma{SIGMA:g}", reference_mean))
+    @functools.cached_property
+    def kernels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bootstrap's N x N kernel matrix, its diagonal, and each sample's mean kernel value with the reference."""
+        x, reference = self.point.x, np.asarray(self.point.reference.kid_features, dtype=np.float64)
+        kxx = KERNEL(x, x)
+        kxy_mean = np.concatenate([KERNEL(x[start : start + TILE], reference).mean(axis=1)
+                                   for start in range(0, len(x), TILE)])
+        return kxx, np.diag(kxx).copy(), kxy_mean
 
     def cmmd(self, weights: np.ndarray) -> np.ndarray:
         """1,000 x the unbiased MMD^2 for each row of ``weights`` (R x N multiplicities summing to N)."""
-        off_diagonal = ((weights @ self.kxx) * weights).sum(axis=1) - weights @ self.kxx_diagonal
-        mmd = off_diagonal / (self.n * (self.n - 1)) + self.kyy - 2 * weights @ self.kxy_mean / self.n
-        return SCALE * mmd
+        n = self.point.n
+        kxx, diagonal, kxy_mean = self.kernels
+        off_diagonal = ((weights @ kxx) * weights).sum(axis=1) - weights @ diagonal
+        return SCALE * (off_diagonal / (n * (n - 1)) + self.kyy - 2 * weights @ kxy_mean / n)
 
-    def estimate(self) -> float:
-        return float(self.cmmd(np.ones((1, self.n)))[0])
+    @functools.cached_property
+    def jackknifed(self) -> jackknife.Jackknifed:
+        """1,000 x the unbiased MMD^2 on all N samples and with each block left out, from block-pair kernel sums."""
+        point = self.point
+        values = jackknife.kid_jackknife(point.features, point.reference.kid_features, self.kyy, KERNEL,
+                                         within_only=point.n > jackknife.ALL_PAIRS_MOST_N)
+        return jackknife.Jackknifed(SCALE * values.full, SCALE * values.leave_out)
+
+    @property
+    def at_n(self) -> float:
+        """The plug-in CMMD of the N samples."""
+        if self.point.method == JACKKNIFE:
+            return self.jackknifed.full
+        return float(self.cmmd(np.ones((1, self.point.n)))[0])
+
+    def interval(self, replicates: int, seed: int, confidence: float) -> Interval:
+        """The point's interval, not clipped, and the estimate it brackets."""
+        if self.point.method == JACKKNIFE:
+            estimate, low, high = jackknife.interval(self.jackknifed, confidence)
+            return Interval(low, high, 0.0, 0.0, len(self.jackknifed.leave_out), estimate, JACKKNIFE)
+        at_n = self.at_n
+        values = self.cmmd(bootstrap_weights(self.point.n, replicates, np.random.default_rng(seed)))
+        return Interval(*basic_interval(at_n, values, confidence), *end_noise(values, confidence), replicates,
+                        float(2 * at_n - np.median(values)))
 
 
 def cmmd_scores(point: PointFeatures, *, replicates: int = REPLICATES, seed: int = 0,
                 confidence: float = CONFIDENCE) -> dict:
-    """A point's CMMD and its basic bootstrap interval (the same seed, and so the same index draws, as its KID's);
-    nothing when the reference has no features."""
+    """A point's CMMD at N, the estimate its interval brackets, and the interval (the bootstrap draws KID's indices:
+    the same seed); nothing when the reference has no features (imported statistics)."""
     if point.reference.features is None:
         return {}
     cmmd = CmmdPoint(point)
-    estimate = cmmd.estimate()
-    low, high = basic_interval(estimate, cmmd.cmmd(bootstrap_weights(point.n, replicates, np.random.default_rng(seed))),
-                               confidence)
-    return {"cmmd": estimate, "cmmd_low": max(0.0, low), "cmmd_high": max(0.0, high)}
+    interval = cmmd.interval(replicates, seed, confidence)
+    return {"cmmd": cmmd.at_n, "cmmd_estimate": max(0.0, interval.estimate), "cmmd_low": max(0.0, interval.low),
+            "cmmd_high": max(0.0, interval.high)}
 
 
 def cmmd_difference(a: PointFeatures, b: PointFeatures, labels: tuple[str, str], *, paired: bool,
                     replicates: int = REPLICATES, seed: int = 0, confidence: float = CONFIDENCE,
                     bound: float | None = 0.0) -> Difference:
-    """CMMD(a) - CMMD(b) with its interval, as ``ddpm_bench.stats.compare`` gives FID's and KID's: paired (one set of
-    indices for both points, sample i of a weighed with sample i of b; equal N) or unpaired, drawn again with more
-    replicates when ``bound`` is at an end (``decisive_interval``)."""
+    """CMMD(a) - CMMD(b) with its interval, as ``ddpm_bench.stats.compare`` gives FID's and KID's: paired (sample i of
+    a weighed with sample i of b; equal N) or unpaired; by the jackknife where either point's method is the jackknife,
+    else by the bootstrap, drawn again with more replicates when ``bound`` is at an end (``decisive_interval``)."""
     if paired and a.n != b.n:
         raise ValueError(f"paired comparison needs equal N, got {a.n} and {b.n}")
     ca, cb = CmmdPoint(a), CmmdPoint(b)
+    if JACKKNIFE in (a.method, b.method):
+        va, vb = ca.jackknifed, cb.jackknifed
+        estimate, low, high = jackknife.difference_interval(va, vb, paired, confidence)
+        return Difference(*labels, "cmmd", estimate, low, high, paired, min(a.n, b.n), 0.0, 0.0, len(va.leave_out),
+                          va.full - vb.full, JACKKNIFE)
 
     def differences(count: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         wa = bootstrap_weights(a.n, count, rng)
-        wb = wa if paired else bootstrap_weights(b.n, count, rng)
-        return ca.cmmd(wa) - cb.cmmd(wb)
+        return ca.cmmd(wa) - cb.cmmd(wa if paired else bootstrap_weights(b.n, count, rng))
 
-    estimate = ca.estimate() - cb.estimate()
-    interval = decisive_interval(estimate, differences, replicates, confidence, bound)
-    return Difference(*labels, "cmmd", estimate, interval.low, interval.high, paired, min(a.n, b.n),
-                      interval.low_noise, interval.high_noise, interval.replicates)
+    at_n = ca.at_n - cb.at_n
+    interval = decisive_interval(at_n, differences, replicates, confidence, bound)
+    return Difference(*labels, "cmmd", interval.estimate, interval.low, interval.high, paired, min(a.n, b.n),
+                      interval.low_noise, interval.high_noise, interval.replicates, at_n)

@@ -74,7 +74,8 @@ SCHEDULER_CODE = "scheduler_code"    # a hash of the scheduler's code, docstring
 VERSIONS = "versions"                # library name -> version
 PREPROCESSING = "preprocessing"      # how images meet the feature network, in words
 FRECHET_NAME = "frechet_name"        # what FID is called under the backbone: "FID", "FD_DINOv2", "FD_CLIP"
-CMMD, CMMD_LOW, CMMD_HIGH = "cmmd", "cmmd_low", "cmmd_high"  # the clip backbone's CMMD, 95 % interval (metrics/cmmd.py)
+# the clip backbone's CMMD at N, the estimate its 95 % interval brackets, and the interval (metrics/cmmd.py)
+CMMD, CMMD_ESTIMATE, CMMD_LOW, CMMD_HIGH = "cmmd", "cmmd_estimate", "cmmd_low", "cmmd_high"
 DEVICE = "device"                    # the device sampled on, in words: "cpu: MODEL (AMX-BF16), 2 threads"
 RUN = "run"                          # the command run that sampled and timed the point (util.provenance.run_id)
 BATCH_SIZE = "batch_size"
