@@ -115,8 +115,9 @@ def test_null_differences_cover_zero_at_the_stated_rate_paired_and_unpaired(meth
         paired_hits.append(paired.low <= 0 <= paired.high)
         unpaired_hits.append(unpaired.low <= 0 <= unpaired.high)
         widths.append(paired.width / twin_unpaired.width)
-    # conservative (bootstrap 0.995 paired, 0.99 unpaired): between two samples of one distribution the difference of
-    # their MMDs is nearly a degenerate U-statistic, whose spread resampling overstates; never below the stated rate
+    # conservative (paired 0.995, unpaired 0.99 by the bootstrap; 0.975, 0.995 by the jackknife): between two samples
+    # of one distribution the difference of their MMDs is nearly a degenerate U-statistic, whose spread resampling
+    # overstates; never below the stated rate
     assert 0.90 <= rate(paired_hits), rate(paired_hits)
     assert 0.90 <= rate(unpaired_hits), rate(unpaired_hits)
     assert np.median(widths) < 0.6, np.median(widths)  # what the shared x_T buys
