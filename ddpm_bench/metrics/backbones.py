@@ -45,6 +45,8 @@ class Backbone(Protocol):
     #   (``ddpm_bench.stats.PointFeatures``), with their intervals (CMMD for CLIP, metrics/cmmd.py);
     # - ``describe(images) -> dict``, what the network can say about images beyond FID and KID (the mnist-cnn
     #   classifier's confidence); ``ddpm-bench quality`` reports it for samples and real images alike.
+    # On the factory (the class), read before it is built: ``feature_dim``, or ``stated_dim(**options)`` where an
+    # option changes it (``stated_feature_dim``); ``min_samples_per_dim`` (``warn_if_few_samples``).
 
 
 def parse_backbone_spec(text: str) -> tuple[str, dict[str, str]]:
