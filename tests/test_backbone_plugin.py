@@ -169,6 +169,21 @@ def test_plugins_says_what_is_missing(tmp_path, monkeypatch, capsys):
         in line and str(tmp_path / "hub") in line and "--backbone NAME:weights=DIR" in line
 
 
+def test_without_transformers_both_plugins_and_the_backbone_name_what_to_install(monkeypatch, dinov2_folder):
+    import importlib.util
+
+    import ddpm_bench_backbones
+    from ddpm_bench_backbones import networks
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(networks.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "transformers" else find_spec(name, *args))
+    assert ddpm_bench_backbones.plugin_unavailable() == \
+        "needs transformers: pip install ./plugins/ddpm-bench-backbones (transformers)"
+    with pytest.raises(BenchError, match="^backbone dinov2:weights=.* needs transformers: pip install"):
+        get_backbone(f"dinov2:weights={dinov2_folder}")
+
+
 def pil_resized(images: torch.Tensor, height: int, width: int) -> np.ndarray:
     from PIL import Image
 
