@@ -40,6 +40,40 @@ def test_adapted_diffusers_schedulers_pass_or_are_known_failures(name):
     assert bool(failed) == (name in KNOWN_FAILURES), failed
 
 
+def test_the_exact_model_is_the_score_of_the_noised_mixture():
+    """eps* = -sqrt(1 - alpha_bar) grad log p_t, against central differences of the mixture density itself."""
+    import numpy as np
+    from scipy.stats import multivariate_normal
+
+    from ddpm_bench.schedulers.conformance_solver import DATA
+
+    x = DATA.sample(5, seed=1) * 0.7
+    for alpha_bar in (0.02, 0.5, 0.97):
+        def log_p(points):
+            return np.log(sum(w * multivariate_normal(alpha_bar**0.5 * m, alpha_bar * c + (1 - alpha_bar) * np.eye(3))
+                              .pdf(points) for w, m, c in zip(DATA.weights, DATA.means, DATA.covariances)))
+
+        step = 1e-5
+        grad = np.stack([(log_p(x + step * e) - log_p(x - step * e)) / (2 * step) for e in np.eye(3)], axis=1)
+        assert np.allclose(DATA.eps(x, alpha_bar), -((1 - alpha_bar) ** 0.5) * grad, atol=1e-6)
+
+
+def test_the_flow_solution_is_exact_on_one_gaussian():
+    """For data N(m, C) the probability-flow map is affine: x' = sqrt(ab') m + S'^(1/2) S^(-1/2) (x - sqrt(ab) m), with
+    S = ab C + (1 - ab) I (all S share C's eigenvectors)."""
+    import numpy as np
+
+    from ddpm_bench.schedulers.conformance_math import GaussianMixture, flow_solution
+
+    data = GaussianMixture(np.ones(1), np.array([[0.5, -0.3]]), np.array([[[0.3, 0.1], [0.1, 0.05]]]))
+    values, vectors = np.linalg.eigh(data.covariances[0])
+    x = np.random.default_rng(0).standard_normal((4, 2))
+    start, end = 0.01, 0.95
+    scale = np.sqrt((end * values + 1 - end) / (start * values + 1 - start))
+    expected = end**0.5 * data.means[0] + (x - start**0.5 * data.means[0]) @ vectors @ np.diag(scale) @ vectors.T
+    assert np.abs(flow_solution(data, x, start, end) - expected).max() < 1e-9
+
+
 def test_the_moment_tolerance_comes_from_the_number_of_samples():
     from ddpm_bench.schedulers.conformance_solver import DATA
 
