@@ -148,3 +148,16 @@ def test_the_reproduce_section_lists_every_command_and_running_them_again_gives_
     for command in commands:
         assert main([word.replace(str(swept), str(again)) for word in command.split()[1:]]) == 0
     pd.testing.assert_frame_equal(comparable(again), comparable(swept), check_exact=False, rtol=1e-6)
+
+
+def test_a_target_folder_lists_its_search_and_running_it_again_gives_the_same_records(env):
+    made, again = env / "target-made", env / "target-again"
+    command = ["target", "--model", str(env / "model"), "--schedulers", "ddim", "--fid", "1e6", "--first-steps", "2",
+               "--max-steps", "4", "--start-n", "8", "--max-n", "16", "--batch-size", "4", "--no-progress"]
+    assert main([*command, "--out", str(made)]) == 0
+    (logged,) = [c["command"] for c in read_commands(made)]
+    markdown = write_report(made).read_text()
+    assert logged.split()[1] == "target" and logged in markdown
+    assert first_screen_pick(markdown) == json.loads((made / R.ANSWER).read_text())["pick"] == "ddim:1"
+    assert main([word.replace(str(made), str(again)) for word in logged.split()[1:]]) == 0
+    pd.testing.assert_frame_equal(comparable(again), comparable(made), check_exact=False, rtol=1e-6)
