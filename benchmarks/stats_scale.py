@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -100,6 +101,7 @@ def old_module(path: str):
     """An earlier commit's bootstrap.py, loaded as a module of its own."""
     spec = importlib.util.spec_from_file_location("old_bootstrap", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

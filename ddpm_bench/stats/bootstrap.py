@@ -277,10 +277,10 @@ class Interval:
 def decisive_interval(estimate: float, replicates_of: Callable[[int], np.ndarray], replicates: int,
                       confidence: float, bound: Optional[float]) -> Interval:
     """The basic interval of ``estimate`` from ``replicates_of(replicates)``, with 2 ``estimate`` - their median as the
-    estimate it brackets; drawn again from
-    ``replicates_of(REFINE * replicates)`` when ``bound`` (what the interval's verdict compares it with; None: no
-    verdict) is at its edge. ``replicates_of(count)`` draws from the same seed whatever the count, so a point's
-    interval does not depend on anything but its samples, the seed, and whether it was at the edge."""
+    estimate it brackets; drawn again from ``replicates_of(REFINE * replicates)`` when ``bound`` (what the interval's
+    verdict compares it with; None: no verdict) is at its edge. ``replicates_of(count)`` draws from the same seed
+    whatever the count, so a point's interval does not depend on anything but its samples, the seed, and whether it
+    was at the edge."""
     for count in (replicates, REFINE * replicates):
         values = replicates_of(count)
         interval = Interval(*basic_interval(estimate, values, confidence), *end_noise(values, confidence), count,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 import numpy as np
@@ -63,16 +65,13 @@ def rows32(x: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 
 def available_memory() -> int:
-    """Bytes that a new allocation can take without swapping (/proc/meminfo's MemAvailable; elsewhere the free
-    physical pages)."""
+    """Bytes that a new allocation can take without swapping: /proc/meminfo's MemAvailable (Linux), else the free
+    physical pages."""
     try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+        found = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
     except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        found = None
+    return int(found.group(1)) * 1024 if found else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def ensure_fits(size: float, what: str) -> None:

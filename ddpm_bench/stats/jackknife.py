@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 import scipy.stats
 
-from ddpm_bench.stats.compute import ensure_fits, parallel, rows32, tiles
+from ddpm_bench.stats.compute import WORKERS, ensure_fits, parallel, rows32, tiles
 from ddpm_bench.stats.kernels import Kernel, cross_sums, pair_sums
 
 BLOCKS = 20
@@ -127,7 +127,8 @@ def block_moments(x: np.ndarray, bounds: np.ndarray, centre: np.ndarray, root: n
     """One pass over ``x`` in float32 tiles: centred on ``centre`` (the reference mean: what is left to cancel in the
     covariance is the small mu - mu_r), multiplied by ``root`` (S_r^1/2), Gram matrices accumulated in float64."""
     d, blocks = x.shape[1], len(bounds) - 1
-    ensure_fits((blocks + 2) * d * d * 8, f"the jackknife's {blocks} Gram matrices of {d} x {d}")
+    # the blocks' Gram matrices, their total, and per thread a leave-out's, its covariance and LAPACK's workspace
+    ensure_fits((blocks + 1 + 3 * WORKERS) * d * d * 8, f"the jackknife's {blocks} Gram matrices of {d} x {d}")
     centre32, root32 = centre.astype(np.float32), root.astype(np.float32)
     grams, sums, squares = np.zeros((blocks, d, d)), np.zeros((blocks, d)), np.zeros(blocks)
 

@@ -9,8 +9,14 @@
   matrix: 800 MB at 10,000). At D = 128 that is every N up to 10,000 (results/default, results/n1000: their
   intervals and verdicts are unchanged); at D = 2,048 no N (one replicate's eigendecomposition alone is 0.4 s here).
 - ``jackknife`` (jackknife.py): the grouped jackknife over 20 blocks of sample indices everywhere else: one pass over
-  the features and 21 eigendecompositions whatever the N, and KID from tiled kernel sums. Its bias correction is the
-  first-order (1/N) one, right when N is large against D; at N = 50,000, D = 2,048 a point takes about 30 s here.
+  the features and 23 eigendecompositions whatever the N, and KID from tiled kernel sums. Its bias correction removes
+  the 1/N and 1/N^2 terms of FID's bias, which is right when N is large against D (calibrated at N / D = 80 for
+  D = 128 and at N / D = 10 for D = 2,048: tests/test_stats_scale.py), not at N near D, where the bootstrap is kept
+  wherever it is affordable. Figures: results/benchmarks/stats-scale-*.json.
+
+The delta method (Rippl, Munk & Sturm 2016) would give the same first-order variance from one eigendecomposition,
+but no bias correction, and its normal limit degenerates where two samplers are nearly equal, which is where
+"as good as" is decided; the jackknife's variance comes from the data at every order.
 """
 
 from __future__ import annotations
