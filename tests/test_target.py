@@ -236,12 +236,14 @@ def test_the_report_compares_fids_of_points_of_different_n_over_the_samples_all_
     assert first_four["fid"] != pytest.approx(grown["fid"])  # FID over 4 samples is not FID over 8
     stored = stored_points(tmp_path)  # as the report judges: against the reference the folder keeps
     assert stored.common_n == 4
-    assert stored.fid_scores(stored.by_label["ddim:2"]) == {k: first_four[k] for k in ("fid", "fid_low", "fid_high")}
+    keys = ("fid", "fid_estimate", "fid_low", "fid_high", "interval_method")
+    assert stored.fid_scores(stored.by_label["ddim:2"]) == {k: first_four[k] for k in keys}
     report = write_report(tmp_path).read_text()
     assert "FIDs are over each point's first 4 samples" in report
     row = next(line for line in report.splitlines() if line.startswith("| ddim | 2 |"))
-    assert f"| {first_four['fid']:.3f} | [{first_four['fid_low']:.2f}, {first_four['fid_high']:.2f}] |" in row
-    assert f"{grown['fid']:.3f}" not in row
+    assert (f"| {first_four['fid_estimate']:.2f} [{first_four['fid_low']:.2f}, {first_four['fid_high']:.2f}] | "
+            f"{first_four['fid']:.2f} |") in row
+    assert f"| {grown['fid']:.2f} |" not in row
 
 
 def test_matching_a_point_is_a_paired_non_inferiority_test(env, tmp_path):
@@ -386,9 +388,11 @@ def test_the_command_prints_json_with_the_documented_fields_and_rejects_bad_inpu
 
 def test_planned_pairs_are_the_reports_default_pairs():
     ddim, pndm = parse_scheduler_spec("ddim"), parse_scheduler_spec("pndm")
-    pairs = planned_pairs([ddim, pndm], [10, 5])
+    nfe = {("ddim", 5): 5, ("ddim", 10): 10, ("pndm", 5): 14, ("pndm", 10): 19}
+    pairs = planned_pairs([ddim, pndm], [10, 5], lambda label, steps: nfe[(label, steps)])
+    # equal steps; then equal cost: pndm at 5 steps (14 calls) with ddim at 10 (10 calls, the nearest); consecutive
     assert [((a.label, s), (b.label, t)) for (a, s), (b, t) in pairs] == [
-        (("ddim", 5), ("pndm", 5)), (("ddim", 10), ("pndm", 10)),
+        (("ddim", 5), ("pndm", 5)), (("ddim", 10), ("pndm", 10)), (("pndm", 5), ("ddim", 10)),
         (("ddim", 5), ("ddim", 10)), (("pndm", 5), ("pndm", 10))]
 
 
