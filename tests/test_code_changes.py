@@ -204,3 +204,34 @@ def test_a_record_without_a_code_hash_counts_as_unchanged(env, tmp_path):
     run_sweep(small(env, ["ddim"]), tmp_path / "out", progress=False, log=lines.append)
     assert not [line for line in lines if "recorded with" in line]
     assert path.read_text() == written
+
+
+def test_a_growing_search_samples_again_a_stored_point_whose_code_changed(tmp_path):
+    """The target search and ``sweep --decide`` reuse a folder's stored points (GrowingPoints): one recorded with
+    another code hash is sampled again, one line saying why, and an unchanged one is reused."""
+    from ddpm_bench.model.loading import model_folder, read_schedule
+    from ddpm_bench.runs.growing_points import GrowingPoints
+    from ddpm_bench.runs.sweep import current_facts
+    from ddpm_bench.runs.workbench import PointRun
+    from ddpm_bench.schedulers.specs import parse_scheduler_spec
+    from ddpm_bench.settings import SweepConfig
+
+    config = SweepConfig()
+    store = R.RecordStore(tmp_path, config.results_hash())
+    spec = parse_scheduler_spec("ddim")
+    facts = current_facts(spec, read_schedule(model_folder(config.model)))
+    base = {R.SCHEDULER: "ddim", R.STATUS: R.FAILED, R.RESULTS_HASH: config.results_hash(), **facts}
+    store.append({**base, R.POINT: R.point_id("ddim", 10), R.STEPS: 10})
+    store.append({**base, R.POINT: R.point_id("ddim", 20), R.STEPS: 20, R.SCHEDULER_CODE: "an older code"})
+    sampled, lines = [], []
+
+    class Bench:
+        def run_point(self, request):
+            sampled.append(request.steps)
+            return PointRun({**base, R.POINT: R.point_id("ddim", request.steps), R.STEPS: request.steps}, None)
+
+    points = GrowingPoints(lambda: Bench(), store, tmp_path, config, lines.append, False)
+    points.at(spec, 10, 4)
+    points.at(spec, 20, 4)
+    assert sampled == [20]  # ddim:10 as recorded; ddim:20 sampled again
+    assert any("ddim" in line and "20" in line and "code" in line for line in lines), lines
