@@ -74,7 +74,8 @@ def test_a_folder_without_intervals_lists_its_estimates_and_says_it_makes_no_cla
     assert "differ in time per image by up to 20%" in lines[2] and "ddim at 50 steps 155.7 ms" in lines[2]
     assert lines[3] == ("Left out for that reason: eta1 at 10 steps (29.8 ms, FID 3.32) for ddim at 10 steps "
                         "(31.4 ms, FID 2.53).")
-    assert estimates_only(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == ["No point finished, so there is nothing to answer."]
+    nothing = ["No point finished, so there is nothing to answer."]
+    assert estimates_only(SWEEP.iloc[0:0], SWEEP.iloc[0:0], 0.10) == nothing
 
 
 def test_the_report_command_refuses_a_tolerance_outside_zero_to_one(tmp_path):

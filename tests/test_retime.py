@@ -21,8 +21,9 @@ def sweep(env, folder, steps):
 
 def table_ms(report: str) -> dict[str, str]:
     """ms / image by point label, as the report's results table prints it."""
+    results = report.split("## Results", 1)[1].split("\n## ", 1)[0]
     rows = [
-        line.split(" | ") for line in report.splitlines() if line.startswith("| ddim |") or line.startswith("| ddpm |")
+        line.split(" | ") for line in results.splitlines() if line.startswith("| ddim |") or line.startswith("| ddpm |")
     ]
     return {f"{row[0][2:]}:{row[1]}": row[3] for row in rows}
 

@@ -56,7 +56,8 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     from ddpm_bench.report.document import write_report
 
     report = write_report(tmp_path / "out").read_text()
-    assert "## The answer" in report and "With a budget" in report and "mnist-cnn" in report
+    assert "## The answer" in report and "The fastest point shown as good as the best" in report
+    assert "mnist-cnn" in report
     assert "6 real images from embedded:mnist-test score FID" in report and "MNIST test digits: none of them" in report
     for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):
         assert (tmp_path / "out" / name).exists()
@@ -387,9 +388,13 @@ def test_a_finished_sweep_run_again_leaves_its_report_alone_until_report_rebuild
     assert first.returncode == 0
     assert ("Scores: 6 samples a point (seed 0), backbone mnist-cnn, reference embedded:mnist (5000 images)."
             in first.stdout)
-    assert re.search(r"^real-data floor, 6 images from embedded:mnist-test: FID [\d.]+ \[[\d.]+, [\d.]+\], KID ",
-                     first.stdout, re.M)
-    assert re.search(r"^    NFE 2, [\d.]+ ms/image, FID [\d.]+ \[[\d.]+, [\d.]+\], KID ", first.stdout, re.M)
+    # each metric's estimate inside its interval, then its value at N, labelled
+    scores = r"FID ([\d.]+) \[([\d.]+), ([\d.]+)\] \(at N [\d.]+\), KID "
+    for line in (rf"^real-data floor, 6 images from embedded:mnist-test: {scores}",
+                 rf"^    NFE 2, [\d.]+ ms/image, {scores}"):
+        found = re.search(line, first.stdout, re.M)
+        assert found, first.stdout
+        assert float(found.group(2)) <= float(found.group(1)) <= float(found.group(3))
     report = tmp_path / "report.md"
     written = report.stat().st_mtime_ns
     again = cli(*args)

@@ -150,7 +150,9 @@ def findings(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, margin:
     frame, fid_n = with_estimates(recorded, stored)
     points = ok_points(frame)
     first = frame.iloc[0]
-    data = {"folder": str(folder), "metric": "FID", "backbone": first.get(R.BACKBONE),
+    named = first.get(R.FRECHET_NAME)
+    data = {"folder": str(folder), "metric": named if isinstance(named, str) else "FID",
+            "backbone": first.get(R.BACKBONE),
             "reference": first.get(R.REFERENCE), "seed": none_if_nan(first.get(R.SEED)),
             "machines": machines(points, summary, read_timings(folder)),
             "n": fewest_samples(frame, fid_n), "feature_dimension": feature_dimension(stored)}
@@ -197,7 +199,7 @@ def write_report(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, mar
         sections.append(floor_sentence(floor, frame))
     sections += [
         "## Results",
-        table(frame, found.fid_n),
+        table(frame, found.fid_n, found.data["metric"]),
         "## How to read these numbers",
         intervals_text(found.data["n"], found.data["feature_dimension"]), COLUMNS,
         SUBSET_KID if subset_kids(frame) else "", BELOW_THE_FLOOR,

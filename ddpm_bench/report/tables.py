@@ -15,6 +15,7 @@ from ddpm_bench.store.records import ok_points, point_label
 # columns the tables add to the records (no record fields)
 FID_SHOWN = "fid_shown"  # the estimate with the 95 % interval that brackets it: "0.49 [0.00, 1.46]"
 KID_SHOWN = "kid_shown"  # KID x 10^3 the same way (the interval alone where the record has no estimate)
+CMMD_SHOWN = "cmmd_shown"  # CMMD the same way (the clip backbone's)
 
 MAIN = [
     (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.NFE, "NFE", "{:.0f}"),
@@ -25,7 +26,7 @@ DETAILS = [
     (R.SCHEDULER, "scheduler", "{}"), (R.STEPS, "steps", "{:.0f}"), (R.FD_INFINITY, "FD∞", "{:.2f}"),
     (R.PRDC_PRECISION, "precision", "{:.2f}"), (R.PRDC_RECALL, "recall", "{:.2f}"),
     (R.PRDC_DENSITY, "density", "{:.2f}"), (R.PRDC_COVERAGE, "coverage", "{:.2f}"),
-    (R.NEAR_COPY_RATE, "near copies", "{:.1%}"), (R.STATUS, "status", "{}"),
+    (R.NEAR_COPY_RATE, "near copies", "{:.1%}"), (CMMD_SHOWN, "CMMD [95 % interval]", "{}"), (R.STATUS, "status", "{}"),
 ]
 
 
@@ -42,25 +43,29 @@ def column(frame: pd.DataFrame, field: str) -> list:
     return list(frame[field]) if field in frame else [None] * len(frame)
 
 
-def table(frame: pd.DataFrame, fid_n: Optional[int] = None) -> str:
+def table(frame: pd.DataFrame, fid_n: Optional[int] = None, metric: str = "FID") -> str:
     """The main results table (at most eight columns): cost, the FID estimate with its interval, FID at N as papers
-    give it, and KID; ``fid_n``: the N that the FID columns hold, where points have different N (``with_estimates``)."""
+    give it, and KID; ``fid_n``: the N that the FID columns hold, where points have different N (``with_estimates``);
+    ``metric``: what the backbone's Frechet distance is called (FID, FD_DINOv2, FD_CLIP)."""
     shown_frame = frame.assign(**{
         FID_SHOWN: [shown(v, a, b) for v, a, b in zip(column(frame, R.FID_ESTIMATE), column(frame, R.FID_LOW),
                                                       column(frame, R.FID_HIGH))],
         KID_SHOWN: [shown(v, a, b, 1000.0) for v, a, b in zip(column(frame, R.KID_ESTIMATE), column(frame, R.KID_LOW),
                                                                column(frame, R.KID_HIGH))],
     })
-    columns = [(field, head, form) for field, head, form in MAIN if field in shown_frame]
+    columns = [(field, head.replace("FID", metric), form) for field, head, form in MAIN if field in shown_frame]
     if fid_n is not None:
-        columns = [(f, head.replace("FID at N", f"FID at N = {fid_n}"), form) for f, head, form in columns]
+        columns = [(f, head.replace(f"{metric} at N", f"{metric} at N = {fid_n}"), form) for f, head, form in columns]
     if R.N in shown_frame and R.sampled_points(shown_frame)[R.N].nunique() > 1:  # adaptive N: each point's own
         columns.insert(3, (R.N, "N", "{:.0f}"))
     return markdown_table(shown_frame, columns)
 
 
 def details_table(frame: pd.DataFrame) -> str:
-    """The rest of each record: FD∞, precision/recall/density/coverage, near copies, status and any error."""
+    """The rest of each record: FD∞, precision/recall/density/coverage, near copies, CMMD, status and any error."""
+    frame = frame.assign(**{CMMD_SHOWN: [
+        shown(v, a, b) for v, a, b in zip(column(frame, R.CMMD_ESTIMATE), column(frame, R.CMMD_LOW),
+                                          column(frame, R.CMMD_HIGH))]}) if R.CMMD_LOW in frame else frame
     columns = [(field, head, form) for field, head, form in DETAILS if field in frame]
     if R.ERROR in frame:
         columns.append((R.ERROR, "error", "{}"))
