@@ -93,7 +93,7 @@ def test_the_report_shows_intervals_comparisons_and_ties_that_agree_with_compare
     assert (f"| ddim:2 | ddpm:2 | {fid.difference:+.2f} [{fid.low:+.2f}, {fid.high:+.2f}] | "
             f"{verdict_text(fid, margin)} |") in report
     assert "Pairing made the intervals" in report and "median width ratio" in report
-    assert "The fastest point shown as good as the best" in report
+    assert "Per time budget, the fastest point shown as good as the best" in report
     assert "A point below the floor, or a negative KID, is noise" in report
 
 

@@ -56,7 +56,7 @@ def test_a_sweep_records_every_point_and_writes_the_report(env, tmp_path):
     from ddpm_bench.report.document import write_report
 
     report = write_report(tmp_path / "out").read_text()
-    assert "## The answer" in report and "The fastest point shown as good as the best" in report
+    assert "## The answer" in report and "Per time budget, the fastest point shown as good as the best" in report
     assert "mnist-cnn" in report
     assert "6 real images from embedded:mnist-test score FID" in report and "MNIST test digits: none of them" in report
     for name in ("fid_vs_time.svg", "fid_vs_nfe.svg", "report.html", "sweep.toml"):

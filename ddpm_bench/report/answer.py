@@ -35,21 +35,19 @@ def budget_line(budget: dict, metric: str, n: int, settle: Optional[str]) -> str
     """One budget of the answer, on one line."""
     choice = budget["answer"]
     if choice is None:
-        text = (f"- {budget_range(budget)}: **undecided at N = {n}**: no point is shown as good as all of "
-                f"{named(budget['contenders'])}")
-        return text + (f"; {settle} settles more." if settle else ".")
-    return (f"- {budget_range(budget)}: **{choice['point']}** ({choice['ms_per_image']:.1f} ms per image, NFE "
-            f"{choice['nfe']}; {metric} {choice['value']:.2f}, 95 % interval [{choice['low']:.2f}, "
-            f"{choice['high']:.2f}])")
+        text = f"- {budget_range(budget)}: **undecided at N = {n}** among {named(budget['contenders'])}"
+        return text + (f"; more samples narrow it: {settle}" if settle else "")
+    return (f"- {budget_range(budget)}: **{choice['point']}** (NFE {choice['nfe']}; {metric} {choice['value']:.2f}, "
+            f"95 % interval [{choice['low']:.2f}, {choice['high']:.2f}])")
 
 
 def answer_lines(data: dict, metric: str, settle: Optional[str]) -> list[str]:
     """The first screen: what was asked, then one line per budget (``settle``: the command that narrows an undecided
     budget's intervals, None where the report cannot name one)."""
     margin = data["margin"]
-    head = (f"The fastest point shown as good as the best within each time budget, at N = {data['n']} ({metric} of "
-            f"the samplers' distributions; as good as: at most {margin['value']:.2f} worse, {margin['basis']}; each "
-            "line is a 95 % claim):")
+    head = (f"**Per time budget, the fastest point shown as good as the best** at N = {data['n']} ({metric} of the "
+            f"samplers' distributions; as good as: at most {margin['value']:.2f} worse, {margin['basis']}; each line "
+            "a 95 % claim):")
     return [head + "\n\n" + "\n".join(budget_line(b, metric, data["n"], settle) for b in data["budgets"])]
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 def to_html(markdown: str, folder: Path) -> str:
-    """A self-contained HTML page from the report's markdown: tables, headings, paragraphs; a block of image lines
+    """A self-contained HTML page from the report's markdown: tables, headings, paragraphs, lists, indented commands
+    (shown as written, wrapped where long); a block of image lines
     becomes a row of figures, each captioned (its alt text) underneath; SVG charts are inlined, grids embedded."""
     def figure(alt: str, name: str) -> str:
         path = folder / name
@@ -39,6 +40,10 @@ def to_html(markdown: str, folder: Path) -> str:
         elif lines[0].startswith("#"):
             level = len(lines[0]) - len(lines[0].lstrip("#"))
             body.append(f"<h{level}>{inline(lines[0].lstrip('# '))}</h{level}>")
+        elif all(line.startswith("- ") for line in lines):
+            body.append("<ul>" + "".join(f"<li>{inline(line[2:])}</li>" for line in lines) + "</ul>")
+        elif all(line.startswith("    ") for line in lines):  # commands, one per line
+            body.append("<pre>" + html.escape("\n".join(line[4:] for line in lines)) + "</pre>")
         elif lines[0].startswith("|"):
             rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines if not line.startswith("|---")]
             head = "".join(f"<th>{inline(c)}</th>" for c in rows[0])
@@ -50,6 +55,7 @@ def to_html(markdown: str, folder: Path) -> str:
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;"
              "text-align:right}th{background:#f3f3f3}.table{overflow-x:auto}figure{margin:8px 0}"
              ".figures{display:flex;flex-wrap:wrap;gap:16px}.chart{width:100%}.grid img{image-rendering:pixelated;"
-             "width:252px}figcaption{font-size:13px;color:#444;text-align:center}")
+             "width:252px}figcaption{font-size:13px;color:#444;text-align:center}"
+             "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:6px 10px;font-size:13px}")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>ddpm-bench report</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
