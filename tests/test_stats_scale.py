@@ -115,3 +115,13 @@ def test_what_does_not_fit_is_an_error_saying_so_and_the_sweep_keeps_its_record(
     record = Scoring.feature_statistics(scoring, x)
     assert "fid" not in record and "did not fit" in record[STATISTICS_ERROR]
     assert "ddpm-bench compare" in record[STATISTICS_ERROR] and "statistics_seconds" in record
+
+
+def test_below_four_times_d_a_jackknife_interval_reaches_the_fid_at_n():
+    """N < 4 D: the extrapolation in 1/N is not trusted (here it lands far above the distance), and the interval runs
+    from 0 to FID at N (plus the half-width), an upper bound of the distance in expectation; the estimate inside."""
+    d, n = 64, 128
+    x = np.random.default_rng(5).normal(0.05, 1.0, size=(n, d))
+    point = point_intervals(PointFeatures(x, Reference(np.zeros(d), np.eye(d)), method="jackknife"))
+    assert point["fid_high"] > point["fid"] and point["fid_low"] <= point["fid_estimate"] <= point["fid_high"]
+    assert point["fid_low"] == 0 < d * 0.05 ** 2 < point["fid_high"]

@@ -10,6 +10,7 @@ A squared distance is never negative, so a point's ends and estimate below 0 are
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Optional
@@ -41,7 +42,14 @@ def fid_interval(point: PointFeatures, *, replicates: int = REPLICATES, seed: in
     """The interval of the point's FID, not clipped; ``bound``: the FID it will be read against (a target), where a
     bootstrap interval is drawn again with more replicates when at its edge (``decisive_interval``)."""
     if point.method == JACKKNIFE:
-        return jackknife_interval(point.fid_jackknife, confidence)
+        values = point.fid_jackknife
+        interval = jackknife_interval(values, confidence)
+        if point.n >= jackknife.TRUSTED_RATIO * point.d:
+            return interval
+        # FID's bias is no low-degree polynomial in 1/N here, and the extrapolation may land on either side: the
+        # interval runs from 0 to FID at N (an upper bound in expectation, its bias being upward) plus the half-width
+        return dataclasses.replace(interval, low=min(interval.low, 0.0),
+                                   high=max(interval.high, values.full + (interval.high - interval.low) / 2))
 
     def replicates_of(count: int) -> np.ndarray:
         return point.fid(bootstrap_weights(point.n, count, np.random.default_rng(seed)))

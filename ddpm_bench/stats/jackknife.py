@@ -38,6 +38,10 @@ BLOCKS = 20
 # KID over all pairs of samples up to this N (2 x 10^8 kernel values); above it over the pairs inside each block, an
 # incomplete U-statistic (kernels.py) whose cost grows as N, not N^2: 1.25 x 10^8 values at N = 50,000
 ALL_PAIRS_MOST_N = 20_000
+# the extrapolation in 1/N is trusted from N = this times D; below it (N = 2,000 at D = 2,048 reads below 0, N = 2 D at
+# D = 64 far above the distance) a point's FID interval is widened to run from 0 to FID at N (intervals.fid_interval);
+# differences, whose biases cancel, are not
+TRUSTED_RATIO = 4
 METHOD = "jackknife"
 
 

@@ -12,7 +12,9 @@
   the features and 23 eigendecompositions whatever the N, and KID from tiled kernel sums. Its bias correction removes
   the 1/N and 1/N^2 terms of FID's bias, which is right when N is large against D (calibrated at N / D = 80 for
   D = 128 and at N / D = 10 for D = 2,048: tests/test_stats_scale.py), not at N near D, where the bootstrap is kept
-  wherever it is affordable. Figures: results/benchmarks/stats-scale-*.json.
+  wherever it is affordable; where it is not (N < 4 D at D = 2,048), a point's FID interval runs from 0 to FID at N
+  (jackknife.TRUSTED_RATIO), honest but wide, while paired differences, whose biases cancel, keep the jackknife's.
+  Figures: results/benchmarks/stats-scale-*.json.
 
 The delta method (Rippl, Munk & Sturm 2016) would give the same first-order variance from one eigendecomposition,
 but no bias correction, and its normal limit degenerates where two samplers are nearly equal, which is where
