@@ -91,7 +91,7 @@ def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[f
 def paired_difference(a: np.ndarray, b: np.ndarray, labels: tuple[str, str]) -> Difference:
     """Mean of d_i(a) - d_i(b) with its paired t interval."""
     difference, low, high = mean_interval(np.asarray(a) - np.asarray(b))
-    return Difference(*labels, "convergence", difference, low, high, True, len(a))
+    return Difference(*labels, "convergence", difference, low, high, True, len(a), at_n=difference, method="paired t")
 
 
 def solution_config(settings: RunSettings, solution: str, n: int) -> SweepConfig:

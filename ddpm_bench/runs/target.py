@@ -89,7 +89,7 @@ class Look:
     steps: int
     n: int
     outcome: str
-    fid: Optional[float] = None
+    fid: Optional[float] = None  # a FID target's look: the estimate its interval brackets (not FID at N)
     low: Optional[float] = None
     high: Optional[float] = None
     difference: Optional[float] = None
@@ -153,12 +153,13 @@ class TargetSearch:
                 looks.append(Look(steps, n, FAILED))
                 return FAILED
             features = self.features(point, n)
-            look = Look(steps, n, UNDECIDED, features.estimates()["fid"])
+            look = Look(steps, n, UNDECIDED)
             if self.match is None:
                 bound = self.config.fid
                 own = fid_interval(features, replicates=replicates_for(confidence), confidence=confidence,
                                    bound=bound)
-                look.low, look.high = max(0.0, own.low), max(0.0, own.high)
+                # the estimate its interval brackets (not FID at N, which lies above it), clipped at 0 like the ends
+                look.fid, look.low, look.high = max(0.0, own.estimate), max(0.0, own.low), max(0.0, own.high)
             else:
                 matched = self.book.at(*self.match, n)
                 if not matched.ok:
