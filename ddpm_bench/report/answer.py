@@ -14,6 +14,7 @@ from ddpm_bench.store import records as R
 from ddpm_bench.verdicts import equal_nfe_time_spread, set_aside
 
 LISTED = 4  # contenders named in an undecided budget's line; the rest are counted
+ALONE = "none: every other point within the budget is shown worse (paired comparisons below)"
 
 
 def budget_range(budget: dict) -> str:
@@ -64,10 +65,10 @@ def decided_lines(data: dict, metric: str) -> list[str]:
             against = "" if claim is None else claim["against"]
             interval = "" if claim is None else \
                 f"{claim['difference']:+.2f} [{claim['low']:+.2f}, {claim['high']:+.2f}]"
-            rows.append(f"| {budget_range(budget)} | {choice['point']} | {against or '(no contender)'} | {interval} | "
+            rows.append(f"| {budget_range(budget)} | {choice['point']} | {against or ALONE} | {interval} | "
                         f"{'' if claim is None else claim['verdict']} |")
     return [
-        "How the answer was decided. Within each budget the contenders are the points not shown worse than the one of "
+        "Within each budget the contenders are the points not shown worse than the one of "
         f"lowest estimate (the interval of their difference to it is not above 0). A point answers the budget when "
         f"it is shown as good as every contender: the upper end of each paired 95 % interval of the difference at "
         f"most the margin {data['margin']['value']:.2f}. Such a claim holds only if each of its parts does, so it "
