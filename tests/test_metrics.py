@@ -224,4 +224,4 @@ def test_cli_stats_then_sample_scores_with_backbone_n_and_reference_named(tmp_pa
     assert metrics["fid"] > 0 and metrics["kid"] is not None and metrics["kid_low"] <= metrics["kid_high"]
     assert ("FID" in sample.stdout
             and "seed 0, backbone mnist-cnn, reference embedded:mnist (5000 images)" in sample.stdout)
-    assert "an FID interval brackets the sampler's FID" in sample.stdout
+    assert "FID and KID: the estimate for the sampler's distribution with its 95 % interval" in sample.stdout
