@@ -242,6 +242,13 @@ def test_a_sweep_with_clip_adds_cmmd_with_intervals(tmp_path, clip_folder, isola
     assert status == 0, err
     assert all(r["frechet_name"] == "FD_CLIP" for r in records)
     assert all(0 <= r["cmmd_low"] <= r["cmmd_high"] and np.isfinite(r["cmmd"]) for r in records)
+    # compare shows the backbone's name for its Frechet distance, and CMMD's paired difference with its interval
+    assert main(["compare", str(tmp_path / "sweep"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    (cmmd,) = [r for r in rows if r["metric"] == "cmmd"]
+    assert cmmd["paired"] and cmmd["low"] <= cmmd["difference"] <= cmmd["high"]
+    assert main(["compare", str(tmp_path / "sweep")]) == 0
+    assert "FD_CLIP" in capsys.readouterr().out
 
 
 def test_a_sweep_refuses_pickle_weights(tmp_path, dinov2_folder, isolated_cache, capsys):

@@ -40,7 +40,7 @@ def margin(difference, fid_margin: float) -> float:
 def run(args: argparse.Namespace) -> int:
     # imported when the command runs: the comparison loads the feature networks, the verdicts' texts import pandas
     from ddpm_bench.report.text import EDGE_VERDICTS, verdict_text
-    from ddpm_bench.runs.compare import run_compare
+    from ddpm_bench.runs.compare import frechet_name, run_compare
     from ddpm_bench.stats import REPLICATES
     from ddpm_bench.verdicts import verdict
 
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([{**d.to_dict(), "verdict": verdict(d.low, d.high, margin(d, args.margin)),
                            "margin": margin(d, args.margin)} for d in differences], indent=1))
         return 0
-    rows = [(d.a, d.b, d.metric.upper(), f"{d.difference:+.4g}", f"[{d.low:+.4g}, {d.high:+.4g}]",
+    shown = {"fid": frechet_name(args.folders[0])}
+    rows = [(d.a, d.b, shown.get(d.metric, d.metric.upper()), f"{d.difference:+.4g}", f"[{d.low:+.4g}, {d.high:+.4g}]",
              "paired" if d.paired else "unpaired", str(d.n), f"{d.replicates:,}",
              verdict_text(d, margin(d, args.margin))) for d in differences]
     print_table(("a", "b", "metric", "a - b", "95% interval", "", "N", "replicates", "verdict"), rows)

@@ -1,5 +1,6 @@
-"""``ddpm-bench compare``: differences in FID and KID between points of one or two results folders, each with a 95 %
-interval and a verdict, from the features the folders kept (nothing is sampled again).
+"""``ddpm-bench compare``: differences in FID and KID (and CMMD, for points the clip backbone scored) between points of
+one or two results folders, each with a 95 % interval and a verdict, from the features the folders kept (nothing is
+sampled again).
 
 KID needs the reference's features, which a folder does not keep: they come from the statistics cache, through the
 backbone the points were scored with (built again on a cache miss).
@@ -12,6 +13,7 @@ from typing import Optional, Sequence
 
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import get_backbone
+from ddpm_bench.metrics.cmmd import cmmd_difference
 from ddpm_bench.metrics.reference import ReferenceStats, resolve_reference
 from ddpm_bench.stats import REPLICATES, Difference, Reference
 from ddpm_bench.store import records as R
@@ -47,6 +49,12 @@ def add_missing_reference(folder: Path) -> bool:
     return True
 
 
+def frechet_name(folder: str | Path) -> str:
+    """What the folder's backbone calls its Frechet distance (FID, FD_DINOv2, FD_CLIP), as its records say."""
+    names = [r.get(R.FRECHET_NAME) for r in R.load_frame(Path(folder)).to_dict("records")]
+    return next((name for name in names if isinstance(name, str)), "FID")
+
+
 def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str]] = None, *,
                 replicates: int = REPLICATES) -> list[Difference]:
     """Every requested (or default) pair's FID and KID differences with 95 % intervals."""
@@ -57,4 +65,16 @@ def run_compare(folders: Sequence[str | Path], pair_texts: Optional[Sequence[str
     if len(metrics) > 1:
         raise BenchError(f"these points were scored with different backbones or references ({sorted(metrics)}); "
                          "their FIDs cannot be compared")
-    return [d for a, b in pairs for d in bench.compare(a, b, replicates=replicates)]
+    return [d for a, b in pairs for d in [*bench.compare(a, b, replicates=replicates),
+                                          *cmmd_differences(bench, a, b, replicates)]]
+
+
+def cmmd_differences(bench: StoredPoints, a: StoredPoint, b: StoredPoint, replicates: int) -> list[Difference]:
+    """CMMD(a) - CMMD(b) with its interval where both points were scored with CMMD (the clip backbone): from the same
+    stored features, paired where the points pair."""
+    if not all(isinstance(p.record.get(R.CMMD), float) and p.record[R.CMMD] == p.record[R.CMMD] for p in (a, b)):
+        return []
+    paired = a.pairs_with(b)
+    n = min(int(a.record[R.N]), int(b.record[R.N])) if paired else None
+    return [cmmd_difference(bench.features(a, n), bench.features(b, n), (a.label, b.label), paired=paired,
+                            replicates=replicates)]
