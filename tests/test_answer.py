@@ -56,18 +56,23 @@ def test_the_fastest_point_as_good_as_every_contender_answers_each_budget():
     result = answer(SWEEP, judge_with_half_width(0.2), Margin(0.5, "given"), 256)
     assert labelled(result) == [(60, "ddpm:5"), (75, "ddim:5"), (120, "ddim:10")]
     top = answer_data(result)["budgets"][-1]
-    assert top["up_to_ms"] is None and {c["against"] for c in top["claims"]} == {"pndm:5", "ddim:20"}
+    # the answer is claimed against every other point within the budget: better than the faster ones, as good as
+    # pndm:5 and ddim:20
+    assert top["up_to_ms"] is None
+    assert {c["against"] for c in top["claims"]} == {"ddpm:5", "ddim:5", "pndm:5", "ddim:20"}
+    verdicts = {c["against"]: c["verdict"] for c in top["claims"]}
+    assert verdicts["ddim:5"] == "better" and verdicts["ddim:20"] == "worse, within the margin"
     assert all(c["high"] <= 0.5 for c in top["claims"]) and answer_data(result)["pick"] == "ddim:10"
 
 
 def test_a_budget_is_undecided_when_no_point_is_shown_as_good_as_the_contenders():
-    # half width 1: every point from ddim:10 up is a contender (not shown worse than ddim:20), none within 0.5 of all
+    # half width 1: ddim:10, pndm:5 and ddim:20 are within 0.2 of each other, none shown within 0.5 of the others
     result = answer(SWEEP, judge_with_half_width(1.0), Margin(0.5, "given"), 256)
     budgets = answer_data(result)["budgets"]
     assert budgets[-1]["answer"] is None and answer_data(result)["pick"] is None
-    assert set(budgets[-1]["contenders"]) == {"ddim:10", "pndm:5", "ddim:20"}
-    # a point shown worse than the lowest estimate is no contender: ddpm:5 (8.0) against ddim:5 (4.0)
-    assert "ddpm:5" not in budgets[1]["contenders"]
+    assert set(budgets[-1]["contenders"]) == {"ddpm:5", "ddim:5", "ddim:10", "pndm:5", "ddim:20"}
+    # a point clearly better than every other within its budget answers it: ddim:5 (4.0) against ddpm:5 (8.0)
+    assert budgets[1]["answer"]["point"] == "ddim:5"
 
 
 def test_times_within_the_tolerance_count_as_equal_and_the_lower_estimate_wins():

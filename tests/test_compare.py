@@ -127,7 +127,7 @@ def test_a_folder_keeps_its_reference_and_an_older_one_gets_it_from_the_report_c
     without = write_report(older).read_text()  # the folder alone: no intervals, and it says why
     assert "keeps no reference statistics" in without and "Pairing made the intervals" not in without
     result = processes.ddpm_bench("report", str(older), env={**env, "PATH": ""})
-    assert result.returncode == 0 and "added the reference statistics" in result.stdout, result.stderr
+    assert result.returncode == 0 and "added the reference statistics" in result.stderr, result.stderr
     again = read_reference_stats(older)
     assert np.array_equal(again[0], kept[0]) and np.array_equal(again[1], kept[1])
     assert (older / R.REPORT).read_text() == write_report(root / "out").read_text()

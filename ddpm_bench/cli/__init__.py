@@ -64,21 +64,33 @@ WRITERS = {"sweep": "out", "target": "out", "retime": "folder", "convergence": "
 
 
 def logged_folder(args: argparse.Namespace) -> Optional[Path]:
-    """The results folder a command writes to, when its log is complete: a new folder, or one that keeps a log
-    (``commands.jsonl``). A folder that predates the log gets none, so that a log never lists part of what made it."""
+    """The results folder a command writes to, when its log is complete and this process keeps it: a new folder, or
+    one that keeps a log (``commands.jsonl``), on rank 0 of a distributed run. A folder that predates the log gets
+    none, so that a log never lists part of what made it."""
     folder = getattr(args, WRITERS.get(args.command, ""), None)
-    if folder is None:
+    if folder is None or os.environ.get("RANK", "0") != "0":
         return None
     folder = Path(folder)
     return folder if (folder / COMMANDS).exists() or not (folder / RECORDS).exists() else None
 
 
-def log_command(folder: Optional[Path], argv: list[str]) -> None:
-    """A command that wrote to a results folder, logged there for the report's reproduce section, which lists every
-    command that made the folder, in order."""
-    if folder is not None and (folder / RECORDS).exists():
-        append_command(folder, shlex.join(["ddpm-bench", *argv]),
-                       datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+def records_state(folder: Optional[Path]) -> Optional[tuple[int, int]]:
+    """The size and time of the folder's records, to tell whether a command changed them."""
+    try:
+        stat = (folder / RECORDS).stat()
+    except (OSError, TypeError):
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def log_command(folder: Optional[Path], argv: list[str], status: int, before: Optional[tuple[int, int]]) -> None:
+    """A command that wrote to a results folder, logged there with its exit status and working directory for the
+    report's reproduce section, which lists every command that made the folder, in order: every command that ended
+    well, and one that failed or was interrupted after changing the records (its points are in the folder too)."""
+    if folder is None or not (folder / RECORDS).exists() or (status != 0 and records_state(folder) == before):
+        return
+    append_command(folder, shlex.join(["ddpm-bench", *argv]),
+                   datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), os.getcwd(), status)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -88,17 +100,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         os.environ[WEIGHTS_ENV] = args.inception_weights
     folder = logged_folder(args)
+    before, code = records_state(folder), 1
     try:
         code = args.handler(args)
-        if code == 0:
-            log_command(folder, sys.argv[1:] if argv is None else list(argv))
-        return code
     except BenchError as error:
         print(f"ddpm-bench: error: {error}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("ddpm-bench: interrupted", file=sys.stderr)
-        return 130
+        code = 130
     except BrokenPipeError:  # output piped into a reader that stopped early (| head): nothing left to say
         sys.stdout = None
-        return 0
+        code = 0
+    finally:
+        log_command(folder, sys.argv[1:] if argv is None else list(argv), code, before)
+    return code

@@ -39,6 +39,21 @@ def add_parser(subparsers) -> None:
     report.set_defaults(handler=run)
 
 
+def add_reference(folder: Path) -> None:
+    """For a folder that predates reference.npz: the reference statistics its points were scored against, from the
+    cache (and on a miss the feature network), once; where they cannot be had, a warning that the answer goes without
+    intervals."""
+    if has_reference_stats(folder):
+        return
+    from ddpm_bench.runs.compare import add_missing_reference
+
+    try:
+        if add_missing_reference(folder):
+            print(f"report: added the reference statistics to {folder}", file=sys.stderr)
+    except BenchError as error:
+        print(f"ddpm-bench: warning: the report goes without intervals: {error}", file=sys.stderr)
+
+
 def folder_report(folder: str | Path, time_tolerance: Optional[float] = None, margin: Optional[float] = None) -> Path:
     """The folder's report written; a folder from an older ddpm-bench first gets the reference statistics its points
     were scored against (reference.npz) from the statistics cache, once, so that its report has intervals and every
@@ -48,15 +63,7 @@ def folder_report(folder: str | Path, time_tolerance: Optional[float] = None, ma
     from ddpm_bench.verdicts import TIME_TOLERANCE
 
     folder = Path(folder)
-    if not has_reference_stats(folder):
-        # only for a folder that predates reference.npz: the cache, and on a miss the feature network
-        from ddpm_bench.runs.compare import add_missing_reference
-
-        try:
-            if add_missing_reference(folder):
-                print(f"report: added the reference statistics to {folder}")
-        except BenchError as error:
-            print(f"ddpm-bench: warning: the report goes without intervals: {error}", file=sys.stderr)
+    add_reference(folder)
     return write_report(folder, TIME_TOLERANCE if time_tolerance is None else time_tolerance, margin)
 
 
@@ -76,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     if not (Path(args.folder) / "records.jsonl").exists():
         raise BenchError(f"{args.folder} holds no records.jsonl: not a sweep or target folder")
     tolerance = TIME_TOLERANCE if args.time_tolerance is None else args.time_tolerance
+    if args.margin is not None and not args.margin >= 0:
+        raise BenchError(f"--margin must be at least 0 (in FID units), got {args.margin}")
     if args.json:
+        add_reference(Path(args.folder))
         data = findings(args.folder, tolerance, args.margin).data
         print(answer_json(data), end="")
     else:

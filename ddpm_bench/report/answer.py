@@ -14,7 +14,7 @@ from ddpm_bench.store import records as R
 from ddpm_bench.verdicts import equal_nfe_time_spread, set_aside
 
 LISTED = 4  # contenders named in an undecided budget's line; the rest are counted
-ALONE = "none: every other point within the budget is shown worse (paired comparisons below)"
+ALONE = "none: the only point within this budget"
 
 
 def budget_range(budget: dict) -> str:
@@ -36,7 +36,8 @@ def budget_line(budget: dict, metric: str, n: int, settle: Optional[str]) -> str
     """One budget of the answer, on one line."""
     choice = budget["answer"]
     if choice is None:
-        text = f"- {budget_range(budget)}: **undecided at N = {n}** among {named(budget['contenders'])}"
+        text = f"- {budget_range(budget)}: **undecided at N = {n}**: no point is shown as good as all of " \
+            f"{named(budget['contenders'])}"
         return text + (f"; more samples narrow it: {settle}" if settle else "")
     return (f"- {budget_range(budget)}: **{choice['point']}** (NFE {choice['nfe']}; {metric} {choice['value']:.2f}, "
             f"95 % interval [{choice['low']:.2f}, {choice['high']:.2f}])")
@@ -46,10 +47,15 @@ def answer_lines(data: dict, metric: str, settle: Optional[str]) -> list[str]:
     """The first screen: what was asked, then one line per budget (``settle``: the command that narrows an undecided
     budget's intervals, None where the report cannot name one)."""
     margin = data["margin"]
+    if margin["value"] <= 0:  # 10 % of an estimate of 0: nothing is "as good as" but a point shown better
+        margin = {**margin, "basis": margin["basis"] + "; give one in FID units with --margin"}
     head = (f"**Per time budget, the fastest point shown as good as the best** at N = {data['n']} ({metric} of the "
             f"samplers' distributions; as good as: at most {margin['value']:.2f} worse, {margin['basis']}; each line "
             "a 95 % claim):")
-    return [head + "\n\n" + "\n".join(budget_line(b, metric, data["n"], settle) for b in data["budgets"])]
+    lines = [head + "\n\n" + "\n".join(budget_line(b, metric, data["n"], settle) for b in data["budgets"])]
+    if data.get("unjudged"):
+        lines.append(f"Not judged (they kept no features, so they have no intervals): {', '.join(data['unjudged'])}.")
+    return lines
 
 
 def decided_lines(data: dict, metric: str) -> list[str]:
@@ -68,11 +74,10 @@ def decided_lines(data: dict, metric: str) -> list[str]:
             rows.append(f"| {budget_range(budget)} | {choice['point']} | {against or ALONE} | {interval} | "
                         f"{'' if claim is None else claim['verdict']} |")
     return [
-        "Within each budget the contenders are the points not shown worse than the one of "
-        f"lowest estimate (the interval of their difference to it is not above 0). A point answers the budget when "
-        f"it is shown as good as every contender: the upper end of each paired 95 % interval of the difference at "
-        f"most the margin {data['margin']['value']:.2f}. Such a claim holds only if each of its parts does, so it "
-        "errs at most 5 % of the time however many contenders there are (an intersection-union test). Each line of "
+        "A point answers a budget when it is shown as good as every other point within the budget: the upper end of "
+        f"each paired 95 % interval of the difference at most the margin {data['margin']['value']:.2f} (a point "
+        "shown better than another is as good as it too). Such a claim holds only if each of its parts does, so it "
+        "errs at most 5 % of the time however many points there are (an intersection-union test). Each line of "
         "the answer is such a claim on its own; over several lines, the chance that some line is wrong is larger. "
         "Among the points that answer a budget the fastest is named; times within "
         f"{data['time_tolerance']:.0%} of each other count as equal. \"Undecided\" means this N cannot tell: more "

@@ -94,11 +94,9 @@ def with_estimates(frame: pd.DataFrame, stored: Optional[StoredPoints]) -> tuple
         return frame, None
     labels = [point_label(s, int(k)) if status == R.OK else None
               for s, k, status in zip(frame[R.SCHEDULER], frame[R.STEPS].fillna(0), frame[R.STATUS])]
-    if any(label is not None and label not in stored.by_label for label in labels):
-        return frame, None
     frame = frame.copy()
     for index, label in zip(frame.index, labels):
-        if label is not None:
+        if label in stored.by_label:  # a point that kept no features keeps its record's values
             for key, value in stored.fid_scores(stored.by_label[label]).items():
                 frame.at[index, key] = value
     return frame, stored.common_n
@@ -113,6 +111,16 @@ def fewest_samples(frame: pd.DataFrame, fid_n: Optional[int]) -> int:
 def feature_dimension(stored: Optional[StoredPoints]) -> Optional[int]:
     """The feature network's dimension D, from the reference the folder keeps (None without stored features)."""
     return None if stored is None else len(stored.reference.mu)
+
+
+def label_of(row) -> str:
+    return point_label(row[R.SCHEDULER], int(row[R.STEPS]))
+
+
+def judged_points(points: pd.DataFrame, stored: StoredPoints) -> pd.DataFrame:
+    """The finished points the answer can judge: those that kept their features (a point swept with --no-features
+    beside them is named in the answer, not judged)."""
+    return points[[label_of(row) in stored.by_label for row in points.to_dict("records")]]
 
 
 def has_estimates(points: pd.DataFrame) -> bool:
@@ -158,19 +166,31 @@ def findings(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, margin:
             "n": fewest_samples(frame, fid_n), "feature_dimension": feature_dimension(stored)}
     if summary:
         data.update(kind="target", **target_data(summary))
-    elif stored is not None and has_estimates(points):
-        lowest = reference_point(points)
+    elif stored is not None and has_estimates(judged := judged_points(points, stored)):
+        lowest = reference_point(judged)
         chosen = Margin.of(margin, point_label(lowest[R.SCHEDULER], int(lowest[R.STEPS])), lowest[R.FID_ESTIMATE])
-        judge = stored.fid_difference
-        data.update(kind="sweep", **answer_data(answer(points, judge, chosen, data["n"], time_tolerance)))
+        data.update(kind="sweep", **answer_data(answer(judged, stored.fid_difference, chosen, data["n"],
+                                                       time_tolerance)),
+                    unjudged=[label for label in map(label_of, points.to_dict("records"))
+                              if label not in stored.by_label])
     else:
         data.update(kind="sweep", pick=None, budgets=None)
     return Findings(folder, frame, points, stored, summary, fid_n, time_sentence, data)
 
 
 def answer_json(data: dict) -> str:
-    """The answer as JSON text; numpy's numbers (from the records' frame) as plain ones."""
-    return json.dumps(data, indent=1, default=lambda value: value.item()) + "\n"
+    """The answer as JSON text: numpy's numbers (from the records' frame) as plain ones, a missing value (NaN) as
+    null, so that any JSON reader takes it."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        if hasattr(value, "item"):  # a numpy scalar
+            value = value.item()
+        return None if isinstance(value, float) and value != value else value
+
+    return json.dumps(plain(data), indent=1) + "\n"
 
 
 def none_if_nan(value):

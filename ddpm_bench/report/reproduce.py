@@ -28,11 +28,14 @@ def target_command(settings: dict) -> str:
 def reproduce_section(folder: Path) -> list[str]:
     commands = read_commands(folder)
     if commands:
-        listed = "\n".join(f"    {c['command']}" for c in commands)
+        listed = "\n".join(f"    {c['command']}" + (f"  # exited {c['status']}" if c.get("status") else "")
+                           for c in commands)
+        places = sorted({c["cwd"] for c in commands if c.get("cwd")})
+        where = f" (run in {', '.join(f'`{p}`' for p in places)})" if places else ""
         return ["## Reproduce",
-                "Every command that wrote to this folder, in order, run from the directory it was run in "
-                "(the same records, but for times and the machine, come out of them in a new folder: "
-                "replace the folder's name):", listed]
+                f"Every command that wrote to this folder, in order{where}; the same records, but for times and the "
+                "machine, come out of them in a new folder (replace the folder's name). A command marked with its "
+                "exit status stopped early, after recording points:", listed]
     summary = read_target_summary(folder)
     if summary and summary.get("settings"):
         return ["## Reproduce",

@@ -29,7 +29,10 @@ def target_data(summary: dict) -> dict:
              "ms_per_image": None if r["seconds_per_image"] is None else r["seconds_per_image"] * 1000}
             for r in results]
     met = [row for row in rows if row["met"]]
-    return {"target": summary["target"], "target_text": goal_text(summary["target"]),
+    goal = summary["target"]
+    margin = ({"value": goal["margin"], "basis": "the search's margin"} if "match" in goal else
+              {"value": 0.0, "basis": "an FID bound has no margin"})
+    return {"target": goal, "target_text": goal_text(goal), "margin": margin,
             "confidence": summary["confidence"], "sample_sizes": summary["sample_sizes"],
             "pick": met[0]["point"] if met else None, "results": rows}
 

@@ -32,12 +32,12 @@ def _write_json(folder: Path, name: str, content) -> Path:
     return write_text(Path(folder) / name, json.dumps(content, indent=1) + "\n")
 
 
-def append_command(folder: Path, command: str, at: str) -> None:
-    """Log a command that wrote to the folder (``commands.jsonl``, one JSON object per line), for the report's
-    reproduce section."""
+def append_command(folder: Path, command: str, at: str, cwd: str, status: int) -> None:
+    """Log a command that wrote to the folder (``commands.jsonl``, one JSON object per line: the command, when, the
+    directory it ran in, its exit status), for the report's reproduce section."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     with open(Path(folder) / COMMANDS, "a") as log:
-        log.write(json.dumps({"command": command, "at": at}) + "\n")
+        log.write(json.dumps({"command": command, "at": at, "cwd": cwd, "status": status}) + "\n")
 
 
 def read_commands(folder: Path) -> list[dict]:

@@ -57,11 +57,6 @@ def verdict(low: float, high: float, margin: float) -> str:
     return WORSE if low > 0 else UNDECIDED
 
 
-def shown_worse(difference: Difference) -> bool:
-    """Whether A is shown worse than B (the interval of A - B above 0), whatever the margin."""
-    return difference.low > 0
-
-
 @dataclass(frozen=True)
 class Margin:
     """The margin of "as good as" in the metric's units, and where it came from, in words."""
@@ -129,8 +124,9 @@ def equal_nfe_time_spread(points: pd.DataFrame) -> tuple[float, pd.Series, pd.Se
 
 
 def default_comparisons(stored: StoredPoints) -> tuple[list[Difference], Optional[float]]:
-    """The default pairs' differences (``default_pairs``), each with its verdict by the one rule, and how much
-    narrower pairing made their FID intervals (the median paired / unpaired width, ``width_ratio``)."""
+    """The default pairs' differences (``default_pairs``), which the report reads by ``verdict`` at the answer's
+    margin, and how much narrower pairing made their FID intervals (the median paired / unpaired width,
+    ``width_ratio``)."""
     paired, unpaired = [], []
     for a, b in default_pairs(stored.points):
         paired += stored.compare(a, b)
@@ -149,7 +145,8 @@ def kid_noise(a: pd.Series, b: pd.Series) -> float:
 
 
 def order(judge: Judge, a: pd.Series, b: pd.Series) -> str:
-    """"a better", "b better" or "tied": by the FID interval when there is one, else by KID beyond its noise."""
+    """"a better", "b better" or "tied" (the interval holds 0: ``verdict``'s undecided at margin 0, which the
+    expectations print as "undecided"): by the FID interval when there is one, else by KID beyond its noise."""
     difference = judge(a, b)
     if difference is not None:
         return difference.verdict
