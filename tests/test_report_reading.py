@@ -161,3 +161,14 @@ def test_a_target_folder_lists_its_search_and_running_it_again_gives_the_same_re
     assert first_screen_pick(markdown) == json.loads((made / R.ANSWER).read_text())["pick"] == "ddim:1"
     assert main([word.replace(str(made), str(again)) for word in logged.split()[1:]]) == 0
     pd.testing.assert_frame_equal(comparable(again), comparable(made), check_exact=False, rtol=1e-6)
+
+
+def test_a_point_swept_without_features_is_named_not_judged(swept, env):
+    mixed = env / "mixed"
+    shutil.copytree(swept, mixed)
+    assert main(["sweep", "--schedulers", "pndm", "--steps", "4", "-n", "12", "--model", str(env / "model"),
+                 "--batch-size", "6", "--no-features", "--out", str(mixed), "--no-progress"]) == 0
+    markdown = (mixed / R.REPORT).read_text()
+    assert "Not judged (they kept no features, so they have no intervals): pndm:4." in markdown
+    data = json.loads((mixed / R.ANSWER).read_text())
+    assert data["unjudged"] == ["pndm:4"] and all("pndm:4" not in b["contenders"] for b in data["budgets"])
