@@ -8,29 +8,16 @@ kept on disk beside the records. Memory available and free disk are read from th
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Optional
 
 from ddpm_bench.errors import BenchError
 from ddpm_bench.metrics.backbones import stated_feature_dim, warn_if_few_samples
+from ddpm_bench.util.memory import available_memory
 
 INDEX_BYTES = 36  # a Python int in a list: its 8-byte slot and the 28-byte int object
 FEATURE_BYTES = 4  # float32
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation without swapping (/proc/meminfo's MemAvailable; where there is
-    none, the free physical pages)."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def free_disk(folder: Path) -> int:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ddpm_bench.errors import BenchError
+from ddpm_bench.util.memory import available_memory
 
 TILE = 2048  # rows in one product: a 2,048 x 2,048 output at most, far below the 30,000 x 30,000 that crashes OpenBLAS
 # the cores this process may use (all of them where the platform cannot say, as macOS and Windows cannot)
@@ -62,16 +61,6 @@ def tiles(bounds: np.ndarray) -> list[tuple[int, int, int]]:
 def rows32(x: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Rows start..stop of ``x`` (an array or a memory map) as float32."""
     return np.ascontiguousarray(x[start:stop], dtype=np.float32)
-
-
-def available_memory() -> int:
-    """Bytes that a new allocation can take without swapping: /proc/meminfo's MemAvailable (Linux), else the free
-    physical pages."""
-    try:
-        found = re.search(r"^MemAvailable:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-    except OSError:
-        found = None
-    return int(found.group(1)) * 1024 if found else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def ensure_fits(size: float, what: str) -> None:
