@@ -7,8 +7,11 @@ ch. 11; Quenouille's bias correction) have a mean that removes the first-order (
 estimates its variance. The interval is that mean plus and minus the t quantile with G - 1 degrees of freedom times
 the standard error. Plug-in FID's bias is a multiple of 1/N to first order (Chong & Forsyth 2020, "Effectively
 Unbiased FID and Inception Score and where to find them"), and large at D = 2,048: on Gaussians with a flat spectrum
-at N = 50,000 it reads 22 where the Frechet distance is 1.25, the jackknife 1.14. The jackknife estimate is exactly
-the line through (1/N, T) and (1/(N - N/G), mean T_(g)) read at 1/N = 0: FD-infinity's extrapolation from two sizes.
+at N = 50,000 it reads 22 where the Frechet distance is 1.25, the jackknife 1.14. The first-order jackknife estimate
+is the line through (1/N, T) and (1/(N - N/G), mean T_(g)) read at 1/N = 0, FD-infinity's extrapolation from two
+sizes; where the statistic on the two halves is at hand (FID) the estimate is the quadratic in 1/n through N, N - N/G
+and N/2 read at 0 (``Jackknifed.estimate``), since the first order alone missed at D = 2,048; the standard error stays
+the pseudo-values'.
 
 Paired comparisons use the same blocks for both points (sample i of both from the same x_T), so the pseudo-values of
 the difference are the differences of the pseudo-values, and what both points share cancels; unpaired, the two
