@@ -113,14 +113,10 @@ def feature_dimension(stored: Optional[StoredPoints]) -> Optional[int]:
     return None if stored is None else len(stored.reference.mu)
 
 
-def label_of(row) -> str:
-    return point_label(row[R.SCHEDULER], int(row[R.STEPS]))
-
-
 def judged_points(points: pd.DataFrame, stored: StoredPoints) -> pd.DataFrame:
     """The finished points the answer can judge: those that kept their features (a point swept with --no-features
     beside them is named in the answer, not judged)."""
-    return points[[label_of(row) in stored.by_label for row in points.to_dict("records")]]
+    return points[[R.record_label(row) in stored.by_label for row in points.to_dict("records")]]
 
 
 def has_estimates(points: pd.DataFrame) -> bool:
@@ -168,10 +164,10 @@ def findings(folder: str | Path, time_tolerance: float = TIME_TOLERANCE, margin:
         data.update(kind="target", **target_data(summary))
     elif stored is not None and has_estimates(judged := judged_points(points, stored)):
         lowest = reference_point(judged)
-        chosen = Margin.of(margin, point_label(lowest[R.SCHEDULER], int(lowest[R.STEPS])), lowest[R.FID_ESTIMATE])
+        chosen = Margin.of(margin, R.record_label(lowest), lowest[R.FID_ESTIMATE])
         data.update(kind="sweep", **answer_data(answer(judged, stored.fid_difference, chosen, data["n"],
                                                        time_tolerance)),
-                    unjudged=[label for label in map(label_of, points.to_dict("records"))
+                    unjudged=[label for label in map(R.record_label, points.to_dict("records"))
                               if label not in stored.by_label])
     else:
         data.update(kind="sweep", pick=None, budgets=None)

@@ -107,6 +107,11 @@ def point_label(scheduler: str, steps: int) -> str:
     return f"{scheduler}:{steps}"
 
 
+def record_label(record) -> str:
+    """``point_label`` of a record (a dict or a frame's row)."""
+    return point_label(record[SCHEDULER], int(record[STEPS]))
+
+
 def grid_file(label: str, steps: int) -> str:
     """The sample grid of a point, relative to the sweep folder."""
     return f"{GRIDS}/{point_slug(label, steps)}.png"

@@ -34,10 +34,6 @@ from ddpm_bench.verdicts.rule import AS_GOOD_VERDICTS, TIME_TOLERANCE, UNDECIDED
 Judge = Callable[[pd.Series, pd.Series, float], Optional[Difference]]
 
 
-def label_of(row: pd.Series) -> str:
-    return R.point_label(row[R.SCHEDULER], int(row[R.STEPS]))
-
-
 @dataclass(frozen=True)
 class Claim:
     """The answer against one contender: the interval of answer - contender and its verdict."""
@@ -62,7 +58,7 @@ class Budget:
         """Whether both budgets chose the same point, or both are undecided."""
         if self.choice is None or other.choice is None:
             return self.choice is None and other.choice is None
-        return label_of(self.choice) == label_of(other.choice)
+        return R.record_label(self.choice) == R.record_label(other.choice)
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def within_budget(points: pd.DataFrame, seconds: float, time_tolerance: float) -
 def judged(judge: Judge, a: pd.Series, b: pd.Series, margin: float) -> Difference:
     difference = judge(a, b, margin)
     if difference is None:
-        raise ValueError(f"no interval for {label_of(a)} - {label_of(b)}")
+        raise ValueError(f"no interval for {R.record_label(a)} - {R.record_label(b)}")
     return difference
 
 
@@ -141,14 +137,14 @@ def reference_point(points: pd.DataFrame) -> pd.Series:
 
 def claim_data(claim: Claim) -> dict:
     d = claim.difference
-    return {"against": label_of(claim.contender), "difference": d.difference, "low": d.low, "high": d.high,
+    return {"against": R.record_label(claim.contender), "difference": d.difference, "low": d.low, "high": d.high,
             "paired": d.paired, "n": d.n, "verdict": claim.verdict}
 
 
 def point_data(row: pd.Series) -> dict:
     """A point as the answer names it: label, cost, and its estimate with the interval that brackets it."""
-    return {"point": label_of(row), "scheduler": row[R.SCHEDULER], "steps": int(row[R.STEPS]), "nfe": int(row[R.NFE]),
-            "ms_per_image": float(row[R.SECONDS_PER_IMAGE]) * 1000, "value": estimate(row),
+    return {"point": R.record_label(row), "scheduler": row[R.SCHEDULER], "steps": int(row[R.STEPS]),
+            "nfe": int(row[R.NFE]), "ms_per_image": float(row[R.SECONDS_PER_IMAGE]) * 1000, "value": estimate(row),
             "low": float(row[R.FID_LOW]), "high": float(row[R.FID_HIGH])}
 
 
@@ -160,10 +156,10 @@ def answer_data(result: Answer) -> dict:
             "from_ms": budget.start * 1000, "up_to_ms": None if budget.end is None else budget.end * 1000,
             "answer": None if budget.choice is None else point_data(budget.choice),
             "verdict": UNDECIDED if budget.choice is None else "as good as every contender",
-            "contenders": [label_of(c) for c in budget.contenders],
+            "contenders": [R.record_label(c) for c in budget.contenders],
             "claims": [claim_data(claim) for claim in budget.claims]})
     top = result.top.choice
     return {"n": result.n, "margin": {"value": result.margin.value, "basis": result.margin.basis},
             "confidence": CONFIDENCE, "error_rate": "per claim: each budget's answer errs at most 5 % of the time",
-            "time_tolerance": result.time_tolerance, "pick": None if top is None else label_of(top),
+            "time_tolerance": result.time_tolerance, "pick": None if top is None else R.record_label(top),
             "budgets": budgets}

@@ -48,7 +48,7 @@ def load_points(folders: Sequence[Path]) -> list[StoredPoint]:
         for record in frame.to_dict("records"):
             if record.get(R.STATUS) != R.OK or not isinstance(record.get(R.FEATURES), str):
                 continue
-            label = R.point_label(record[R.SCHEDULER], int(record[R.STEPS]))
+            label = R.record_label(record)
             points.append(StoredPoint(f"{Path(folder).name}/{label}" if number else label, record, Path(folder)))
     if not points:
         raise BenchError(f"no point in {', '.join(map(str, folders))} kept its features; run the sweep without "
@@ -165,7 +165,7 @@ class StoredPoints:
         """FID(a) - FID(b) with its 95 % interval for two records (rows) of these folders, or None when either kept
         no features; ``bound``: the value its verdict reads it against (0, or a margin), where an interval at its edge
         is drawn again. Cached: the answer, the comparisons and the expectations ask for the same pairs."""
-        labels = (R.point_label(a[R.SCHEDULER], int(a[R.STEPS])), R.point_label(b[R.SCHEDULER], int(b[R.STEPS])))
+        labels = (R.record_label(a), R.record_label(b))
         if (*labels, bound) not in self._differences:
             if labels[0] not in self.by_label or labels[1] not in self.by_label:
                 return None
